@@ -1,0 +1,1 @@
+"""Speech, announcement assembly and players (not built yet)."""

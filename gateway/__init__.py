@@ -1,0 +1,1 @@
+"""The Loa server: app factory, config, store, SMS path, API and CLI."""

@@ -1,0 +1,102 @@
+"""The composition root: create_app wires config, store, modem and services; it does no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from gateway.config import Config
+from gateway.errors import error_middleware
+from gateway.keys import CONFIG, HARDWARE, INBOX, NOTIFIER, OUTBOX, STORE, TOKENS, Hardware
+from gateway.notify import Notifier
+from gateway.sms.at import ATModem
+from gateway.sms.emulator import EmulatedModem
+from gateway.sms.inbox import Inbox
+from gateway.sms.modem import Modem
+from gateway.sms.outbox import Outbox
+from gateway.store import Store
+from gateway.web import api
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Config, *, modem: Modem | None = None, clock: Callable[[], float] = time.time
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[CONFIG] = config
+    store = Store(config.database.path)
+    notifier = Notifier()
+    emulator = None
+    if modem is None:
+        if config.modem.port == "emulator":
+            emulator = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
+            modem = ATModem("", config.modem, emulated=True)
+        else:
+            modem = ATModem(config.modem.port, config.modem)
+    inbox = Inbox(store, notifier, clock, config.sms.reassembly_timeout)
+    outbox = Outbox(store, modem, config.sms, notifier, clock)
+    inbox.on_report = outbox.handle_report
+    modem.attach(inbox)
+    app[STORE] = store
+    app[NOTIFIER] = notifier
+    app[HARDWARE] = Hardware(modem, emulator)
+    app[INBOX] = inbox
+    app[OUTBOX] = outbox
+    tokens = set(config.api.tokens)
+    if not tokens and config.source == "built-in defaults":
+        # demo mode only: a token for this run, printed at start, never stored
+        tokens.add(secrets.token_urlsafe(18))
+    app[TOKENS] = frozenset(tokens)
+    app.cleanup_ctx.extend([_store_ctx, _modem_ctx, _tasks_ctx])
+    api.setup(app)
+    return app
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.open()
+    log.info("database %s", store.path)
+    yield
+    await store.close()
+
+
+async def _modem_ctx(app: web.Application) -> AsyncIterator[None]:
+    hw = app[HARDWARE]
+    if hw.emulator is not None:
+        await hw.emulator.start()
+        assert isinstance(hw.modem, ATModem)
+        hw.modem.port = hw.emulator.path
+        log.warning("no modem configured: using the built-in EMULATED modem at %s", hw.emulator.path)
+    hw.modem.info.emulated = hw.emulator is not None or hw.modem.info.emulated
+    if isinstance(hw.modem, ATModem):
+        hw.modem.on_state = app[NOTIFIER].notify
+    await hw.modem.start()
+    yield
+    await hw.modem.close()
+    if hw.emulator is not None:
+        await hw.emulator.close()
+
+
+async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if config.source == "built-in defaults" and not config.api.tokens:
+        log.warning("demo mode: API token for this run: %s", next(iter(app[TOKENS])))
+    elif not app[TOKENS]:
+        log.warning("no [api] tokens configured: the API answers 401 until you add one")
+    tasks = [
+        asyncio.create_task(app[OUTBOX].run(), name="outbox"),
+        asyncio.create_task(app[INBOX].run_reassembly_sweeper(), name="reassembly"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

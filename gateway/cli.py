@@ -1,0 +1,166 @@
+"""The `loa` command: run the gateway, run a standalone emulated modem, make tokens, check config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+
+from aiohttp import web
+
+from gateway import config as config_mod
+from gateway.app import create_app
+from gateway.errors import ConfigError
+from gateway.sms.emulator import EmulatedModem, SentMessage
+
+log = logging.getLogger("loa")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def _serve(cfg: config_mod.Config) -> None:
+    app = create_app(cfg)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.http.host, cfg.http.port)
+    await site.start()
+    for address in runner.addresses:
+        host, port = address[0], address[1]
+        print(f"Loa serving on http://{host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    log.info("config: %s", cfg.source)
+    asyncio.run(_serve(cfg))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    print(f"config OK ({cfg.source})")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(secrets.token_urlsafe(24))
+    return 0
+
+
+EMULATOR_HELP = """Type as a phone:
+  sms <number> <text>     the number sends <text> to the gateway
+  report <ref> [status]   delivery report for a sent part (status 0 = delivered)
+  sent                    list what the gateway sent
+  vanish | back           pull the modem out / plug it back in
+  silent on|off           the modem stops / starts answering
+  fail <number> <code>    +CMS ERROR <code> for every SMS to <number>
+  quit"""
+
+
+async def _emulate(args: argparse.Namespace) -> None:
+    emulator = EmulatedModem(
+        args.family,
+        submit_delay=args.submit_delay,
+        command_delay=args.command_delay,
+        auto_report=args.auto_report,
+        link_dir=args.link_dir,
+    )
+    await emulator.start()
+
+    def show(message: SentMessage) -> None:
+        print(f"\n← to {message.number} ({len(message.references)} part(s)): {message.text}")
+
+    emulator.on_sent = show
+    print(f"Emulated {emulator.family.model} modem at: {emulator.path}", flush=True)
+    print(EMULATOR_HELP, flush=True)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                if args.stdin_eof_quits:
+                    break
+                await asyncio.Event().wait()
+            words = line.strip().split(" ", 2)
+            try:
+                if words[0] == "sms" and len(words) == 3:
+                    emulator.deliver(words[1], words[2])
+                elif words[0] == "report" and len(words) >= 2:
+                    emulator.report(int(words[1]), status=int(words[2]) if len(words) > 2 else 0)
+                elif words[0] == "sent":
+                    for m in emulator.messages():
+                        print(f"  {m.number} refs {m.references}: {m.text}")
+                elif words[0] == "vanish":
+                    await emulator.vanish()
+                elif words[0] == "back":
+                    await emulator.come_back()
+                elif words[0] == "silent" and len(words) == 2:
+                    emulator.faults.silent = words[1] == "on"
+                elif words[0] == "fail" and len(words) == 3:
+                    emulator.faults.fail_numbers[words[1]] = int(words[2])
+                elif words[0] == "quit":
+                    break
+                elif words[0]:
+                    print(EMULATOR_HELP)
+            except (ValueError, StopIteration) as e:
+                print(f"? {e}")
+    finally:
+        await emulator.close()
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_emulate(args))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loa", description="Loa: SMS and loudspeaker gateway for a commune")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging (every AT line)")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve the gateway (emulated modem when none is configured)")
+    run.add_argument("--config", help="config file (default: $LOA_CONFIG, else ./config.toml)")
+    run.set_defaults(fn=cmd_run)
+    check = sub.add_parser("check-config", help="load the config and report the first error")
+    check.add_argument("--config")
+    check.set_defaults(fn=cmd_check_config)
+    tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
+    tok.set_defaults(fn=cmd_token)
+    emu = sub.add_parser("emulator", help="run an emulated modem on a pty and play the phone")
+    emu.add_argument("--family", choices=["huawei", "sim800"], default="huawei")
+    emu.add_argument("--submit-delay", type=float, default=0.2, help="seconds per AT+CMGS")
+    emu.add_argument("--command-delay", type=float, default=0.0, help="seconds per command")
+    emu.add_argument("--auto-report", action="store_true", help="report every part delivered")
+    emu.add_argument("--link-dir", help="folder for the stable symlink to the pty")
+    emu.add_argument("--stdin-eof-quits", action="store_true", help=argparse.SUPPRESS)
+    emu.set_defaults(fn=cmd_emulator)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _logging(args.verbose)
+    try:
+        return int(args.fn(args))
+    except ConfigError as e:
+        print(f"loa: {e.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

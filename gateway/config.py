@@ -1,0 +1,163 @@
+"""Configuration: TOML into frozen dataclasses; an unknown key or a wrong type names the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = "data/loa.sqlite3"
+
+
+@dataclass(frozen=True)
+class ModemConfig:
+    port: str = "emulator"
+    baudrate: int = 115200
+    pin: str = ""
+    smsc: str = ""
+    emulator_family: str = "huawei"
+    command_timeout: float = 10.0
+    send_timeout: float = 60.0
+    ussd_timeout: float = 30.0
+    poll_interval: float = 30.0
+    sweep_interval: float = 300.0
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    encoding: str = "auto"
+    status_reports: bool = True
+    send_interval: float = 0.0
+    max_tries: int = 5
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    reassembly_timeout: float = 1800.0
+    report_window: float = 259200.0
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    http: HttpConfig = field(default_factory=HttpConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    modem: ModemConfig = field(default_factory=ModemConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    source: str = "built-in defaults"
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sms.encoding": ("auto", "ucs2", "gsm7"),
+    "modem.emulator_family": ("huawei", "sim800"),
+}
+
+
+def _convert(key: str, value: Any, hint: Any) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif typing.get_origin(hint) is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"config key {key}: expected a list of strings, got {value!r}", key=key)
+    name = getattr(hint, "__name__", str(hint))
+    raise ConfigError(f"config key {key}: expected {name}, got {value!r}", key=key)
+
+
+def _section(name: str, cls: type[Any], raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config section [{name}] must be a table", key=name)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        full = f"{name}.{key}"
+        if key not in known:
+            raise ConfigError(
+                f"unknown config key {full} (known: {', '.join(sorted(known))})", key=full
+            )
+        values[key] = _convert(full, value, hints[key])
+        if full in _CHOICES and values[key] not in _CHOICES[full]:
+            raise ConfigError(
+                f"config key {full}: {value!r} is not one of {', '.join(_CHOICES[full])}", key=full
+            )
+    return cls(**values)
+
+
+def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
+    hints = typing.get_type_hints(Config)
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in hints or name == "source":
+            known = ", ".join(f"[{k}]" for k in hints if k != "source")
+            raise ConfigError(f"unknown config section [{name}] (known: {known})", key=name)
+        sections[name] = _section(name, hints[name], value)
+    config = Config(**sections, source=source)
+    if not 0 <= config.http.port <= 65535:
+        raise ConfigError(f"config key http.port: {config.http.port} is not a port", key="http.port")
+    if config.sms.max_tries < 1:
+        raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
+    return config
+
+
+def load(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Read the config file (if any), then apply LOA_HTTP_PORT / LOA_DB from the environment."""
+    env = os.environ if env is None else env
+    path = path or env.get("LOA_CONFIG") or None
+    if path is None and Path("config.toml").exists():
+        path = "config.toml"
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found", key="path") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}", key="path") from None
+    overrides = {"LOA_HTTP_PORT": ("http", "port"), "LOA_DB": ("database", "path")}
+    for var, (section, key) in overrides.items():
+        if var in env:
+            value: Any = env[var]
+            if key == "port":
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise ConfigError(f"{var}={value!r} is not a port number", key=var) from None
+            raw.setdefault(section, {})[key] = value
+    return from_dict(raw, source=str(path) if path else "built-in defaults")
+
+
+def replace(config: Config, **sections: Any) -> Config:
+    return dataclasses.replace(config, **sections)
+
+

@@ -1,0 +1,1 @@
+"""The SMS path: modem protocol, AT layer, emulator, encoding, outbox and inbox."""

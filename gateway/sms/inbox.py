@@ -1,0 +1,180 @@
+"""The inbox: inbound PDUs stored once, concatenated parts reassembled, reports passed on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sqlite_utils
+
+from gateway.notify import Notifier
+from gateway.sms.pdu import InboundPart, PduError, StatusReport, decode_deliver, decode_report, units_to_text
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int | None:
+    """Store one SMS-DELIVER; return the inbox id when a whole message is complete, else None."""
+    sent_at = part.sent_at.isoformat() if part.sent_at else None
+    with db.conn:
+        if db.execute("select 1 from seen_pdus where digest=?", [part.digest]).fetchone():
+            log.info("duplicate PDU from %s dropped", part.sender)
+            return None
+        db.execute("insert into seen_pdus (digest, received_at) values (?,?)", [part.digest, now])
+        if part.concat is None or part.concat[1] <= 1:
+            return _insert(db, part.sender, units_to_text(part.units), 1, False, sent_at, now)
+        reference, total, seq = part.concat
+        db.execute(
+            "insert or ignore into inbound_parts (sender, reference, total, seq, units, sent_at,"
+            " received_at) values (?,?,?,?,?,?,?)",
+            [part.sender, reference, total, seq, part.units, sent_at, now],
+        )
+        have = db.execute(
+            "select count(*) from inbound_parts where sender=? and reference=? and total=?",
+            [part.sender, reference, total],
+        ).fetchone()[0]
+        if have < total:
+            return None
+        return _assemble(db, part.sender, reference, total, now, partial=False)
+
+
+def _assemble(
+    db: sqlite_utils.Database, sender: str, reference: int, total: int, now: float, *, partial: bool
+) -> int:
+    rows = db.execute(
+        "select seq, units, sent_at from inbound_parts where sender=? and reference=? and total=?"
+        " order by seq",
+        [sender, reference, total],
+    ).fetchall()
+    # join the raw UTF-16 first: an emoji cut between two parts becomes whole again
+    units = b"".join(r[1] for r in rows)
+    text = units_to_text(units)
+    if partial:
+        missing = sorted(set(range(1, total + 1)) - {r[0] for r in rows})
+        text += f" […thiếu phần {', '.join(map(str, missing))}/{total}]"
+    db.execute(
+        "delete from inbound_parts where sender=? and reference=? and total=?",
+        [sender, reference, total],
+    )
+    return _insert(db, sender, text, len(rows), partial, rows[0][2], now)
+
+
+def _insert(
+    db: sqlite_utils.Database,
+    sender: str,
+    text: str,
+    parts: int,
+    partial: bool,
+    sent_at: str | None,
+    now: float,
+) -> int:
+    cur = db.execute(
+        "insert into inbox (sender, text, parts, partial, sent_at, received_at) values (?,?,?,?,?,?)",
+        [sender, text, parts, int(partial), sent_at, now],
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def flush_partials(db: sqlite_utils.Database, older_than: float, now: float) -> list[int]:
+    """Parts whose siblings never came are kept as a partial message, not thrown away."""
+    with db.conn:
+        groups = db.execute(
+            "select sender, reference, total from inbound_parts group by sender, reference, total"
+            " having min(received_at) < ?",
+            [older_than],
+        ).fetchall()
+        return [_assemble(db, s, r, t, now, partial=True) for s, r, t in groups]
+
+
+def reject(db: sqlite_utils.Database, pdu: str, error: str, now: float) -> None:
+    with db.conn:
+        db.execute(
+            "insert into inbox_rejects (pdu, error, received_at) values (?,?,?)", [pdu, error, now]
+        )
+
+
+def recent(db: sqlite_utils.Database, limit: int, before: int | None) -> list[dict[str, Any]]:
+    sql = "select * from inbox"
+    args: list[Any] = []
+    if before is not None:
+        sql += " where id < ?"
+        args.append(before)
+    sql += " order by id desc limit ?"
+    args.append(limit)
+    return list(db.query(sql, args))
+
+
+MessageHook = Callable[[int], Awaitable[None]]
+ReportHook = Callable[[StatusReport], Awaitable[None]]
+
+
+class Inbox:
+    """The modem's PduHandler: persists every PDU before the modem may delete it."""
+
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Callable[[], float],
+        reassembly_timeout: float,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.reassembly_timeout = reassembly_timeout
+        self.on_report: ReportHook | None = None
+        self.on_message: list[MessageHook] = []
+
+    async def handle_pdu(self, pdu_hex: str) -> None:
+        now = self.clock()
+        try:
+            first = int(pdu_hex[: 2], 16)
+            tpdu_type = int(pdu_hex[2 + 2 * first : 4 + 2 * first], 16) & 0x03
+        except ValueError:
+            tpdu_type = -1
+        try:
+            if tpdu_type == 0x02:
+                report = decode_report(pdu_hex)
+                if self.on_report is not None:
+                    await self.on_report(report)
+                return
+            part = decode_deliver(pdu_hex)
+        except PduError as e:
+            log.error("unreadable PDU from the modem kept in inbox_rejects: %s", e)
+            await self.store.call(reject, pdu_hex, str(e), now)
+            self.notifier.notify()
+            return
+        message_id = await self.store.call(store_part, part, now)
+        self.notifier.notify()
+        if message_id is not None:
+            await self._announce(message_id)
+
+    async def _announce(self, message_id: int) -> None:
+        for hook in self.on_message:
+            try:
+                await hook(message_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbound hook failed for message %d", message_id)
+
+    async def run_reassembly_sweeper(self) -> None:
+        interval = max(0.05, min(60.0, self.reassembly_timeout / 2))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                now = self.clock()
+                ids = await self.store.call(flush_partials, now - self.reassembly_timeout, now)
+                if ids:
+                    log.warning("kept %d incomplete multipart message(s) as partial", len(ids))
+                    self.notifier.notify()
+                    for message_id in ids:
+                        await self._announce(message_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reassembly sweep failed; going on")

@@ -1,0 +1,307 @@
+"""The outbox: messages queued in SQLite, one sender task per modem, retries and delivery reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from gateway.config import SmsConfig
+from gateway.errors import ModemError, ModemUnavailable, NotFound
+from gateway.notify import Notifier
+from gateway.sms import numbers
+from gateway.sms.encoding import Prepared, split_gsm7, split_ucs2
+from gateway.sms.modem import Modem
+from gateway.sms.pdu import StatusReport, build_submit
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+PRIORITIES = {"alert": 0, "reply": 1, "reminder": 2, "bulk": 3}
+PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+STATUSES = ("queued", "sending", "sent", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class Due:
+    row: dict[str, Any] | None
+    wait: float | None  # seconds until the next retry falls due, None when nothing waits
+
+
+# ---- store functions: each runs on the store thread, each write is one transaction ------------
+
+
+def enqueue(
+    db: sqlite_utils.Database,
+    recipients: list[str],
+    prepared: Prepared,
+    priority: int,
+    source: str,
+    now: float,
+) -> list[int]:
+    ids = []
+    with db.conn:
+        for to in recipients:
+            cur = db.execute(
+                "insert into outbox (recipient, text, body, encoding, segments, priority, status,"
+                " tries, next_attempt_at, source, created_at) values (?,?,?,?,?,?,'queued',0,0,?,?)",
+                [
+                    to,
+                    prepared.original,
+                    prepared.body,
+                    prepared.encoding,
+                    prepared.segments,
+                    priority,
+                    source,
+                    now,
+                ],
+            )
+            assert cur.lastrowid is not None
+            db.execute("update outbox set concat_ref = ? where id = ?", [cur.lastrowid % 256, cur.lastrowid])
+            ids.append(cur.lastrowid)
+    return ids
+
+
+def next_due(db: sqlite_utils.Database, now: float) -> Due:
+    # 'sending' first: after a crash that one message resumes before anything else
+    rows = list(
+        db.query(
+            "select * from outbox where status in ('queued','sending') and next_attempt_at <= ?"
+            " order by status = 'sending' desc, priority, id limit 1",
+            [now],
+        )
+    )
+    if rows:
+        return Due(rows[0], 0.0)
+    later = db.execute(
+        "select min(next_attempt_at) from outbox where status in ('queued','sending')"
+    ).fetchone()[0]
+    return Due(None, None if later is None else max(0.0, later - now))
+
+
+def mark_sending(db: sqlite_utils.Database, message_id: int) -> list[int]:
+    """Move to 'sending' and return the parts already sent (a crash may have left some)."""
+    with db.conn:
+        db.execute("update outbox set status='sending' where id=? and status='queued'", [message_id])
+    return [r[0] for r in db.execute("select part from outbox_parts where message_id=?", [message_id])]
+
+
+def record_part(
+    db: sqlite_utils.Database, message_id: int, part: int, reference: int, last: bool, now: float
+) -> None:
+    with db.conn:
+        db.execute(
+            "insert or replace into outbox_parts (message_id, part, reference, status, sent_at)"
+            " values (?,?,?,'sent',?)",
+            [message_id, part, reference, now],
+        )
+        if last:
+            db.execute(
+                "update outbox set status='sent', sent_at=?, last_error=null"
+                " where id=? and status='sending'",
+                [now, message_id],
+            )
+        recipient = db.execute("select recipient from outbox where id=?", [message_id]).fetchone()[0]
+        early = db.execute(
+            "select id, status from early_reports where reference=? and number=? and received_at>=?"
+            " order by id limit 1",
+            [reference, numbers.key(recipient), now - 600],
+        ).fetchone()
+        if early:
+            db.execute("delete from early_reports where id=?", [early[0]])
+            _apply_part_report(db, message_id, part, early[1], now)
+        _settle(db, message_id, now)
+
+
+def retry_later(
+    db: sqlite_utils.Database, message_id: int, error: str, next_at: float
+) -> None:
+    with db.conn:
+        db.execute(
+            "update outbox set tries=tries+1, last_error=?, next_attempt_at=? where id=?",
+            [error, next_at, message_id],
+        )
+
+
+def fail(db: sqlite_utils.Database, message_id: int, error: str, now: float) -> None:
+    with db.conn:
+        db.execute(
+            "update outbox set tries=tries+1, status='failed', last_error=?, failed_at=?"
+            " where id=? and status in ('queued','sending','sent')",
+            [error, now, message_id],
+        )
+
+
+def apply_report(
+    db: sqlite_utils.Database, report: StatusReport, now: float, window: float
+) -> int | None:
+    """Match a status report to a part by reference + number + time window, newest first."""
+    with db.conn:
+        row = db.execute(
+            "select p.message_id, p.part from outbox_parts p join outbox o on o.id = p.message_id"
+            " where p.reference=? and substr(o.recipient, -9) = ? and p.sent_at >= ?"
+            " and p.status = 'sent' order by p.sent_at desc limit 1",
+            [report.reference, numbers.key(report.number), now - window],
+        ).fetchone()
+        if row is None:
+            # reports overtake the +CMGS answer often enough: keep it for record_part to claim
+            db.execute(
+                "insert into early_reports (reference, number, status, received_at)"
+                " values (?,?,?,?)",
+                [report.reference, numbers.key(report.number), report.status, now],
+            )
+            return None
+        if not report.final:
+            return int(row[0])
+        _apply_part_report(db, row[0], row[1], report.status, now)
+        _settle(db, row[0], now)
+        return int(row[0])
+
+
+def _apply_part_report(
+    db: sqlite_utils.Database, message_id: int, part: int, status: int, now: float
+) -> None:
+    if 0x20 <= status < 0x40:
+        return
+    db.execute(
+        "update outbox_parts set status=?, report_status=?, report_at=? where message_id=? and part=?",
+        ["delivered" if status < 0x20 else "failed", status, now, message_id, part],
+    )
+
+
+def _settle(db: sqlite_utils.Database, message_id: int, now: float) -> None:
+    """A message is delivered when every part is, failed when any part is."""
+    segments, status = db.execute(
+        "select segments, status from outbox where id=?", [message_id]
+    ).fetchone()
+    if status != "sent":
+        return
+    counts = dict(
+        db.execute(
+            "select status, count(*) from outbox_parts where message_id=? group by status",
+            [message_id],
+        ).fetchall()
+    )
+    if counts.get("failed"):
+        db.execute(
+            "update outbox set status='failed', failed_at=?, last_error=? where id=?",
+            [now, "báo cáo gửi: không tới được máy nhận (delivery report: failed)", message_id],
+        )
+    elif counts.get("delivered", 0) >= segments:
+        db.execute("update outbox set status='delivered', delivered_at=? where id=?", [now, message_id])
+
+
+def get(db: sqlite_utils.Database, message_id: int) -> dict[str, Any]:
+    rows = list(db.query("select * from outbox where id=?", [message_id]))
+    if not rows:
+        raise NotFound(f"Không có tin nhắn số {message_id} (unknown message id)", id=message_id)
+    row = rows[0]
+    row["parts"] = list(
+        db.query(
+            "select part, reference, status, sent_at, report_at from outbox_parts"
+            " where message_id=? order by part",
+            [message_id],
+        )
+    )
+    return row
+
+
+def counts(db: sqlite_utils.Database) -> dict[str, int]:
+    found = dict(db.execute("select status, count(*) from outbox group by status").fetchall())
+    return {s: int(found.get(s, 0)) for s in STATUSES}
+
+
+# ---- the sender ------------------------------------------------------------------------------------
+
+
+class Outbox:
+    """Takes messages from SQLite in priority order and hands their parts to one modem."""
+
+    def __init__(
+        self,
+        store: Store,
+        modem: Modem,
+        config: SmsConfig,
+        notifier: Notifier,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.modem = modem
+        self.config = config
+        self.notifier = notifier
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    async def enqueue(
+        self, recipients: list[str], prepared: Prepared, *, priority: str, source: str
+    ) -> list[int]:
+        ids = await self.store.call(
+            enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock()
+        )
+        self._wake.set()
+        self.notifier.notify()
+        return ids
+
+    async def handle_report(self, report: StatusReport) -> None:
+        await self.store.call(apply_report, report, self.clock(), self.config.report_window)
+        self.notifier.notify()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.modem.wait_connected()
+                self._wake.clear()
+                due = await self.store.call(next_due, self.clock())
+                if due.row is None:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), due.wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                await self._send(due.row)
+                if self.config.send_interval:
+                    await asyncio.sleep(self.config.send_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sender failed; going on")
+                await asyncio.sleep(1.0)
+
+    async def _send(self, row: dict[str, Any]) -> None:
+        message_id = int(row["id"])
+        done = set(await self.store.call(mark_sending, message_id))
+        body = row["body"]
+        parts = split_gsm7(body) if row["encoding"] == "gsm7" else split_ucs2(body)
+        prepared = Prepared(row["text"], body, row["encoding"], tuple(parts))
+        pdus = build_submit(
+            row["recipient"],
+            prepared,
+            concat_ref=int(row["concat_ref"] or message_id),
+            status_report=self.config.status_reports,
+        )
+        try:
+            for number, pdu in enumerate(pdus, start=1):
+                if number in done:
+                    continue
+                reference = await self.modem.send_pdu(pdu)
+                await self.store.call(
+                    record_part, message_id, number, reference, number == len(pdus), self.clock()
+                )
+        except ModemUnavailable as e:
+            # not this message's fault: it waits, untouched, for the modem to come back
+            log.warning("message %d waits for the modem: %s", message_id, e)
+        except ModemError as e:
+            tries = int(row["tries"]) + 1
+            if not e.transient or tries >= self.config.max_tries:
+                log.warning("message %d failed after %d tries: %s", message_id, tries, e)
+                await self.store.call(fail, message_id, e.message, self.clock())
+            else:
+                delay = min(self.config.retry_base * 2 ** (tries - 1), self.config.retry_max)
+                log.info("message %d: %s; retry %d in %.1f s", message_id, e, tries, delay)
+                await self.store.call(retry_later, message_id, e.message, self.clock() + delay)
+        finally:
+            self.notifier.notify()

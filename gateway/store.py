@@ -1,0 +1,161 @@
+"""The SQLite store: one connection owned by one thread, schema by sqlite_utils migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _m001_sms(db: sqlite_utils.Database) -> None:
+    db["outbox"].create(
+        {
+            "id": int,
+            "recipient": str,
+            "text": str,
+            "body": str,
+            "encoding": str,
+            "segments": int,
+            "priority": int,
+            "status": str,
+            "tries": int,
+            "next_attempt_at": float,
+            "last_error": str,
+            "source": str,
+            "concat_ref": int,
+            "created_at": float,
+            "sent_at": float,
+            "delivered_at": float,
+            "failed_at": float,
+        },
+        pk="id",
+        not_null={"recipient", "text", "body", "encoding", "segments", "priority", "status"},
+        defaults={"tries": 0, "next_attempt_at": 0},
+    )
+    db["outbox"].create_index(["status", "priority", "next_attempt_at", "id"])
+    db["outbox_parts"].create(
+        {
+            "message_id": int,
+            "part": int,
+            "reference": int,
+            "status": str,
+            "sent_at": float,
+            "report_status": int,
+            "report_at": float,
+        },
+        pk=("message_id", "part"),
+        foreign_keys=[("message_id", "outbox", "id")],
+    )
+    db["outbox_parts"].create_index(["reference", "sent_at"])
+    # delivery reports that arrived before the part they answer was recorded
+    db["early_reports"].create(
+        {"id": int, "reference": int, "number": str, "status": int, "received_at": float}, pk="id"
+    )
+    db["inbox"].create(
+        {
+            "id": int,
+            "sender": str,
+            "text": str,
+            "parts": int,
+            "partial": int,
+            "sent_at": str,
+            "received_at": float,
+        },
+        pk="id",
+    )
+    db["inbox"].create_index(["received_at"])
+    db["inbound_parts"].create(
+        {
+            "sender": str,
+            "reference": int,
+            "total": int,
+            "seq": int,
+            "units": bytes,
+            "sent_at": str,
+            "received_at": float,
+        },
+        pk=("sender", "reference", "total", "seq"),
+    )
+    db["seen_pdus"].create({"digest": str, "received_at": float}, pk="digest")
+    # PDUs the modem gave us that could not be decoded: kept, visible, and deleted from the SIM
+    db["inbox_rejects"].create({"id": int, "pdu": str, "error": str, "received_at": float}, pk="id")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [("001_sms", _m001_sms)]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            fn(db)
+            db.execute(
+                "insert into _migrations (name, applied_at) values (?, datetime('now'))", [name]
+            )
+        applied.append(name)
+    return applied
+
+
+class Store:
+    """Every read and write runs on one thread that owns the connection, off the event loop."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite_utils.Database | None = None
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loa-sqlite")
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        conn.execute("pragma journal_mode=wal")
+        # FULL: a message we answered 202 for survives a power cut, not just a crash
+        conn.execute("pragma synchronous=full")
+        conn.execute("pragma foreign_keys=on")
+        conn.execute("pragma busy_timeout=5000")
+        self._db = sqlite_utils.Database(conn)
+        migrate(self._db)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.conn.close()
+            self._db = None
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def call(
+        self, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """Run fn(db, *args) on the store thread; wrap writes in `with db.conn:` for one transaction."""
+
+        def job() -> T:
+            assert self._db is not None
+            return fn(self._db, *args, **kwargs)
+
+        return await self._run(job)

@@ -1,0 +1,1 @@
+"""HTTP surface: health, the JSON API (the console comes with its own issue)."""

@@ -1,0 +1,1 @@
+"""The scheduler: jobs rebuilt from the database (not built yet)."""
