@@ -86,9 +86,10 @@ async def _modem_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
+    tokens: frozenset[str] = app[TOKENS]
     if config.source == "built-in defaults" and not config.api.tokens:
-        log.warning("demo mode: API token for this run: %s", next(iter(app[TOKENS])))
-    elif not app[TOKENS]:
+        log.warning("demo mode: API token for this run: %s", next(iter(tokens)))
+    elif not tokens:
         log.warning("no [api] tokens configured: the API answers 401 until you add one")
     tasks = [
         asyncio.create_task(app[OUTBOX].run(), name="outbox"),

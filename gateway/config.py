@@ -103,9 +103,7 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
     for key, value in raw.items():
         full = f"{name}.{key}"
         if key not in known:
-            raise ConfigError(
-                f"unknown config key {full} (known: {', '.join(sorted(known))})", key=full
-            )
+            raise ConfigError(f"unknown config key {full} (known: {', '.join(sorted(known))})", key=full)
         values[key] = _convert(full, value, hints[key])
         if full in _CHOICES and values[key] not in _CHOICES[full]:
             raise ConfigError(
@@ -159,5 +157,3 @@ def load(path: str | Path | None = None, env: typing.Mapping[str, str] | None = 
 
 def replace(config: Config, **sections: Any) -> Config:
     return dataclasses.replace(config, **sections)
-
-

@@ -17,7 +17,7 @@ Migration = Callable[[sqlite_utils.Database], None]
 
 
 def _m001_sms(db: sqlite_utils.Database) -> None:
-    db["outbox"].create(
+    db.table("outbox").create(
         {
             "id": int,
             "recipient": str,
@@ -41,8 +41,8 @@ def _m001_sms(db: sqlite_utils.Database) -> None:
         not_null={"recipient", "text", "body", "encoding", "segments", "priority", "status"},
         defaults={"tries": 0, "next_attempt_at": 0},
     )
-    db["outbox"].create_index(["status", "priority", "next_attempt_at", "id"])
-    db["outbox_parts"].create(
+    db.table("outbox").create_index(["status", "priority", "next_attempt_at", "id"])
+    db.table("outbox_parts").create(
         {
             "message_id": int,
             "part": int,
@@ -55,12 +55,12 @@ def _m001_sms(db: sqlite_utils.Database) -> None:
         pk=("message_id", "part"),
         foreign_keys=[("message_id", "outbox", "id")],
     )
-    db["outbox_parts"].create_index(["reference", "sent_at"])
+    db.table("outbox_parts").create_index(["reference", "sent_at"])
     # delivery reports that arrived before the part they answer was recorded
-    db["early_reports"].create(
+    db.table("early_reports").create(
         {"id": int, "reference": int, "number": str, "status": int, "received_at": float}, pk="id"
     )
-    db["inbox"].create(
+    db.table("inbox").create(
         {
             "id": int,
             "sender": str,
@@ -72,8 +72,8 @@ def _m001_sms(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["inbox"].create_index(["received_at"])
-    db["inbound_parts"].create(
+    db.table("inbox").create_index(["received_at"])
+    db.table("inbound_parts").create(
         {
             "sender": str,
             "reference": int,
@@ -85,16 +85,16 @@ def _m001_sms(db: sqlite_utils.Database) -> None:
         },
         pk=("sender", "reference", "total", "seq"),
     )
-    db["seen_pdus"].create({"digest": str, "received_at": float}, pk="digest")
+    db.table("seen_pdus").create({"digest": str, "received_at": float}, pk="digest")
     # PDUs the modem gave us that could not be decoded: kept, visible, and deleted from the SIM
-    db["inbox_rejects"].create({"id": int, "pdu": str, "error": str, "received_at": float}, pk="id")
+    db.table("inbox_rejects").create({"id": int, "pdu": str, "error": str, "received_at": float}, pk="id")
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [("001_sms", _m001_sms)]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    db.table("_migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
     done = {row["name"] for row in db["_migrations"].rows}
     applied = []
     for name, fn in MIGRATIONS:
@@ -102,9 +102,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             continue
         with db.conn:
             fn(db)
-            db.execute(
-                "insert into _migrations (name, applied_at) values (?, datetime('now'))", [name]
-            )
+            db.execute("insert into _migrations (name, applied_at) values (?, datetime('now'))", [name])
         applied.append(name)
     return applied
 
@@ -149,9 +147,7 @@ class Store:
             raise RuntimeError("store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    async def call(
-        self, fn: Callable[..., T], *args: Any, **kwargs: Any
-    ) -> T:
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run fn(db, *args) on the store thread; wrap writes in `with db.conn:` for one transaction."""
 
         def job() -> T:

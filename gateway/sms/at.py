@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import serial_asyncio_fast
 from gsmmodem.pdu import decodeGsm7, unpackSeptets
@@ -376,19 +377,26 @@ class ATModem:
             return _check(cmd, final, lines)
         finally:
             self._pending = None
+            for fut in (p.final, p.prompt):
+                if fut is None:
+                    continue
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # retrieved: a lost modem fails futures nobody awaits any more
+                fut.cancel()
 
     async def _await(
         self, fut: asyncio.Future[tuple[str, list[str]]], timeout: float, cmd: str
     ) -> tuple[str, list[str]]:
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             self._mark_lost(f"no answer to {cmd} in {timeout:g} s")
             raise ModemUnavailable(f"no answer to {cmd}") from None
 
     async def _await_first(self, p: _Pending, timeout: float, cmd: str) -> None:
         assert p.prompt is not None
-        done, _ = await asyncio.wait({p.prompt, p.final}, timeout=timeout, return_when="FIRST_COMPLETED")
+        waiting: set[asyncio.Future[Any]] = {p.prompt, p.final}
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
         if not done:
             if self._writer is not None:
                 self._writer.write(b"\x1b")

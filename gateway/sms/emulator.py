@@ -80,7 +80,11 @@ def _user_data(text: str, ucs2: bool, udh: bytes) -> tuple[int, bytes]:
 
 
 def deliver_pdus(
-    sender: str, text: str, *, reference: int = 1, when: datetime | None = None,
+    sender: str,
+    text: str,
+    *,
+    reference: int = 1,
+    when: datetime | None = None,
     smsc: str = "+84980200030",
 ) -> list[str]:
     """SMS-DELIVER PDUs for a text from `sender`, split and concatenated like a phone would."""
@@ -116,7 +120,10 @@ def status_report_pdu(reference: int, number: str, status: int, smsc: str = "+84
 
 
 def _tpdu_len(pdu_hex: str) -> int:
-    return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+    try:
+        return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+    except ValueError:
+        return len(pdu_hex) // 2
 
 
 # ---- the modem -------------------------------------------------------------------------------------
@@ -157,6 +164,7 @@ class EmulatedModem:
         self.sent: list[SentPart] = []
         self.commands: list[str] = []
         self.on_sent: Callable[[SentMessage], None] | None = None
+        self.on_command: Callable[[str], None] | None = None
         self._link_dir = Path(link_dir) if link_dir else None
         self._own_dir: Path | None = None
         self.path = ""
@@ -235,7 +243,8 @@ class EmulatedModem:
         self._close_pty()
         self._inbuf = b""
         self._pdu_mode_len = None
-        self._queue = asyncio.Queue()
+        while not self._queue.empty():
+            self._queue.get_nowait()
         self._reset_state()
 
     async def come_back(self) -> None:
@@ -336,6 +345,8 @@ class EmulatedModem:
 
     async def _command(self, line: str) -> None:
         self.commands.append(line)
+        if self.on_command is not None:
+            self.on_command(line)
         if self.echo:
             self._write(line.encode() + b"\r")
         cmd = line.upper()
@@ -480,7 +491,7 @@ class EmulatedModem:
         if self.family.packed_ussd and re.fullmatch(r"[0-9A-Fa-f]+", code):
             code = str(decodeGsm7(unpackSeptets(bytearray(bytes.fromhex(code))))).rstrip("\r@")
         self._lines("OK")
-        if self.cscs != "GSM" or not code.endswith("#"):
+        if self.cscs != "GSM" or code != "*101#":
             self.urc("+CUSD: 4")
             return
         answer = self.ussd_answer

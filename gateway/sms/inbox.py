@@ -10,7 +10,14 @@ from typing import Any
 import sqlite_utils
 
 from gateway.notify import Notifier
-from gateway.sms.pdu import InboundPart, PduError, StatusReport, decode_deliver, decode_report, units_to_text
+from gateway.sms.pdu import (
+    InboundPart,
+    PduError,
+    StatusReport,
+    decode_deliver,
+    decode_report,
+    units_to_text,
+)
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -92,9 +99,7 @@ def flush_partials(db: sqlite_utils.Database, older_than: float, now: float) -> 
 
 def reject(db: sqlite_utils.Database, pdu: str, error: str, now: float) -> None:
     with db.conn:
-        db.execute(
-            "insert into inbox_rejects (pdu, error, received_at) values (?,?,?)", [pdu, error, now]
-        )
+        db.execute("insert into inbox_rejects (pdu, error, received_at) values (?,?,?)", [pdu, error, now])
 
 
 def recent(db: sqlite_utils.Database, limit: int, before: int | None) -> list[dict[str, Any]]:
@@ -132,7 +137,7 @@ class Inbox:
     async def handle_pdu(self, pdu_hex: str) -> None:
         now = self.clock()
         try:
-            first = int(pdu_hex[: 2], 16)
+            first = int(pdu_hex[:2], 16)
             tpdu_type = int(pdu_hex[2 + 2 * first : 4 + 2 * first], 16) & 0x03
         except ValueError:
             tpdu_type = -1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +62,10 @@ def enqueue(
                 ],
             )
             assert cur.lastrowid is not None
-            db.execute("update outbox set concat_ref = ? where id = ?", [cur.lastrowid % 256, cur.lastrowid])
+            db.execute(
+                "update outbox set concat_ref = ? where id = ?",
+                [cur.lastrowid % 256, cur.lastrowid],
+            )
             ids.append(cur.lastrowid)
     return ids
 
@@ -101,8 +105,7 @@ def record_part(
         )
         if last:
             db.execute(
-                "update outbox set status='sent', sent_at=?, last_error=null"
-                " where id=? and status='sending'",
+                "update outbox set status='sent', sent_at=?, last_error=null where id=? and status='sending'",
                 [now, message_id],
             )
         recipient = db.execute("select recipient from outbox where id=?", [message_id]).fetchone()[0]
@@ -117,9 +120,7 @@ def record_part(
         _settle(db, message_id, now)
 
 
-def retry_later(
-    db: sqlite_utils.Database, message_id: int, error: str, next_at: float
-) -> None:
+def retry_later(db: sqlite_utils.Database, message_id: int, error: str, next_at: float) -> None:
     with db.conn:
         db.execute(
             "update outbox set tries=tries+1, last_error=?, next_attempt_at=? where id=?",
@@ -136,9 +137,7 @@ def fail(db: sqlite_utils.Database, message_id: int, error: str, now: float) -> 
         )
 
 
-def apply_report(
-    db: sqlite_utils.Database, report: StatusReport, now: float, window: float
-) -> int | None:
+def apply_report(db: sqlite_utils.Database, report: StatusReport, now: float, window: float) -> int | None:
     """Match a status report to a part by reference + number + time window, newest first."""
     with db.conn:
         row = db.execute(
@@ -150,8 +149,7 @@ def apply_report(
         if row is None:
             # reports overtake the +CMGS answer often enough: keep it for record_part to claim
             db.execute(
-                "insert into early_reports (reference, number, status, received_at)"
-                " values (?,?,?,?)",
+                "insert into early_reports (reference, number, status, received_at) values (?,?,?,?)",
                 [report.reference, numbers.key(report.number), report.status, now],
             )
             return None
@@ -175,9 +173,7 @@ def _apply_part_report(
 
 def _settle(db: sqlite_utils.Database, message_id: int, now: float) -> None:
     """A message is delivered when every part is, failed when any part is."""
-    segments, status = db.execute(
-        "select segments, status from outbox where id=?", [message_id]
-    ).fetchone()
+    segments, status = db.execute("select segments, status from outbox where id=?", [message_id]).fetchone()
     if status != "sent":
         return
     counts = dict(
@@ -239,9 +235,7 @@ class Outbox:
     async def enqueue(
         self, recipients: list[str], prepared: Prepared, *, priority: str, source: str
     ) -> list[int]:
-        ids = await self.store.call(
-            enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock()
-        )
+        ids = await self.store.call(enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock())
         self._wake.set()
         self.notifier.notify()
         return ids
@@ -257,10 +251,8 @@ class Outbox:
                 self._wake.clear()
                 due = await self.store.call(next_due, self.clock())
                 if due.row is None:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), due.wait)
-                    except TimeoutError:
-                        pass
                     continue
                 await self._send(due.row)
                 if self.config.send_interval:

@@ -26,9 +26,7 @@ class SubmitPdu:
     tpdu_length: int
 
 
-def build_submit(
-    number: str, prepared: Prepared, *, concat_ref: int, status_report: bool
-) -> list[SubmitPdu]:
+def build_submit(number: str, prepared: Prepared, *, concat_ref: int, status_report: bool) -> list[SubmitPdu]:
     """One SMS-SUBMIT per part; TP-MR is left 0 for the modem to assign (it answers it in +CMGS)."""
     if not _NUMBER.match(number):
         raise InvalidRequest(f"Số điện thoại không hợp lệ: {number!r} (invalid number)", field="to")

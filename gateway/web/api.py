@@ -95,9 +95,7 @@ async def send_messages(request: web.Request) -> web.Response:
         raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
     recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
     prepared = prepare(text, policy)
-    ids = await request.app[OUTBOX].enqueue(
-        recipients, prepared, priority=priority, source="api"
-    )
+    ids = await request.app[OUTBOX].enqueue(recipients, prepared, priority=priority, source="api")
     return _json(
         {
             "ids": ids,

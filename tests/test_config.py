@@ -1,0 +1,68 @@
+"""Config loading: defaults, overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway import config
+from gateway.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_example_config_documents_every_key_and_loads() -> None:
+    cfg = config.load(ROOT / "config.example.toml", env={})
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    import dataclasses
+
+    for section in ("http", "database", "modem", "sms", "api"):
+        assert f"[{section}]" in text
+        for f in dataclasses.fields(getattr(cfg, section)):
+            assert f"\n{f.name} =" in text or f"\n# {f.name} =" in text, f"{section}.{f.name}"
+
+
+def test_no_file_means_embedded_defaults_with_the_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = config.load(None, env={})
+    assert cfg.source == "built-in defaults"
+    assert cfg.modem.port == "emulator"
+    assert (cfg.http.host, cfg.http.port) == ("127.0.0.1", 8080)
+    assert cfg.database.path == "data/loa.sqlite3"
+
+
+def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = config.load(None, env={"LOA_HTTP_PORT": "9000", "LOA_DB": "/tmp/x.sqlite3"})
+    assert cfg.http.port == 9000 and cfg.database.path == "/tmp/x.sqlite3"
+    with pytest.raises(ConfigError, match="LOA_HTTP_PORT"):
+        config.load(None, env={"LOA_HTTP_PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[modem]\nbaud = 9600\n", "unknown config key modem.baud"),
+        ("[modem]\nbaudrate = 'fast'\n", "config key modem.baudrate: expected int"),
+        ("[sms]\nencoding = 'latin1'\n", "config key sms.encoding: 'latin1' is not one of"),
+        ("[sms]\nstatus_reports = 1\n", "config key sms.status_reports: expected bool"),
+        ("[api]\ntokens = 'abc'\n", "config key api.tokens: expected a list of strings"),
+        ("[smss]\n", "unknown config section [smss]"),
+        ("[http]\nport = 70000\n", "http.port"),
+        ("[http\nport = 1\n", "is not valid TOML"),
+    ],
+)
+def test_a_broken_config_names_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        config.load(path, env={})
+    assert message in e.value.message
+
+
+def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "nope.toml", env={})
