@@ -8,19 +8,18 @@ from collections.abc import Awaitable, Callable
 
 class Notifier:
     def __init__(self) -> None:
-        self._changed = asyncio.Condition()
+        self._event = asyncio.Event()
 
     def notify(self) -> None:
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        """Wake every current waiter; later waiters wait for the next change."""
+        event, self._event = self._event, asyncio.Event()
+        event.set()
 
     async def wait_until(self, check: Callable[[], Awaitable[bool]]) -> None:
         """Return once check() is true; it is re-run after every notify(). Bound it with a timeout."""
         while True:
-            async with self._changed:
-                if await check():
-                    return
-                await self._changed.wait()
+            # taken before the check: a change during the check is not missed
+            event = self._event
+            if await check():
+                return
+            await event.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from gateway.sms.emulator import EmulatedModem, deliver_pdus
@@ -159,3 +160,26 @@ async def test_chatter_and_garbage_between_commands_do_not_confuse_the_reader(
         emulator.deliver(RESIDENT, f"Câu hỏi {i}")
     messages = await wait_inbox(gateway, 5)
     assert sorted(m["text"] for m in messages) == [f"Câu hỏi {i}" for i in range(5)]
+
+
+async def test_two_readers_of_one_index_never_delete_a_newer_message(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    # A arrives just as the start-up sweep lists the SIM: its +CMTI and the sweep both read index 1.
+    # The modem reuses a freed index at once, so a reader deleting "index 1" after the other one
+    # had would remove B, which arrived in between and lives there unread.
+    loop = asyncio.get_running_loop()
+    steps = {
+        "AT+CMGL": lambda: emulator.deliver(RESIDENT, "A: tin thứ nhất"),
+        "AT+CMGD": lambda: loop.call_soon(emulator.deliver, RESIDENT, "B: tin thứ hai"),
+    }
+
+    def on_command(line: str) -> None:
+        for prefix in list(steps):
+            if line.startswith(prefix):
+                steps.pop(prefix)()
+
+    emulator.on_command = on_command
+    client = await start_gateway(emulator)
+    messages = await wait_inbox(client, 2)
+    assert sorted(m["text"] for m in messages) == ["A: tin thứ nhất", "B: tin thứ hai"]

@@ -278,8 +278,10 @@ class ATModem:
                 await self._sweep()
                 next_sweep = loop.time() + self.config.sweep_interval
             timeout = min(self.config.poll_interval, max(0.0, next_sweep - loop.time()))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel at shutdown
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._lost.wait()
             if self._lost.is_set():
                 raise ModemUnavailable(self.info.last_error or "modem lost")
             await self._poll_signal()
@@ -388,7 +390,8 @@ class ATModem:
         self, fut: asyncio.Future[tuple[str, list[str]]], timeout: float, cmd: str
     ) -> tuple[str, list[str]]:
         try:
-            return await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError:
             self._mark_lost(f"no answer to {cmd} in {timeout:g} s")
             raise ModemUnavailable(f"no answer to {cmd}") from None
@@ -429,7 +432,8 @@ class ATModem:
             arg = encode_ussd_packed(code) if self.huawei else code
             try:
                 await self._exchange(f'AT+CUSD=1,"{arg}",15', self.config.command_timeout)
-                line = await asyncio.wait_for(self._ussd, self.config.ussd_timeout)
+                async with asyncio.timeout(self.config.ussd_timeout):
+                    line = await self._ussd
             except TimeoutError:
                 raise ModemError(f"no USSD answer to {code}") from None
             finally:
@@ -478,33 +482,24 @@ class ATModem:
         await self._handler.handle_pdu(pdu)
 
     async def _read_stored(self, memory: str, index: int) -> None:
+        # Read, persist and delete under one hold of the lock: indexes are reused at once, so a
+        # delete that runs after another reader's would remove a new, unread message.
         async with self._lock:
-            if memory.upper() not in ("SM", "ME", "MT", "SR"):
-                memory = "SM"
             lines = await self._exchange(f"AT+CMGR={index}", self.config.command_timeout)
-        pdus = [x for x in lines if not x.startswith("+CMGR")]
-        if not pdus:
-            return
-        # persist first; delete only after the handler returned
-        await self._deliver(pdus[-1])
-        await self.command(f"AT+CMGD={index}")
+            pdus = [x for x in lines if not x.startswith("+CMGR")]
+            if not pdus:
+                return
+            await self._deliver(pdus[-1])
+            await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
 
     async def _sweep(self) -> None:
         """Read whatever the modem holds (missed notifications, messages from before a restart)."""
         lines = await self.command("AT+CMGL=4")
-        index: int | None = None
-        found = 0
-        for line in lines:
-            if line.startswith("+CMGL:"):
-                m = _CODE.search(line)
-                index = int(m.group(1)) if m else None
-            elif index is not None:
-                await self._deliver(line)
-                await self.command(f"AT+CMGD={index}")
-                index = None
-                found += 1
-        if found:
-            log.info("sweep found %d stored message(s)", found)
+        indexes = [int(m.group(1)) for x in lines if x.startswith("+CMGL:") and (m := _CODE.search(x))]
+        for index in indexes:
+            await self._read_stored("SM", index)
+        if indexes:
+            log.info("sweep found %d stored message(s)", len(indexes))
 
 
 def _check(cmd: str, final: str, lines: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ class ModemInfo:
 
 class PduHandler(Protocol):
     """Where a modem hands every PDU it receives. It must have persisted the PDU when it returns:
-    only then does the modem delete it from its storage."""
+    only then does the modem delete it from its storage. It must not call the modem back."""
 
     async def handle_pdu(self, pdu_hex: str) -> None: ...
 

@@ -251,8 +251,10 @@ class Outbox:
                 self._wake.clear()
                 due = await self.store.call(next_due, self.clock())
                 if due.row is None:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), due.wait)
+                        async with asyncio.timeout(due.wait):
+                            await self._wake.wait()
                     continue
                 await self._send(due.row)
                 if self.config.send_interval:

@@ -1,0 +1,167 @@
+"""Benchmark of the SMS path against the emulator: modem utilisation, CPU per SMS, inbound latency."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from gateway import config as config_mod
+from gateway.app import create_app
+from gateway.keys import HARDWARE, NOTIFIER, OUTBOX, STORE
+from gateway.sms.emulator import EmulatedModem
+from gateway.sms.encoding import prepare
+
+
+def _config(tmp: Path, port: str) -> config_mod.Config:
+    return config_mod.from_dict(
+        {
+            "database": {"path": str(tmp / "bench.sqlite3")},
+            "modem": {"port": port},
+            "api": {"tokens": ["bench-token-0000000000"]},
+        },
+        source="bench",
+    )
+
+
+async def _started(cfg: config_mod.Config) -> tuple[web.Application, web.AppRunner]:
+    app = create_app(cfg)
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the cleanup contexts: store, modem, sender
+    async with asyncio.timeout(30):
+        await app[HARDWARE].modem.wait_connected()
+    return app, runner
+
+
+async def _count(app: web.Application, sql: str) -> int:
+    return int(await app[STORE].call(lambda db: db.execute(sql).fetchone()[0]))
+
+
+async def _wait_count(app: web.Application, sql: str, n: int) -> None:
+    async def done() -> bool:
+        return await _count(app, sql) >= n
+
+    async with asyncio.timeout(120):
+        await app[NOTIFIER].wait_until(done)
+
+
+async def _enqueue(app: web.Application, n: int) -> None:
+    for start in range(0, n, 100):
+        batch = [f"+8491{i:07d}" for i in range(start, min(n, start + 100))]
+        await app[OUTBOX].enqueue(
+            batch,
+            prepare("Nhắc lịch tiêm chủng sáng thứ Hai tại trạm y tế xã", "auto"),
+            priority="reminder",
+            source="bench",
+        )
+
+
+async def utilisation(n: int, delay: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d:
+        emu = EmulatedModem("huawei", submit_delay=delay, link_dir=d)
+        await emu.start()
+        app, runner = await _started(_config(Path(d), emu.path))
+        first: list[float] = []
+        emu.on_command = lambda line: (
+            first or not line.startswith("AT+CMGS") or first.append(time.perf_counter())
+        )  # type: ignore[func-returns-value]
+        await _enqueue(app, n)
+        async with asyncio.timeout(600):
+            await emu.wait_sent(n)
+        elapsed = time.perf_counter() - first[0]
+        await runner.cleanup()
+        await emu.close()
+    achieved = n / elapsed * 60
+    ideal = 60 / delay
+    return {"per_minute": achieved, "max_per_minute": ideal, "utilisation": achieved / ideal}
+
+
+async def cpu_per_sms(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d:
+        # the emulator runs in its own process so that only the gateway's CPU is counted
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "emulator",
+            "--submit-delay",
+            "0",
+            "--link-dir",
+            d,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        line = (await proc.stdout.readline()).decode()
+        port = re.search(r"at: (\S+)", line).group(1)  # type: ignore[union-attr]
+        drain = asyncio.create_task(proc.stdout.read())
+        app, runner = await _started(_config(Path(d), port))
+        await _enqueue(app, 20)  # warm up
+        await _wait_count(app, "select count(*) from outbox where status='sent'", 20)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await _enqueue(app, n)
+        await _wait_count(app, "select count(*) from outbox where status='sent'", n + 20)
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        await runner.cleanup()
+        proc.terminate()
+        await proc.wait()
+        drain.cancel()
+    return {"cpu_ms_per_sms": cpu / n * 1000, "sms_per_minute": n / wall * 60}
+
+
+async def inbound_latency(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d:
+        emu = EmulatedModem("huawei", link_dir=d)
+        await emu.start()
+        app, runner = await _started(_config(Path(d), emu.path))
+        samples = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            emu.deliver("+84961234567", f"Câu hỏi số {i}")
+            await _wait_count(app, "select count(*) from inbox", i + 1)
+            samples.append((time.perf_counter() - t0) * 1000)
+        await runner.cleanup()
+        await emu.close()
+    samples.sort()
+    return {
+        "median_ms": statistics.median(samples),
+        "p95_ms": samples[int(0.95 * (len(samples) - 1))],
+        "max_ms": samples[-1],
+    }
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--messages", type=int, default=150, help="messages for the utilisation run")
+    p.add_argument("--cpu-messages", type=int, default=1000)
+    p.add_argument("--inbound", type=int, default=100)
+    args = p.parse_args()
+    u = await utilisation(args.messages, 0.2)
+    print(
+        f"modem utilisation at 200 ms/submit: {u['utilisation']:.3f} "
+        f"({u['per_minute']:.1f} of {u['max_per_minute']:.0f} SMS/min, {args.messages} messages)"
+    )
+    c = await cpu_per_sms(args.cpu_messages)
+    print(
+        f"gateway CPU per outbound SMS at zero modem delay: {c['cpu_ms_per_sms']:.2f} ms "
+        f"({c['sms_per_minute']:.0f} SMS/min, {args.cpu_messages} messages)"
+    )
+    i = await inbound_latency(args.inbound)
+    print(
+        f"inbound +CMTI → row in SQLite: median {i['median_ms']:.1f} ms, "
+        f"p95 {i['p95_ms']:.1f} ms, max {i['max_ms']:.1f} ms ({args.inbound} SMS)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
