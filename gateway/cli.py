@@ -14,7 +14,8 @@ from aiohttp import web
 
 from gateway import config as config_mod
 from gateway.app import create_app
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, LoaError
+from gateway.sms import numbers
 from gateway.sms.emulator import EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
@@ -83,7 +84,7 @@ async def _emulate(args: argparse.Namespace) -> None:
     await emulator.start()
 
     def show(message: SentMessage) -> None:
-        print(f"\n← to {message.number} ({len(message.references)} part(s)): {message.text}")
+        print(f"← to {message.number} ({len(message.references)} part(s)): {message.text}", flush=True)
 
     emulator.on_sent = show
     print(f"Emulated {emulator.family.model} modem at: {emulator.path}", flush=True)
@@ -99,7 +100,9 @@ async def _emulate(args: argparse.Namespace) -> None:
             words = line.strip().split(" ", 2)
             try:
                 if words[0] == "sms" and len(words) == 3:
-                    emulator.deliver(words[1], words[2])
+                    # the network shows the sender in international form
+                    emulator.deliver(numbers.normalise(words[1]), words[2])
+                    print(f"→ from {numbers.normalise(words[1])}: {words[2]}", flush=True)
                 elif words[0] == "report" and len(words) >= 2:
                     emulator.report(int(words[1]), status=int(words[2]) if len(words) > 2 else 0)
                 elif words[0] == "sent":
@@ -117,7 +120,7 @@ async def _emulate(args: argparse.Namespace) -> None:
                     break
                 elif words[0]:
                     print(EMULATOR_HELP)
-            except (ValueError, StopIteration) as e:
+            except (ValueError, StopIteration, LoaError) as e:
                 print(f"? {e}")
     finally:
         await emulator.close()

@@ -142,3 +142,25 @@ tokens = ["{TOKEN}"]
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0
+
+
+async def test_a_message_the_modem_hangs_on_does_not_hold_the_queue(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    emulator.faults.hang_numbers.add("+84987000222")
+    client = await start_gateway(emulator, modem={"send_timeout": 0.3}, sms={"max_tries": 2})
+    resp = await client.post(
+        "/api/v1/messages", json={"to": "0987000222", "text": "Tin làm treo modem"}, headers=AUTH
+    )
+    poison = (await resp.json())["ids"][0]
+    await post_batch(client)
+    received = await wait_sent(emulator, len(TEXTS))
+    assert {m.text for m in received} == set(TEXTS)
+
+    async def failed() -> bool:
+        rows = await sql(client, "select status from outbox where id=?", poison)
+        return bool(rows[0][0] == "failed")
+
+    await until(client, failed)
+    body = await (await client.get(f"/api/v1/messages/{poison}", headers=AUTH)).json()
+    assert body["tries"] == 2 and "no answer to AT+CMGS" in body["last_error"]

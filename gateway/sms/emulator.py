@@ -134,6 +134,7 @@ class Faults:
     silent: bool = False
     fail_numbers: dict[str, int] = field(default_factory=dict)  # number → +CMS ERROR code, every time
     fail_next: list[int] = field(default_factory=list)  # codes for the next submits, in order
+    hang_numbers: set[str] = field(default_factory=set)  # a submit to these is never answered
 
 
 class EmulatedModem:
@@ -457,6 +458,8 @@ class EmulatedModem:
         number = str(d["number"])
         if self.submit_delay:
             await asyncio.sleep(self.submit_delay)
+        if number in self.faults.hang_numbers:
+            return
         code = self.faults.fail_numbers.get(number)
         if code is None and self.faults.fail_next:
             code = self.faults.fail_next.pop(0)

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 PRIORITIES = {"alert": 0, "reply": 1, "reminder": 2, "bulk": 3}
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
 STATUSES = ("queued", "sending", "sent", "delivered", "failed")
+# The modem lost this many times while sending one message counts as one failed try of it.
+LOSSES_PER_TRY = 3
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,7 @@ class Outbox:
         self.notifier = notifier
         self.clock = clock
         self._wake = asyncio.Event()
+        self._losses: dict[int, int] = {}
 
     async def enqueue(
         self, recipients: list[str], prepared: Prepared, *, priority: str, source: str
@@ -286,16 +289,27 @@ class Outbox:
                     record_part, message_id, number, reference, number == len(pdus), self.clock()
                 )
         except ModemUnavailable as e:
-            # not this message's fault: it waits, untouched, for the modem to come back
-            log.warning("message %d waits for the modem: %s", message_id, e)
+            # usually not this message's fault: it waits, untouched, for the modem to come back;
+            # but a PDU the modem hangs on every time must not hold the queue for ever
+            losses = self._losses[message_id] = self._losses.get(message_id, 0) + 1
+            log.warning("message %d waits for the modem (%d): %s", message_id, losses, e)
+            if losses >= LOSSES_PER_TRY:
+                del self._losses[message_id]
+                await self._count_try(row, e)
         except ModemError as e:
-            tries = int(row["tries"]) + 1
-            if not e.transient or tries >= self.config.max_tries:
-                log.warning("message %d failed after %d tries: %s", message_id, tries, e)
-                await self.store.call(fail, message_id, e.message, self.clock())
-            else:
-                delay = min(self.config.retry_base * 2 ** (tries - 1), self.config.retry_max)
-                log.info("message %d: %s; retry %d in %.1f s", message_id, e, tries, delay)
-                await self.store.call(retry_later, message_id, e.message, self.clock() + delay)
+            await self._count_try(row, e)
+        else:
+            self._losses.pop(message_id, None)
         finally:
             self.notifier.notify()
+
+    async def _count_try(self, row: dict[str, Any], e: ModemError) -> None:
+        message_id = int(row["id"])
+        tries = int(row["tries"]) + 1
+        if not e.transient or tries >= self.config.max_tries:
+            log.warning("message %d failed after %d tries: %s", message_id, tries, e)
+            await self.store.call(fail, message_id, e.message, self.clock())
+        else:
+            delay = min(self.config.retry_base * 2 ** (tries - 1), self.config.retry_max)
+            log.info("message %d: %s; retry %d in %.1f s", message_id, e, tries, delay)
+            await self.store.call(retry_later, message_id, e.message, self.clock() + delay)

@@ -1,0 +1,92 @@
+"""The `loa` command as a person uses it: help, config errors, and the standalone emulator as a phone."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import AUTH, sql, until
+
+LOA = [sys.executable, "-m", "gateway.cli"]
+
+
+def test_help_lists_the_commands() -> None:
+    out = subprocess.run([*LOA, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("run", "emulator", "token", "check-config"):
+        assert command in out
+
+
+def test_a_broken_config_is_reported_with_its_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[modem]\nbaudrate = 'nhanh'\n", encoding="utf-8")
+    done = subprocess.run([*LOA, "check-config", "--config", str(cfg)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "modem.baudrate" in done.stderr
+    cfg.write_text("[modem]\nbaudrate = 9600\n", encoding="utf-8")
+    done = subprocess.run([*LOA, "check-config", "--config", str(cfg)], capture_output=True, text=True)
+    assert done.returncode == 0 and "config OK" in done.stdout
+
+
+async def test_a_person_plays_the_phone_on_the_standalone_emulator(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    from gateway.app import create_app
+    from gateway.keys import HARDWARE
+    from tests.conftest import make_config
+
+    proc = await asyncio.create_subprocess_exec(
+        *LOA,
+        "emulator",
+        "--link-dir",
+        str(tmp_path),
+        "--submit-delay",
+        "0",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            first = (await proc.stdout.readline()).decode()
+            port = re.search(r"modem at: (\S+)", first).group(1)  # type: ignore[union-attr]
+            client = await aiohttp_client(create_app(make_config(tmp_path, port)))
+
+            async def connected() -> bool:
+                return bool(client.app[HARDWARE].modem.info.connected)
+
+            await until(client, connected)
+            proc.stdin.write("sms 0961234567 Cho em hỏi làm khai sinh cần gì ạ\n".encode())
+            await proc.stdin.drain()
+
+            async def arrived() -> bool:
+                return bool(await sql(client, "select 1 from inbox"))
+
+            await until(client, arrived)
+            resp = await client.get("/api/v1/inbox", headers=AUTH)
+            (message,) = (await resp.json())["messages"]
+            assert message["from"] == "+84961234567"
+            assert message["text"] == "Cho em hỏi làm khai sinh cần gì ạ"
+
+            resp = await client.post(
+                "/api/v1/messages",
+                json={"to": "0961234567", "text": "Mang CCCD và giấy chứng sinh đến UBND xã"},
+                headers=AUTH,
+            )
+            assert resp.status == 202
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "emulator exited"
+                if "← to" in line:
+                    break
+            assert line.strip() == "← to +84961234567 (1 part(s)): Mang CCCD và giấy chứng sinh đến UBND xã"
+            await client.close()
+    finally:
+        proc.stdin.write(b"quit\n")
+        await proc.stdin.drain()
+        async with asyncio.timeout(10):
+            await proc.wait()
