@@ -69,9 +69,12 @@ async def utilisation(n: int, delay: float) -> dict[str, float]:
         await emu.start()
         app, runner = await _started(_config(Path(d), emu.path))
         first: list[float] = []
-        emu.on_command = lambda line: (
-            first or not line.startswith("AT+CMGS") or first.append(time.perf_counter())
-        )  # type: ignore[func-returns-value]
+
+        def mark_first_submit(line: str) -> None:
+            if not first and line.startswith("AT+CMGS"):
+                first.append(time.perf_counter())
+
+        emu.on_command = mark_first_submit
         await _enqueue(app, n)
         async with asyncio.timeout(600):
             await emu.wait_sent(n)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from gateway import config as config_mod
 from gateway.app import create_app
@@ -46,9 +45,6 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatedModem]:
     await emu.close()
 
 
-Client = TestClient  # type: ignore[type-arg]
-
-
 @pytest.fixture
 def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
     async def start(emu: EmulatedModem, **sections: dict[str, Any]) -> Any:
@@ -79,7 +75,8 @@ async def sql(client: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
     def run(db: Any) -> list[tuple[Any, ...]]:
         return list(db.execute(query, list(args)).fetchall())
 
-    return await client.app[STORE].call(run)
+    rows: list[tuple[Any, ...]] = await client.app[STORE].call(run)
+    return rows
 
 
 async def wait_sent(emu: EmulatedModem, count: int, timeout: float = WAIT) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from gateway.sms.emulator import EmulatedModem, deliver_pdus
@@ -169,7 +170,7 @@ async def test_two_readers_of_one_index_never_delete_a_newer_message(
     # The modem reuses a freed index at once, so a reader deleting "index 1" after the other one
     # had would remove B, which arrived in between and lives there unread.
     loop = asyncio.get_running_loop()
-    steps = {
+    steps: dict[str, Callable[[], object]] = {
         "AT+CMGL": lambda: emulator.deliver(RESIDENT, "A: tin thứ nhất"),
         "AT+CMGD": lambda: loop.call_soon(emulator.deliver, RESIDENT, "B: tin thứ hai"),
     }

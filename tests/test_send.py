@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from gateway.sms.emulator import EmulatedModem
@@ -148,3 +149,13 @@ async def test_alerts_go_before_bulk(gateway: Any, emulator: EmulatedModem) -> N
     # whatever was already mid-send when the modem fell silent may go first; the alert beats the rest
     order = [m.text for m in messages]
     assert order.index("Cảnh báo lũ: sơ tán ngay") <= 1
+
+
+async def test_the_throttle_spaces_messages_out(emulator: EmulatedModem, start_gateway: Any) -> None:
+    client = await start_gateway(emulator, sms={"send_interval": 0.1})
+    for i in range(4):
+        await send(client, f"Tin {i}")
+    await wait_sent(emulator, 4)
+    times = [p.at for p in emulator.sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.095, gaps

@@ -54,6 +54,7 @@ class SentPart:
     reference: int
     concat: tuple[int, int, int] | None
     pdu: str
+    at: float  # loop time the modem accepted it
 
 
 @dataclass
@@ -471,7 +472,9 @@ class EmulatedModem:
         for ie in d.get("udh", []) or []:
             if isinstance(ie, Concatenation):
                 concat = (ie.reference, ie.parts, ie.number)
-        part = SentPart(number, str(d.get("text", "")), self._mr, concat, pdu)
+        part = SentPart(
+            number, str(d.get("text", "")), self._mr, concat, pdu, asyncio.get_running_loop().time()
+        )
         self.sent.append(part)
         self._lines(f"+CMGS: {self._mr}", "OK")
         if self.auto_report:
