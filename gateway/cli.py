@@ -42,7 +42,9 @@ async def _serve(cfg: config_mod.Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    log.info("stopping: finishing the exchange with the modem, closing the database")
     await runner.cleanup()
+    log.info("Loa stopped")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
