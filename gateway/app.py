@@ -13,7 +13,9 @@ from aiohttp import web
 
 from gateway.config import Config
 from gateway.errors import error_middleware
-from gateway.keys import CONFIG, HARDWARE, INBOX, NOTIFIER, OUTBOX, STORE, TOKENS, Hardware
+from gateway.keys import CONFIG, HARDWARE, INBOX, NOTIFIER, OUTBOX, RESIDENTS, STORE, TOKENS, Hardware
+from gateway.keywords import views as keyword_views
+from gateway.keywords.service import Residents
 from gateway.notify import Notifier
 from gateway.sms.at import ATModem
 from gateway.sms.emulator import EmulatedModem
@@ -21,6 +23,7 @@ from gateway.sms.inbox import Inbox
 from gateway.sms.modem import Modem
 from gateway.sms.outbox import Outbox
 from gateway.store import Store
+from gateway.ussd import views as ussd_views
 from gateway.web import api
 
 log = logging.getLogger(__name__)
@@ -43,19 +46,24 @@ def create_app(
     inbox = Inbox(store, notifier, clock, config.sms.reassembly_timeout)
     outbox = Outbox(store, modem, config.sms, notifier, clock)
     inbox.on_report = outbox.handle_report
+    residents = Residents(store, outbox, config, notifier, clock)
+    inbox.on_message.append(residents.message_stored)
     modem.attach(inbox)
     app[STORE] = store
     app[NOTIFIER] = notifier
     app[HARDWARE] = Hardware(modem, emulator)
     app[INBOX] = inbox
     app[OUTBOX] = outbox
+    app[RESIDENTS] = residents
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
         # demo mode only: a token for this run, printed at start, never stored
         tokens.add(secrets.token_urlsafe(18))
     app[TOKENS] = frozenset(tokens)
     app.cleanup_ctx.extend([_store_ctx, _modem_ctx, _tasks_ctx])
-    api.setup(app)
+    app.add_routes(api.routes)
+    app.add_routes(keyword_views.routes)
+    app.add_routes(ussd_views.routes)
     return app
 
 
@@ -91,8 +99,10 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("demo mode: API token for this run: %s", next(iter(tokens)))
     elif not tokens:
         log.warning("no [api] tokens configured: the API answers 401 until you add one")
+    await app[RESIDENTS].start()
     tasks = [
         asyncio.create_task(app[OUTBOX].run(), name="outbox"),
+        asyncio.create_task(app[RESIDENTS].run(), name="residents"),
         asyncio.create_task(app[INBOX].run_reassembly_sweeper(), name="reassembly"),
     ]
     yield

@@ -53,6 +53,20 @@ class SmsConfig:
 
 
 @dataclass(frozen=True)
+class CommuneConfig:
+    name: str = "xã"
+    hamlets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResidentsConfig:
+    daily_reply_cap: int = 5
+    choice_timeout: float = 3600.0
+    ussd_session_timeout: float = 180.0
+    ussd_token: str = ""
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     tokens: tuple[str, ...] = ()
 
@@ -64,6 +78,8 @@ class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    commune: CommuneConfig = field(default_factory=CommuneConfig)
+    residents: ResidentsConfig = field(default_factory=ResidentsConfig)
     source: str = "built-in defaults"
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.config import Config
+from gateway.keywords.service import Residents
 from gateway.notify import Notifier
 from gateway.sms.emulator import EmulatedModem
 from gateway.sms.inbox import Inbox
@@ -28,3 +29,4 @@ OUTBOX = web.AppKey("outbox", Outbox)
 INBOX = web.AppKey("inbox", Inbox)
 NOTIFIER = web.AppKey("notifier", Notifier)
 TOKENS = web.AppKey("tokens", frozenset[str])
+RESIDENTS = web.AppKey("residents", Residents)

@@ -78,12 +78,15 @@ async def test_a_person_plays_the_phone_on_the_standalone_emulator(
                 headers=AUTH,
             )
             assert resp.status == 202
-            while True:
+            sent = []
+            while len(sent) < 2:
                 line = (await proc.stdout.readline()).decode()
                 assert line, "emulator exited"
                 if "← to" in line:
-                    break
-            assert line.strip() == "← to +84961234567 (1 part(s)): Mang CCCD và giấy chứng sinh đến UBND xã"
+                    sent.append(line.strip())
+            # the automatic answer to the question, then the official's message
+            assert sent[0].startswith("← to +84961234567 (2 part(s)): Khai sinh: trong 60 ngày")
+            assert sent[1] == "← to +84961234567 (1 part(s)): Mang CCCD và giấy chứng sinh đến UBND xã"
             await client.close()
     finally:
         proc.stdin.write(b"quit\n")

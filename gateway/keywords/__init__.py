@@ -1,0 +1,1 @@
+"""Residents' self-service by SMS: normaliser, matcher, knowledge base, subscriptions, questions."""
