@@ -36,6 +36,7 @@ lint: $(STAMP)
 
 bench: deps
 	$(BIN)/python bench/sms_path.py
+	$(BIN)/python bench/keywords.py
 
 emulator: deps
 	$(BIN)/loa emulator

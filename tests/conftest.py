@@ -17,6 +17,7 @@ from gateway.sms.emulator import EmulatedModem
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WAIT = 20.0
+HAMLETS = ["Nà Phìn", "Khau Phạ", "Khau Vai", "Pả Vi", "Lũng Cú"]
 
 
 def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config_mod.Config:
@@ -31,6 +32,7 @@ def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config
         },
         "sms": {"retry_base": 0.01, "retry_max": 0.05},
         "api": {"tokens": [TOKEN]},
+        "commune": {"name": "xã Nà Phìn", "hamlets": HAMLETS},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

@@ -78,7 +78,7 @@ async def test_a_person_plays_the_phone_on_the_standalone_emulator(
                 headers=AUTH,
             )
             assert resp.status == 202
-            sent = []
+            sent: list[str] = []
             while len(sent) < 2:
                 line = (await proc.stdout.readline()).decode()
                 assert line, "emulator exited"

@@ -21,7 +21,7 @@ def allowed_edits(phrase: str) -> int:
 
 
 def word_edits(word: str) -> int:
-    return 0 if len(word) < 4 else 1 if len(word) < 9 else 2
+    return 0 if len(word) < 3 else 1 if len(word) < 9 else 2
 
 
 @dataclass(frozen=True)

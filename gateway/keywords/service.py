@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,11 +146,14 @@ def unrouted(db: sqlite_utils.Database) -> list[int]:
     return [r[0] for r in db.execute("select id from inbox where routed_at is null order by id")]
 
 
-def mark_routed(db: sqlite_utils.Database, inbox_id: int, now: float) -> dict[str, Any] | None:
-    with db.conn:
-        db.execute("update inbox set routed_at=? where id=? and routed_at is null", [now, inbox_id])
+def inbox_row(db: sqlite_utils.Database, inbox_id: int) -> dict[str, Any] | None:
     rows = list(db.query("select * from inbox where id=?", [inbox_id]))
     return rows[0] if rows else None
+
+
+def mark_routed(db: sqlite_utils.Database, inbox_id: int, now: float) -> None:
+    with db.conn:
+        db.execute("update inbox set routed_at=? where id=? and routed_at is null", [now, inbox_id])
 
 
 # ---- hamlet matching ----
@@ -212,9 +216,11 @@ class Residents:
         while True:
             inbox_id = await self._queue.get()
             try:
-                row = await self.store.call(mark_routed, inbox_id, self.clock())
-                if row is not None:
+                row = await self.store.call(inbox_row, inbox_id)
+                if row is not None and row["routed_at"] is None:
                     await self.handle(row["sender"], row["text"], inbox_id)
+                    # marked after: a crash in between answers once more rather than never
+                    await self.store.call(mark_routed, inbox_id, self.clock())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -242,8 +248,11 @@ class Residents:
             if choice is not None:
                 await self._resolve(sender, number, choice, int(words))
                 return
-        m = SUBSCRIBE.match(fold(text))
-        if m and await self._subscribe(sender, number, m.group(1), fall_through=True):
+        nfc, folded = unicodedata.normalize("NFC", text), fold(text)
+        m = SUBSCRIBE.match(folded)
+        # Vietnamese letters fold one to one, so the span also cuts the words as the resident wrote them
+        query = (nfc if len(nfc) == len(folded) else folded)[m.start(1) : m.end(1)] if m else ""
+        if m and await self._subscribe(sender, number, query, fall_through=True):
             return
         found = self.matcher.match(text)
         if len(found.keys) == 1:

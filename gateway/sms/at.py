@@ -403,8 +403,8 @@ class ATModem:
         if not done:
             if self._writer is not None:
                 self._writer.write(b"\x1b")
-            self._mark_lost(f"no prompt after {cmd} in {timeout:g} s")
-            raise ModemUnavailable(f"no prompt after {cmd}")
+            self._mark_lost(f"no answer (no > prompt) to {cmd} in {timeout:g} s")
+            raise ModemUnavailable(f"no answer (no > prompt) to {cmd}")
         for fut in done:
             exc = fut.exception()
             if exc is not None:

@@ -10,6 +10,7 @@ SCREEN = 182  # GSM-7 characters one USSD screen holds
 NEXT, BACK = "0", "9"
 FOOT_MORE = "\n0 Tiep  9 Quay lai"
 FOOT_LAST = "\n9 Quay lai"
+WRONG = "Chon sai. "
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _pages(lines: list[str], head: str) -> list[list[str]]:
     current: list[str] = []
     for line in lines:
         candidate = [*current, line]
-        body = head + "\n" + "\n".join(f"{i} {x}" for i, x in enumerate(candidate, 1)) + FOOT_MORE
+        body = WRONG + head + "\n" + "\n".join(f"{i} {x}" for i, x in enumerate(candidate, 1)) + FOOT_MORE
         if current and (len(candidate) > 8 or septets(body) > SCREEN):
             pages.append(current)
             current = [line]
@@ -107,7 +108,7 @@ class Menu:
                 offset = sum(len(p) for p in pages[:page])
                 index = offset + int(choice) - 1
                 if not 0 <= index - offset < len(pages[page]):
-                    note = "Chon sai. "
+                    note = WRONG
                     continue
                 if kind == "procs":
                     stack.append(("answer", 0, self.procedures[index].key))
@@ -119,7 +120,7 @@ class Menu:
                         action=("subscribe", name),
                     )
             else:
-                note = "Chon sai. "
+                note = WRONG
         return self._render(stack[-1], note)
 
     def _head(self, kind: str) -> str:
