@@ -163,3 +163,10 @@ async def test_officials_edit_the_knowledge_base(gateway: Any, emulator: Emulate
     assert resp.status == 200
     (reply,) = await say(gateway, emulator, "KS")
     assert reply.text == "Khai sinh: mang tờ khai và giấy chứng sinh đến UBND xã."
+
+
+async def test_help_words_send_the_menu(gateway: Any, emulator: EmulatedModem) -> None:
+    for i, word in enumerate(["?", "TRO GIUP", "hd"]):
+        (reply,) = await say(gateway, emulator, word, sender=f"+8496123450{i}")
+        assert reply.text.startswith("Xa tra loi tu dong. Nhan ma: KS khai sinh")
+        assert len(reply.references) == 2
