@@ -11,9 +11,22 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from broadcasts import views as broadcast_views
+from broadcasts.service import Broadcasts
 from gateway.config import Config
 from gateway.errors import error_middleware
-from gateway.keys import CONFIG, HARDWARE, INBOX, NOTIFIER, OUTBOX, RESIDENTS, STORE, TOKENS, Hardware
+from gateway.keys import (
+    BROADCASTS,
+    CONFIG,
+    HARDWARE,
+    INBOX,
+    NOTIFIER,
+    OUTBOX,
+    RESIDENTS,
+    STORE,
+    TOKENS,
+    Hardware,
+)
 from gateway.keywords import views as keyword_views
 from gateway.keywords.service import Residents
 from gateway.notify import Notifier
@@ -48,6 +61,8 @@ def create_app(
     inbox.on_report = outbox.handle_report
     residents = Residents(store, outbox, config, notifier, clock)
     inbox.on_message.append(residents.message_stored)
+    broadcasts = Broadcasts(store, outbox, config, notifier, clock)
+    residents.interceptors.append(broadcasts.interceptor)
     modem.attach(inbox)
     app[STORE] = store
     app[NOTIFIER] = notifier
@@ -55,6 +70,7 @@ def create_app(
     app[INBOX] = inbox
     app[OUTBOX] = outbox
     app[RESIDENTS] = residents
+    app[BROADCASTS] = broadcasts
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
         # demo mode only: a token for this run, printed at start, never stored
@@ -64,6 +80,7 @@ def create_app(
     app.add_routes(api.routes)
     app.add_routes(keyword_views.routes)
     app.add_routes(ussd_views.routes)
+    app.add_routes(broadcast_views.routes)
     return app
 
 
@@ -103,6 +120,7 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(app[OUTBOX].run(), name="outbox"),
         asyncio.create_task(app[RESIDENTS].run(), name="residents"),
+        asyncio.create_task(app[BROADCASTS].run(), name="broadcasts"),
         asyncio.create_task(app[INBOX].run_reassembly_sweeper(), name="reassembly"),
     ]
     yield

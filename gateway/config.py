@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
 
@@ -67,6 +69,19 @@ class ResidentsConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastsConfig:
+    timezone: str = "Asia/Ho_Chi_Minh"
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
+    daily_cap: int = 3
+    segment_price: int = 350
+    misfire_grace: float = 21600.0
+    tick_interval: float = 15.0
+    alert_confirm_minutes: float = 30.0
+    alert_escalate_to: str = ""
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     tokens: tuple[str, ...] = ()
 
@@ -80,6 +95,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     commune: CommuneConfig = field(default_factory=CommuneConfig)
     residents: ResidentsConfig = field(default_factory=ResidentsConfig)
+    broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     source: str = "built-in defaults"
 
 
@@ -122,9 +138,7 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
             raise ConfigError(f"unknown config key {full} (known: {', '.join(sorted(known))})", key=full)
         values[key] = _convert(full, value, hints[key])
         if full in _CHOICES and values[key] not in _CHOICES[full]:
-            raise ConfigError(
-                f"config key {full}: {value!r} is not one of {', '.join(_CHOICES[full])}", key=full
-            )
+            raise ConfigError(f"config key {full}: {value!r} is not one of {', '.join(_CHOICES[full])}", key=full)
     return cls(**values)
 
 
@@ -139,6 +153,17 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
     config = Config(**sections, source=source)
     if not 0 <= config.http.port <= 65535:
         raise ConfigError(f"config key http.port: {config.http.port} is not a port", key="http.port")
+    for key in ("quiet_start", "quiet_end"):
+        value = getattr(config.broadcasts, key)
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ConfigError(f"config key broadcasts.{key}: {value!r} is not a time like 21:00", key=key)
+    try:
+        ZoneInfo(config.broadcasts.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"config key broadcasts.timezone: unknown time zone {config.broadcasts.timezone!r}",
+            key="broadcasts.timezone",
+        ) from None
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config

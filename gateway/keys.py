@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from broadcasts.service import Broadcasts
 from gateway.config import Config
 from gateway.keywords.service import Residents
 from gateway.notify import Notifier
@@ -30,3 +31,4 @@ INBOX = web.AppKey("inbox", Inbox)
 NOTIFIER = web.AppKey("notifier", Notifier)
 TOKENS = web.AppKey("tokens", frozenset[str])
 RESIDENTS = web.AppKey("residents", Residents)
+BROADCASTS = web.AppKey("broadcasts", Broadcasts)

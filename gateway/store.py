@@ -139,7 +139,91 @@ def _m002_residents(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["recipient", "source", "created_at"])
 
 
-MIGRATIONS: list[tuple[str, Migration]] = [("001_sms", _m001_sms), ("002_residents", _m002_residents)]
+def _m003_broadcasts(db: sqlite_utils.Database) -> None:
+    db.table("contacts").create(
+        {
+            "id": int,
+            "name": str,
+            "number": str,
+            "hamlet_id": int,
+            "roles": str,
+            "created_at": float,
+            "updated_at": float,
+        },
+        pk="id",
+        foreign_keys=[("hamlet_id", "hamlets", "id")],
+    )
+    db.table("contacts").create_index(["number"], unique=True)
+    db.table("groups").create({"id": int, "name": str, "kind": str, "target": str}, pk="id")
+    db.table("groups").create_index(["name"], unique=True)
+    db.table("group_members").create(
+        {"group_id": int, "contact_id": int},
+        pk=("group_id", "contact_id"),
+        foreign_keys=[("group_id", "groups", "id"), ("contact_id", "contacts", "id")],
+    )
+    db.table("reminders").create(
+        {
+            "id": int,
+            "template": str,
+            "target": str,
+            "rule": str,
+            "status": str,
+            "created_at": float,
+            "next_fire_at": float,
+            "last_fire_at": float,
+        },
+        pk="id",
+    )
+    db.table("reminders").create_index(["status", "next_fire_at"])
+    # one row per firing, written with its messages in one transaction: a restart never fires twice
+    db.table("reminder_runs").create(
+        {
+            "reminder_id": int,
+            "fire_at": float,
+            "ran_at": float,
+            "status": str,
+            "recipients": int,
+            "queued": int,
+            "opted_out": int,
+            "capped": int,
+            "deferred": int,
+        },
+        pk=("reminder_id", "fire_at"),
+    )
+    db.table("alerts").create(
+        {
+            "id": int,
+            "text": str,
+            "created_at": float,
+            "confirm_minutes": float,
+            "escalate_to": str,
+            "status": str,
+            "source": str,
+        },
+        pk="id",
+    )
+    db.table("alert_recipients").create(
+        {
+            "alert_id": int,
+            "number": str,
+            "name": str,
+            "message_id": int,
+            "resend_message_id": int,
+            "sent_at": float,
+            "confirmed_at": float,
+            "resent_at": float,
+            "escalated_at": float,
+        },
+        pk=("alert_id", "number"),
+    )
+    db.table("alert_recipients").create_index(["number", "confirmed_at"])
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_sms", _m001_sms),
+    ("002_residents", _m002_residents),
+    ("003_broadcasts", _m003_broadcasts),
+]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

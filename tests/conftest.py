@@ -49,8 +49,8 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatedModem]:
 
 @pytest.fixture
 def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
-    async def start(emu: EmulatedModem, **sections: dict[str, Any]) -> Any:
-        app = create_app(make_config(tmp_path, emu.path, **sections))
+    async def start(emu: EmulatedModem, clock: Callable[[], float] | None = None, **sections: dict[str, Any]) -> Any:
+        app = create_app(make_config(tmp_path, emu.path, **sections), **({"clock": clock} if clock else {}))
         client = await aiohttp_client(app)
         await until(client, lambda: _connected(client))
         return client
@@ -84,3 +84,13 @@ async def sql(client: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
 async def wait_sent(emu: EmulatedModem, count: int, timeout: float = WAIT) -> list[Any]:
     async with asyncio.timeout(timeout):
         return await emu.wait_sent(count)
+
+
+class FakeClock:
+    """The app's clock, moved by hand: schedules, quiet hours and confirmation windows without waiting."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

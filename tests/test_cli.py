@@ -31,9 +31,7 @@ def test_a_broken_config_is_reported_with_its_key(tmp_path: Path) -> None:
     assert done.returncode == 0 and "config OK" in done.stdout
 
 
-async def test_a_person_plays_the_phone_on_the_standalone_emulator(
-    tmp_path: Path, aiohttp_client: Any
-) -> None:
+async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Path, aiohttp_client: Any) -> None:
     from gateway.app import create_app
     from gateway.keys import HARDWARE
     from tests.conftest import make_config

@@ -23,9 +23,7 @@ def test_the_example_config_documents_every_key_and_loads() -> None:
             assert f"\n{f.name} =" in text or f"\n# {f.name} =" in text, f"{section}.{f.name}"
 
 
-def test_no_file_means_embedded_defaults_with_the_emulator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_file_means_embedded_defaults_with_the_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = config.load(None, env={})
     assert cfg.source == "built-in defaults"

@@ -19,9 +19,7 @@ async def sim800(tmp_path: Path) -> Any:
     await emu.close()
 
 
-async def test_sim800_reports_arrive_inline_and_mark_delivered(
-    sim800: EmulatedModem, start_gateway: Any
-) -> None:
+async def test_sim800_reports_arrive_inline_and_mark_delivered(sim800: EmulatedModem, start_gateway: Any) -> None:
     client = await start_gateway(sim800)
     assert "AT+CNMI=2,1,0,1,0" in sim800.commands  # it refused ds=2, we fell back
     assert not any(c.startswith("AT^CURC") for c in sim800.commands)
@@ -45,9 +43,7 @@ async def test_sim800_ussd_balance_in_vietnamese(sim800: EmulatedModem, start_ga
     assert (await resp.json())["answer"] == "Tài khoản chính: 25.000đ. Hạn dùng 31/12/2026."
 
 
-async def test_huawei_ussd_is_packed_and_charset_reset_after_ucs2(
-    emulator: EmulatedModem, start_gateway: Any
-) -> None:
+async def test_huawei_ussd_is_packed_and_charset_reset_after_ucs2(emulator: EmulatedModem, start_gateway: Any) -> None:
     client = await start_gateway(emulator)
     assert "AT^CURC=0" in emulator.commands
     emulator.cscs = "UCS2"  # as left behind by a tool that sent a Vietnamese SMS in text mode

@@ -117,9 +117,7 @@ tokens = ["{TOKEN}"]
     proc, url = await _start_process(cfg, log)
     async with aiohttp.ClientSession() as http:
         for text in TEXTS:
-            resp = await http.post(
-                f"{url}/api/v1/messages", json={"to": "0912345678", "text": text}, headers=AUTH
-            )
+            resp = await http.post(f"{url}/api/v1/messages", json={"to": "0912345678", "text": text}, headers=AUTH)
             assert resp.status == 202
     await wait_sent(emulator, 6)
     os.kill(proc.pid, signal.SIGKILL)
@@ -149,9 +147,7 @@ async def test_a_message_the_modem_hangs_on_does_not_hold_the_queue(
 ) -> None:
     emulator.faults.hang_numbers.add("+84987000222")
     client = await start_gateway(emulator, modem={"send_timeout": 0.3}, sms={"max_tries": 2})
-    resp = await client.post(
-        "/api/v1/messages", json={"to": "0987000222", "text": "Tin làm treo modem"}, headers=AUTH
-    )
+    resp = await client.post("/api/v1/messages", json={"to": "0987000222", "text": "Tin làm treo modem"}, headers=AUTH)
     poison = (await resp.json())["ids"][0]
     await post_batch(client)
     received = await wait_sent(emulator, len(TEXTS))

@@ -28,9 +28,7 @@ async def test_200_out_100_in_each_exactly_once(gateway: Any, emulator: Emulated
     outbound = [f"Thông báo {i}: họp thôn lúc 19h" for i in range(200)]
     for start in range(0, 200, 50):
         for text in outbound[start : start + 50]:
-            resp = await gateway.post(
-                "/api/v1/messages", json={"to": ["0912345678"], "text": text}, headers=AUTH
-            )
+            resp = await gateway.post("/api/v1/messages", json={"to": ["0912345678"], "text": text}, headers=AUTH)
             assert resp.status == 202
 
     async def api_sent() -> bool:

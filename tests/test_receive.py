@@ -30,9 +30,7 @@ async def wait_inbox(client: Any, n: int) -> list[dict[str, Any]]:
     return await inbox(client)
 
 
-async def test_multipart_vietnamese_sms_is_stored_once_reassembled(
-    gateway: Any, emulator: EmulatedModem
-) -> None:
+async def test_multipart_vietnamese_sms_is_stored_once_reassembled(gateway: Any, emulator: EmulatedModem) -> None:
     text = "Cho em hỏi làm giấy khai sinh cho con cần những giấy tờ gì ạ, lệ phí bao nhiêu, " * 3
     pdus = emulator.deliver(RESIDENT, text)
     assert len(pdus) == 4
@@ -108,9 +106,7 @@ def _two_part_ucs2(sender: str, part1: str, part2: str, reference: int) -> list[
     return out
 
 
-async def test_a_part_that_never_comes_leaves_a_partial_message(
-    emulator: EmulatedModem, start_gateway: Any
-) -> None:
+async def test_a_part_that_never_comes_leaves_a_partial_message(emulator: EmulatedModem, start_gateway: Any) -> None:
     client = await start_gateway(emulator, sms={"reassembly_timeout": 0.2})
     text = "Thôn Pả Vi báo: cây đổ chắn đường liên thôn, cần người hỗ trợ dọn dẹp gấp. " * 2
     pdus = deliver_pdus(RESIDENT, text, reference=31)
@@ -121,9 +117,7 @@ async def test_a_part_that_never_comes_leaves_a_partial_message(
     assert "thiếu phần 2, 3/3" in message["text"]
 
 
-async def test_messages_left_on_the_modem_are_swept_at_start(
-    emulator: EmulatedModem, start_gateway: Any
-) -> None:
+async def test_messages_left_on_the_modem_are_swept_at_start(emulator: EmulatedModem, start_gateway: Any) -> None:
     # stored while the gateway was down; their +CMTI went nowhere
     emulator.deliver(RESIDENT, "HD")
     emulator.deliver("+84351234567", "DK Nà Phìn")

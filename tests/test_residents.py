@@ -43,9 +43,7 @@ async def say(client: Any, emulator: EmulatedModem, text: str, sender: str = RES
     return to(emulator, sender)[before:]
 
 
-async def test_ks_gets_the_birth_registration_answer_in_two_segments(
-    gateway: Any, emulator: EmulatedModem
-) -> None:
+async def test_ks_gets_the_birth_registration_answer_in_two_segments(gateway: Any, emulator: EmulatedModem) -> None:
     (reply,) = await say(gateway, emulator, "KS")
     assert reply.text.startswith("Khai sinh: trong 60 ngày")
     assert len(reply.references) == prepare(reply.text, "auto").segments <= 2
@@ -53,9 +51,7 @@ async def test_ks_gets_the_birth_registration_answer_in_two_segments(
     assert reply.text.startswith("Khai sinh")
 
 
-async def test_folded_replies_when_the_commune_chooses_gsm7(
-    emulator: EmulatedModem, start_gateway: Any
-) -> None:
+async def test_folded_replies_when_the_commune_chooses_gsm7(emulator: EmulatedModem, start_gateway: Any) -> None:
     client = await start_gateway(emulator, sms={"encoding": "gsm7"})
     (reply,) = await say(client, emulator, "Đăng ký kết hôn?")
     assert reply.text.startswith("Ket hon: ca hai nguoi cung co mat")

@@ -54,9 +54,7 @@ async def test_300_characters_arrive_as_five_parts(gateway: Any, emulator: Emula
     assert [p["part"] for p in info["parts"]] == [1, 2, 3, 4, 5]
 
 
-async def test_gsm7_folding_sends_the_unaccented_form_in_fewer_segments(
-    gateway: Any, emulator: EmulatedModem
-) -> None:
+async def test_gsm7_folding_sends_the_unaccented_form_in_fewer_segments(gateway: Any, emulator: EmulatedModem) -> None:
     text = "Mời bà con thôn Đồng Tâm họp lúc 19h tại nhà văn hóa, mang theo sổ hộ khẩu!!"
     assert len(text) == 76
     accented = await send(gateway, text)
@@ -77,9 +75,7 @@ async def test_emoji_goes_out_whole(gateway: Any, emulator: EmulatedModem) -> No
     assert sent["segments"] == len(received.references)
 
 
-async def test_three_part_message_is_delivered_only_when_every_part_is(
-    gateway: Any, emulator: EmulatedModem
-) -> None:
+async def test_three_part_message_is_delivered_only_when_every_part_is(gateway: Any, emulator: EmulatedModem) -> None:
     text = "Lịch tiêm chủng tháng 12 tại trạm y tế xã, mang sổ tiêm và thẻ BHYT của trẻ. " * 2
     sent = await send(gateway, text[:190])
     assert sent["segments"] == 3

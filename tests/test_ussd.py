@@ -88,9 +88,7 @@ async def test_bad_input_ends_cleanly_or_shows_the_menu(gateway: Any) -> None:
     assert (await dial(gateway, "abc*<script>")).startswith("CON Chon sai.")
     resp = await gateway.post("/ussd/africastalking", data={"text": "1"})
     assert (await resp.text()).startswith("END ")
-    resp = await gateway.post(
-        "/ussd/africastalking", data=b"\xff\xfe", headers={"Content-Type": "text/plain"}
-    )
+    resp = await gateway.post("/ussd/africastalking", data=b"\xff\xfe", headers={"Content-Type": "text/plain"})
     assert (await resp.text()).startswith("END ")
 
 

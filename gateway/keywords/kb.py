@@ -88,9 +88,7 @@ class Seed:
 
 
 def load_seed() -> Seed:
-    raw = tomllib.loads(
-        resources.files("gateway.keywords").joinpath("procedures.toml").read_text(encoding="utf-8")
-    )
+    raw = tomllib.loads(resources.files("gateway.keywords").joinpath("procedures.toml").read_text(encoding="utf-8"))
     check_fits(raw["menu"], "auto", "menu")
     return Seed(raw["menu"], tuple(parse(p) for p in raw["procedure"]))
 

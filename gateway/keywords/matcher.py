@@ -92,9 +92,7 @@ class Matcher:
                         continue
                     edits = sum(per_word)
                 else:  # "khaisinh", "khai sin h": compare without the spaces
-                    edits = Levenshtein.distance(
-                        "".join(window), phrase.joined, score_cutoff=phrase.edits + 1
-                    )
+                    edits = Levenshtein.distance("".join(window), phrase.joined, score_cutoff=phrase.edits + 1)
                 if edits <= phrase.edits:
                     score = len(phrase.text) - 3.0 * edits - (0.5 if size != n else 0.0)
                     found = score if found is None else max(found, score)

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +50,7 @@ def fold_name(name: str) -> str:
 def seed_hamlets(db: sqlite_utils.Database, names: tuple[str, ...]) -> None:
     with db.conn:
         for name in names:
-            db.execute(
-                "insert or ignore into hamlets (name, folded) values (?, ?)", [name.strip(), fold_name(name)]
-            )
+            db.execute("insert or ignore into hamlets (name, folded) values (?, ?)", [name.strip(), fold_name(name)])
 
 
 def hamlets(db: sqlite_utils.Database) -> list[Hamlet]:
@@ -119,9 +117,7 @@ def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: st
 
 def list_questions(db: sqlite_utils.Database, status: str | None, limit: int) -> list[dict[str, Any]]:
     if status:
-        return list(
-            db.query("select * from questions where status=? order by id desc limit ?", [status, limit])
-        )
+        return list(db.query("select * from questions where status=? order by id desc limit ?", [status, limit]))
     return list(db.query("select * from questions order by id desc limit ?", [limit]))
 
 
@@ -132,9 +128,7 @@ def get_question(db: sqlite_utils.Database, question_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-def mark_answered(
-    db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float
-) -> None:
+def mark_answered(db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float) -> None:
     with db.conn:
         db.execute(
             "update questions set status='answered', answer=?, message_id=?, answered_at=? where id=?",
@@ -193,6 +187,8 @@ class Residents:
         self.matcher = Matcher([])
         self.procedures: dict[str, kb.Procedure] = {}
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+        # consulted first, in order; one that returns True has taken the message (alert confirmations)
+        self.interceptors: list[Callable[[str, str], Awaitable[bool]]] = []
 
     async def start(self) -> None:
         seed = kb.load_seed()
@@ -229,6 +225,9 @@ class Residents:
                 self.notifier.notify()
 
     async def handle(self, sender: str, text: str, inbox_id: int) -> None:
+        for intercept in self.interceptors:
+            if await intercept(sender, text):
+                return
         number = as_number(sender)
         words = " ".join(tokens(text))
         if text.strip() == "?" or words in HELP_WORDS:
@@ -237,14 +236,10 @@ class Residents:
         if words in STOP_WORDS:
             first_time = number is not None and await self.store.call(unsubscribe, number, self.clock())
             if first_time:
-                await self.reply(
-                    sender, self._t("Đã ngừng nhận tin của xã. Nhắn DK <tên thôn> để nhận lại."), "stop"
-                )
+                await self.reply(sender, self._t("Đã ngừng nhận tin của xã. Nhắn DK <tên thôn> để nhận lại."), "stop")
             return
         if words.isdigit() and number:
-            choice = await self.store.call(
-                take_choice, number, self.clock() - self.config.residents.choice_timeout
-            )
+            choice = await self.store.call(take_choice, number, self.clock() - self.config.residents.choice_timeout)
             if choice is not None:
                 await self._resolve(sender, number, choice, int(words))
                 return
@@ -276,16 +271,12 @@ class Residents:
             return True
         if len(found) == 1:
             await self.store.call(subscribe, number, found[0].id, self.clock())
-            await self.reply(
-                sender, self._t(f"Đã đăng ký nhận tin thôn {found[0].name}. Nhắn HUY để ngừng."), "dk"
-            )
+            await self.reply(sender, self._t(f"Đã đăng ký nhận tin thôn {found[0].name}. Nhắn HUY để ngừng."), "dk")
         elif found:
             await self._ask(sender, number, "hamlet", [h.id for h in found[:5]])
         else:
             names = ", ".join(h.name for h in options[:12]) or "(xã chưa nhập danh sách thôn)"
-            await self.reply(
-                sender, self._t(f"Không thấy thôn '{query.strip()[:20]}'. Các thôn: {names}"), "dk"
-            )
+            await self.reply(sender, self._t(f"Không thấy thôn '{query.strip()[:20]}'. Các thôn: {names}"), "dk")
         return True
 
     async def _ask(self, sender: str, number: str | None, kind: str, options: list[Any]) -> None:
@@ -328,16 +319,12 @@ class Residents:
         if sent >= self.config.residents.daily_reply_cap:
             log.warning("daily reply cap reached for %s: %s not sent", sender, kind)
             return []
-        return await self.outbox.enqueue(
-            [sender], fit(text, self.policy), priority="reply", source=f"auto:{kind}"
-        )
+        return await self.outbox.enqueue([sender], fit(text, self.policy), priority="reply", source=f"auto:{kind}")
 
     async def answer_question(self, question_id: int, text: str) -> dict[str, Any]:
         question = await self.store.call(get_question, question_id)
         if not numbers.can_reply(question["sender"]):
-            raise InvalidRequest(
-                f"Không thể trả lời người gửi {question['sender']!r} (short code or name)", field="id"
-            )
+            raise InvalidRequest(f"Không thể trả lời người gửi {question['sender']!r} (short code or name)", field="id")
         prepared = prepare(text, self.policy)
         (message_id,) = await self.outbox.enqueue(
             [question["sender"]], prepared, priority="reply", source=f"question:{question_id}"

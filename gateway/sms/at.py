@@ -164,9 +164,7 @@ class ATModem:
 
     async def _open(self) -> None:
         self._lost.clear()
-        reader, writer = await serial_asyncio_fast.open_serial_connection(
-            url=self.port, baudrate=self.config.baudrate
-        )
+        reader, writer = await serial_asyncio_fast.open_serial_connection(url=self.port, baudrate=self.config.baudrate)
         self._writer = writer
         self._spawn(self._read_loop(reader), "modem-reader")
         self._spawn(self._urc_loop(), "modem-urc")

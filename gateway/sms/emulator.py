@@ -472,9 +472,7 @@ class EmulatedModem:
         for ie in d.get("udh", []) or []:
             if isinstance(ie, Concatenation):
                 concat = (ie.reference, ie.parts, ie.number)
-        part = SentPart(
-            number, str(d.get("text", "")), self._mr, concat, pdu, asyncio.get_running_loop().time()
-        )
+        part = SentPart(number, str(d.get("text", "")), self._mr, concat, pdu, asyncio.get_running_loop().time())
         self.sent.append(part)
         self._lines(f"+CMGS: {self._mr}", "OK")
         if self.auto_report:

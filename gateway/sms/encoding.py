@@ -94,7 +94,5 @@ def prepare(text: str, policy: Policy) -> Prepared:
     encoding: Encoding = "gsm7" if policy != "ucs2" and is_gsm7(body) else "ucs2"
     parts = split_gsm7(body) if encoding == "gsm7" else split_ucs2(body)
     if len(parts) > MAX_PARTS:
-        raise InvalidRequest(
-            f"Tin nhắn quá dài: {len(parts)} phần, tối đa {MAX_PARTS} (text too long)", field="text"
-        )
+        raise InvalidRequest(f"Tin nhắn quá dài: {len(parts)} phần, tối đa {MAX_PARTS} (text too long)", field="text")
     return Prepared(original=text, body=body, encoding=encoding, parts=tuple(parts))

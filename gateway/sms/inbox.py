@@ -48,12 +48,9 @@ def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int 
         return _assemble(db, part.sender, reference, total, now, partial=False)
 
 
-def _assemble(
-    db: sqlite_utils.Database, sender: str, reference: int, total: int, now: float, *, partial: bool
-) -> int:
+def _assemble(db: sqlite_utils.Database, sender: str, reference: int, total: int, now: float, *, partial: bool) -> int:
     rows = db.execute(
-        "select seq, units, sent_at from inbound_parts where sender=? and reference=? and total=?"
-        " order by seq",
+        "select seq, units, sent_at from inbound_parts where sender=? and reference=? and total=? order by seq",
         [sender, reference, total],
     ).fetchall()
     # join the raw UTF-16 first: an emoji cut between two parts becomes whole again

@@ -8,6 +8,35 @@ import phonenumbers
 
 from gateway.errors import InvalidRequest
 
+# The 2018 conversion of 11-digit mobile numbers: old prefix → new, the last 7 digits kept.
+OLD_PREFIXES = {
+    **{f"016{d}": f"03{d}" for d in "23456789"},
+    "0123": "083",
+    "0124": "084",
+    "0125": "085",
+    "0127": "081",
+    "0129": "082",
+    "0120": "070",
+    "0121": "079",
+    "0122": "077",
+    "0126": "076",
+    "0128": "078",
+    "0186": "056",
+    "0188": "058",
+    "0199": "059",
+}
+
+
+def convert_old(number: str) -> tuple[str, bool]:
+    """An old 11-digit number from a paper list → its new 10-digit form, and whether it changed."""
+    raw = re.sub(r"[\s.\-()]", "", str(number))
+    if re.fullmatch(r"(?:\+?84|0)1\d{9}", raw):
+        national = "0" + raw[-10:]
+        new = OLD_PREFIXES.get(national[:4])
+        if new is not None:
+            return new + national[4:], True
+    return number, False
+
 
 def normalise(number: str) -> str:
     """'0912 345 678', '84912345678' or '+84912345678' → '+84912345678'; anything else is refused."""
@@ -25,8 +54,7 @@ def normalise(number: str) -> str:
         or phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE
     ):
         raise InvalidRequest(
-            f"Số điện thoại không hợp lệ: {number!r} — cần số di động Việt Nam, "
-            "ví dụ 0912345678 (invalid number)",
+            f"Số điện thoại không hợp lệ: {number!r} — cần số di động Việt Nam, ví dụ 0912345678 (invalid number)",
             field="to",
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

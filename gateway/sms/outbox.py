@@ -46,30 +46,40 @@ def enqueue(
     source: str,
     now: float,
 ) -> list[int]:
-    ids = []
+    return enqueue_many(db, [(to, prepared, 0.0) for to in recipients], priority, source, now)
+
+
+def enqueue_many(
+    db: sqlite_utils.Database,
+    messages: list[tuple[str, Prepared, float]],
+    priority: int,
+    source: str,
+    now: float,
+) -> list[int]:
+    """Queue (recipient, text, not before) triples in one transaction: all of them or none."""
     with db.conn:
-        for to in recipients:
-            cur = db.execute(
-                "insert into outbox (recipient, text, body, encoding, segments, priority, status,"
-                " tries, next_attempt_at, source, created_at) values (?,?,?,?,?,?,'queued',0,0,?,?)",
-                [
+        first = db.execute("select coalesce(max(id), 0) + 1 from outbox").fetchone()[0]
+        db.conn.executemany(
+            "insert into outbox (id, recipient, text, body, encoding, segments, priority, status,"
+            " tries, next_attempt_at, source, created_at, concat_ref) values (?,?,?,?,?,?,?,'queued',0,?,?,?,?)",
+            (
+                (
+                    first + i,
                     to,
-                    prepared.original,
-                    prepared.body,
-                    prepared.encoding,
-                    prepared.segments,
+                    p.original,
+                    p.body,
+                    p.encoding,
+                    p.segments,
                     priority,
+                    not_before,
                     source,
                     now,
-                ],
-            )
-            assert cur.lastrowid is not None
-            db.execute(
-                "update outbox set concat_ref = ? where id = ?",
-                [cur.lastrowid % 256, cur.lastrowid],
-            )
-            ids.append(cur.lastrowid)
-    return ids
+                    (first + i) % 256,
+                )
+                for i, (to, p, not_before) in enumerate(messages)
+            ),
+        )
+    return list(range(first, first + len(messages)))
 
 
 def next_due(db: sqlite_utils.Database, now: float) -> Due:
@@ -83,9 +93,7 @@ def next_due(db: sqlite_utils.Database, now: float) -> Due:
     )
     if rows:
         return Due(rows[0], 0.0)
-    later = db.execute(
-        "select min(next_attempt_at) from outbox where status in ('queued','sending')"
-    ).fetchone()[0]
+    later = db.execute("select min(next_attempt_at) from outbox where status in ('queued','sending')").fetchone()[0]
     return Due(None, None if later is None else max(0.0, later - now))
 
 
@@ -96,9 +104,7 @@ def mark_sending(db: sqlite_utils.Database, message_id: int) -> list[int]:
     return [r[0] for r in db.execute("select part from outbox_parts where message_id=?", [message_id])]
 
 
-def record_part(
-    db: sqlite_utils.Database, message_id: int, part: int, reference: int, last: bool, now: float
-) -> None:
+def record_part(db: sqlite_utils.Database, message_id: int, part: int, reference: int, last: bool, now: float) -> None:
     with db.conn:
         db.execute(
             "insert or replace into outbox_parts (message_id, part, reference, status, sent_at)"
@@ -162,9 +168,7 @@ def apply_report(db: sqlite_utils.Database, report: StatusReport, now: float, wi
         return int(row[0])
 
 
-def _apply_part_report(
-    db: sqlite_utils.Database, message_id: int, part: int, status: int, now: float
-) -> None:
+def _apply_part_report(db: sqlite_utils.Database, message_id: int, part: int, status: int, now: float) -> None:
     if 0x20 <= status < 0x40:
         return
     db.execute(
@@ -200,8 +204,7 @@ def get(db: sqlite_utils.Database, message_id: int) -> dict[str, Any]:
     row = rows[0]
     row["parts"] = list(
         db.query(
-            "select part, reference, status, sent_at, report_at from outbox_parts"
-            " where message_id=? order by part",
+            "select part, reference, status, sent_at, report_at from outbox_parts where message_id=? order by part",
             [message_id],
         )
     )
@@ -235,13 +238,15 @@ class Outbox:
         self._wake = asyncio.Event()
         self._losses: dict[int, int] = {}
 
-    async def enqueue(
-        self, recipients: list[str], prepared: Prepared, *, priority: str, source: str
-    ) -> list[int]:
+    async def enqueue(self, recipients: list[str], prepared: Prepared, *, priority: str, source: str) -> list[int]:
         ids = await self.store.call(enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock())
+        self.wake()
+        return ids
+
+    def wake(self) -> None:
+        """Something was queued (here, or by another service's store function): look again."""
         self._wake.set()
         self.notifier.notify()
-        return ids
 
     async def handle_report(self, report: StatusReport) -> None:
         await self.store.call(apply_report, report, self.clock(), self.config.report_window)
@@ -285,9 +290,7 @@ class Outbox:
                 if number in done:
                     continue
                 reference = await self.modem.send_pdu(pdu)
-                await self.store.call(
-                    record_part, message_id, number, reference, number == len(pdus), self.clock()
-                )
+                await self.store.call(record_part, message_id, number, reference, number == len(pdus), self.clock())
         except ModemUnavailable as e:
             # usually not this message's fault: it waits, untouched, for the modem to come back;
             # but a PDU the modem hangs on every time must not hold the queue for ever

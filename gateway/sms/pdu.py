@@ -31,9 +31,7 @@ def build_submit(number: str, prepared: Prepared, *, concat_ref: int, status_rep
     if not _NUMBER.match(number):
         raise InvalidRequest(f"Số điện thoại không hợp lệ: {number!r} (invalid number)", field="to")
     if prepared.encoding == "gsm7":
-        pdus = encodeSmsSubmitPdu(
-            number, prepared.body, reference=concat_ref % 256, requestStatusReport=status_report
-        )
+        pdus = encodeSmsSubmitPdu(number, prepared.body, reference=concat_ref % 256, requestStatusReport=status_report)
         out = [SubmitPdu(bytes(p.data).hex().upper(), p.tpduLength) for p in pdus]
     else:
         out = _build_ucs2(number, prepared.parts, concat_ref % 256, status_report)

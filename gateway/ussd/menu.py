@@ -99,9 +99,7 @@ class Menu:
                     return Screen("Xa chua nhap danh sach thon.", end=True)
                 stack.append(("hamlets", 0, ""))
             elif kind == "main" and choice == "3":
-                return Screen(
-                    "Da ngung nhan tin cua xa. Quay lai muc 2 de nhan lai.", end=True, action=("stop", "")
-                )
+                return Screen("Da ngung nhan tin cua xa. Quay lai muc 2 de nhan lai.", end=True, action=("stop", ""))
             elif kind in ("procs", "hamlets") and choice.isdigit() and choice not in (NEXT, BACK):
                 lines = self._lines(kind)
                 pages = _pages(lines, self._head(kind))

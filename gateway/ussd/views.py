@@ -17,9 +17,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-def touch_session(
-    db: sqlite_utils.Database, session_id: str, number: str, now: float, timeout: float
-) -> bool:
+def touch_session(db: sqlite_utils.Database, session_id: str, number: str, now: float, timeout: float) -> bool:
     """Record the session's activity; False when it had been idle past the timeout."""
     with db.conn:
         row = db.execute("select last_at from ussd_sessions where session_id=?", [session_id]).fetchone()
@@ -61,9 +59,7 @@ async def _screen(request: web.Request) -> Screen:
         raise InvalidRequest("Thieu thong tin phien.")
     residents = request.app[RESIDENTS]
     now = residents.clock()
-    fresh = await request.app[STORE].call(
-        touch_session, session_id, phone, now, config.residents.ussd_session_timeout
-    )
+    fresh = await request.app[STORE].call(touch_session, session_id, phone, now, config.residents.ussd_session_timeout)
     if not fresh:
         return Screen("Phien da het han. Vui long quay so lai.", end=True)
     names = [h.name for h in await request.app[STORE].call(svc.hamlets)]

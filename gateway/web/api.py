@@ -58,9 +58,7 @@ async def send_messages(request: web.Request) -> web.Response:
         raise InvalidRequest("Thiếu nội dung 'text' (text missing)", field="text")
     priority = body.get("priority", "reminder")
     if priority not in outbox_db.PRIORITIES:
-        raise InvalidRequest(
-            f"priority phải là một trong {', '.join(outbox_db.PRIORITIES)}", field="priority"
-        )
+        raise InvalidRequest(f"priority phải là một trong {', '.join(outbox_db.PRIORITIES)}", field="priority")
     policy = body.get("encoding", request.app[CONFIG].sms.encoding)
     if policy not in POLICIES:
         raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")

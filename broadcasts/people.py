@@ -1,0 +1,328 @@
+"""People: contacts, hamlets, groups, CSV import, and who a target reaches (opt-outs removed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from gateway.errors import InvalidRequest, NotFound
+from gateway.keywords.service import fold_name, hamlets
+from gateway.sms import numbers
+
+ROLES = ("resident", "hamlet_head", "health_worker", "official")
+ROLE_WORDS = {
+    "dan": "resident",
+    "nguoi dan": "resident",
+    "resident": "resident",
+    "truong thon": "hamlet_head",
+    "truong ban": "hamlet_head",
+    "hamlet_head": "hamlet_head",
+    "y te": "health_worker",
+    "can bo y te": "health_worker",
+    "y te thon": "health_worker",
+    "health_worker": "health_worker",
+    "can bo": "official",
+    "can bo xa": "official",
+    "official": "official",
+}
+COLUMNS = {
+    "name": ("ten", "ho ten", "ho va ten", "name"),
+    "number": ("so dien thoai", "sdt", "dien thoai", "so dt", "number", "phone"),
+    "hamlet": ("thon", "ban", "thon ban", "hamlet"),
+    "roles": ("vai tro", "chuc vu", "roles", "role"),
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    number: str
+    name: str = ""
+    hamlet: str = ""
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    merged: int = 0
+    converted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_roles(raw: str) -> list[str]:
+    out = []
+    for part in raw.replace(";", ",").replace("/", ",").split(","):
+        word = fold_name(part)
+        if not word:
+            continue
+        role = ROLE_WORDS.get(word)
+        if role is None:
+            raise InvalidRequest(f"vai trò không rõ: {part.strip()!r} (roles: {', '.join(ROLES)})", field="roles")
+        if role not in out:
+            out.append(role)
+    return out
+
+
+def valid_number(raw: str) -> tuple[str, bool]:
+    new, converted = numbers.convert_old(raw)
+    return numbers.normalise(new), converted
+
+
+def _hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
+    if not name.strip():
+        return None
+    folded = fold_name(name)
+    for h in hamlets(db):
+        if h.folded == folded:
+            return h.id
+    raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}", field="hamlet")
+
+
+def _upsert(
+    db: sqlite_utils.Database, number: str, name: str, hamlet_id: int | None, roles: list[str], now: float
+) -> bool:
+    """Insert, or merge into the contact with this number (roles added). True when it merged."""
+    row = db.execute("select id, roles, hamlet_id from contacts where number=?", [number]).fetchone()
+    if row is None:
+        db.execute(
+            "insert into contacts (name, number, hamlet_id, roles, created_at, updated_at) values (?,?,?,?,?,?)",
+            [name, number, hamlet_id, ",".join(roles), now, now],
+        )
+        return False
+    merged_roles = list(dict.fromkeys([*filter(None, row[1].split(",")), *roles]))
+    db.execute(
+        "update contacts set name=?, hamlet_id=?, roles=?, updated_at=? where id=?",
+        [name, hamlet_id if hamlet_id is not None else row[2], ",".join(merged_roles), now, row[0]],
+    )
+    return True
+
+
+def import_csv(db: sqlite_utils.Database, data: bytes, now: float) -> ImportReport:
+    """Every valid row in one transaction, every other row reported with its reason; duplicates merged."""
+    text = data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else _decode(data)
+    sample = text[:2048]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), dialect))
+    if not rows:
+        raise InvalidRequest("Tệp CSV trống (empty file)")
+    header = [fold_name(h) for h in rows[0]]
+    where = {}
+    for key, names in COLUMNS.items():
+        for i, h in enumerate(header):
+            if h in names:
+                where[key] = i
+    if "number" not in where or "name" not in where:
+        raise InvalidRequest(
+            "Dòng đầu phải có cột 'Tên' và 'Số điện thoại' (header needs name and number columns)",
+            field="file",
+        )
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    with db.conn:
+        for line, row in enumerate(rows[1:], start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            try:
+                if len(row) < len(header):
+                    raise InvalidRequest(f"thiếu cột: có {len(row)}, cần {len(header)}")
+                cell = {k: row[i].strip() for k, i in where.items()}
+                if not cell["name"]:
+                    raise InvalidRequest("thiếu tên")
+                number, converted = valid_number(cell["number"])
+                hamlet_id = _hamlet_id(db, cell.get("hamlet", ""))
+                roles = parse_roles(cell.get("roles", "")) or ["resident"]
+            except InvalidRequest as e:
+                report.rejected.append({"line": line, "row": row, "reason": e.message})
+                continue
+            if converted:
+                report.converted.append({"line": line, "from": cell["number"], "to": number})
+            merged = _upsert(db, number, cell["name"], hamlet_id, roles, now)
+            if number in seen or merged:
+                report.merged += 1
+            else:
+                report.imported += 1
+            seen[number] = line
+    return report
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("Tệp phải là UTF-8 (Excel: Lưu thành CSV UTF-8)", field="file") from None
+
+
+def add_contact(db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> dict[str, Any]:
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        raise InvalidRequest("Thiếu tên (name missing)", field="name")
+    number, _ = valid_number(str(raw.get("number", "")))
+    roles = raw.get("roles", ["resident"])
+    if isinstance(roles, str):
+        roles = parse_roles(roles)
+    if not isinstance(roles, list) or not all(r in ROLES for r in roles):
+        raise InvalidRequest(f"roles phải trong {', '.join(ROLES)}", field="roles")
+    with db.conn:
+        _upsert(db, number, name, _hamlet_id(db, str(raw.get("hamlet", ""))), roles, now)
+    return contact_by_number(db, number)
+
+
+def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
+    rows = list_contacts(db, number=number)
+    if not rows:
+        raise NotFound(f"Không có liên hệ {number}", number=number)
+    return rows[0]
+
+
+def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[dict[str, Any]]:
+    sql = (
+        "select c.id, c.name, c.number, h.name as hamlet, c.roles from contacts c"
+        " left join hamlets h on h.id = c.hamlet_id"
+    )
+    args: list[Any] = []
+    if number:
+        sql += " where c.number = ?"
+        args.append(number)
+    out = []
+    for r in db.query(sql + " order by c.name", args):
+        r["roles"] = [x for x in r["roles"].split(",") if x]
+        out.append(r)
+    return out
+
+
+def delete_contact(db: sqlite_utils.Database, contact_id: int) -> None:
+    with db.conn:
+        db.execute("delete from group_members where contact_id=?", [contact_id])
+        if db.execute("delete from contacts where id=?", [contact_id]).rowcount == 0:
+            raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
+
+
+def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    if not name.strip():
+        raise InvalidRequest("Thiếu tên thôn", field="name")
+    with db.conn:
+        db.execute("insert or ignore into hamlets (name, folded) values (?,?)", [name.strip(), fold_name(name)])
+    return next({"id": h.id, "name": h.name} for h in hamlets(db) if h.folded == fold_name(name))
+
+
+def save_group(db: sqlite_utils.Database, raw: dict[str, Any]) -> dict[str, Any]:
+    """A static group lists numbers; a dynamic one is a target re-read at each send."""
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        raise InvalidRequest("Thiếu tên nhóm", field="name")
+    with db.conn:
+        if "members" in raw:
+            members = raw["members"]
+            if not isinstance(members, list):
+                raise InvalidRequest("members phải là danh sách số", field="members")
+            ids = []
+            for m in members:
+                number, _ = valid_number(str(m))
+                ids.append(contact_by_number(db, number)["id"])
+            db.execute("insert or replace into groups (name, kind, target) values (?, 'static', '{}')", [name])
+            gid = db.execute("select id from groups where name=?", [name]).fetchone()[0]
+            db.execute("delete from group_members where group_id=?", [gid])
+            db.conn.executemany("insert into group_members values (?,?)", [(gid, i) for i in ids])
+        else:
+            target = check_target(db, raw.get("target"))
+            db.execute(
+                "insert or replace into groups (name, kind, target) values (?, 'dynamic', ?)",
+                [name, json.dumps(target, ensure_ascii=False)],
+            )
+    return {"name": name}
+
+
+def list_groups(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    out = []
+    for g in db.query("select * from groups order by name"):
+        out.append(
+            {
+                "name": g["name"],
+                "kind": g["kind"],
+                "target": json.loads(g["target"]),
+                "recipients": len(resolve(db, {"groups": [g["name"]]})),
+            }
+        )
+    return out
+
+
+def check_target(db: sqlite_utils.Database, raw: Any) -> dict[str, Any]:
+    """{"hamlets": [...], "roles": [...], "groups": [...], "numbers": [...], "subscribers": bool}."""
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidRequest("Cần chọn người nhận: hamlets, roles, groups hoặc numbers", field="to")
+    known = {"hamlets", "roles", "groups", "numbers", "subscribers"}
+    if set(raw) - known:
+        raise InvalidRequest(f"không hiểu {sorted(set(raw) - known)}; dùng {sorted(known)}", field="to")
+    for key in ("hamlets", "roles", "groups", "numbers"):
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidRequest(f"'{key}' phải là danh sách", field="to")
+    for h in raw.get("hamlets", []):
+        _hamlet_id(db, h)
+    for r in raw.get("roles", []):
+        if r not in ROLES:
+            raise InvalidRequest(f"vai trò {r!r} không có; dùng {', '.join(ROLES)}", field="to")
+    for g in raw.get("groups", []):
+        if db.execute("select 1 from groups where name=?", [g]).fetchone() is None:
+            raise NotFound(f"Không có nhóm {g!r}", group=g)
+    for n in raw.get("numbers", []):
+        valid_number(n)
+    return dict(raw)
+
+
+def opted_out(db: sqlite_utils.Database) -> set[str]:
+    return {r[0] for r in db.execute("select number from opt_outs")}
+
+
+def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bool = False) -> list[Person]:
+    """Everyone a target reaches, each number once, without those who sent HUY (unless kept)."""
+    people: dict[str, Person] = {}
+    hamlet_ids = [_hamlet_id(db, h) for h in target.get("hamlets", [])]
+    roles = set(target.get("roles", []))
+    base = (
+        "select c.number, c.name, coalesce(h.name, ''), c.roles, c.hamlet_id from contacts c"
+        " left join hamlets h on h.id = c.hamlet_id"
+    )
+    if hamlet_ids or roles:
+        for number, name, hamlet, contact_roles, hid in db.execute(base):
+            if hamlet_ids and hid not in hamlet_ids:
+                continue
+            if roles and not roles & set(contact_roles.split(",")):
+                continue
+            people.setdefault(number, Person(number, name, hamlet))
+    if target.get("subscribers") and hamlet_ids:
+        marks = ",".join("?" * len(hamlet_ids))
+        for number, hamlet in db.execute(
+            f"select s.number, h.name from subscriptions s join hamlets h on h.id = s.hamlet_id"
+            f" where s.hamlet_id in ({marks})",
+            hamlet_ids,
+        ):
+            people.setdefault(number, Person(number, "", hamlet))
+    for g in target.get("groups", []):
+        group = db.execute("select id, kind, target from groups where name=?", [g]).fetchone()
+        if group is None:
+            continue
+        if group[1] == "dynamic":
+            for p in resolve(db, json.loads(group[2])):
+                people.setdefault(p.number, p)
+        else:
+            for number, name, hamlet, _, _ in db.execute(
+                base + " join group_members m on m.contact_id = c.id where m.group_id=?", [group[0]]
+            ):
+                people.setdefault(number, Person(number, name, hamlet))
+    for raw in target.get("numbers", []):
+        number, _ = valid_number(raw)
+        if number not in people:
+            known = list_contacts(db, number=number)
+            people[number] = Person(number, known[0]["name"], known[0]["hamlet"] or "") if known else Person(number)
+    if keep_opted:
+        return list(people.values())
+    opted = opted_out(db)
+    return [p for p in people.values() if p.number not in opted]
