@@ -50,7 +50,8 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatedModem]:
 @pytest.fixture
 def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
     async def start(emu: EmulatedModem, clock: Callable[[], float] | None = None, **sections: dict[str, Any]) -> Any:
-        app = create_app(make_config(tmp_path, emu.path, **sections), **({"clock": clock} if clock else {}))
+        config = make_config(tmp_path, emu.path, **sections)
+        app = create_app(config, clock=clock) if clock else create_app(config)
         client = await aiohttp_client(app)
         await until(client, lambda: _connected(client))
         return client

@@ -16,8 +16,8 @@ from tests.test_residents import routed, settled, to
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def at(*args: int) -> float:
-    return datetime(*args, tzinfo=VN).timestamp()  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=VN).timestamp()
 
 
 MESSY_CSV = (
