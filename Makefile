@@ -37,6 +37,7 @@ lint: $(STAMP)
 bench: deps
 	$(BIN)/python bench/sms_path.py
 	$(BIN)/python bench/keywords.py
+	$(BIN)/python bench/broadcast.py
 
 emulator: deps
 	$(BIN)/loa emulator

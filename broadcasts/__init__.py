@@ -1,1 +1,1 @@
-"""What goes to many: contacts, hamlets, groups, reminders, alerts, announcements (not built yet)."""
+"""What goes to many: contacts, hamlets, groups, reminders and alerts (announcements to come)."""

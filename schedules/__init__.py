@@ -1,1 +1,1 @@
-"""The scheduler: jobs rebuilt from the database (not built yet)."""
+"""Schedules: recurrence rules and quiet hours, evaluated on the app clock from database rows."""
