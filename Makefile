@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs at run or test time (none yet for the SMS path)
-DEBS :=
+# Debian packages the project needs at run or test time: speech and audio processing
+DEBS := espeak-ng ffmpeg
 
 .PHONY: run test lint deps debs bench emulator clean
 
