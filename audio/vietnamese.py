@@ -152,7 +152,9 @@ def normalise(text: str, abbreviations: Mapping[str, str] | None = None) -> str:
 
     units = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
     text = re.sub(rf"(\d+(?:,\d+)?)\s*({units})(?![\wÀ-ỹ²])", unit, text, flags=re.IGNORECASE)
-    text = re.sub(r"(?<![\d])(\d{1,3}(?:\.\d{3})+|\d+),(\d+)(?!\d)", lambda m: _decimal(f"{m.group(1)},{m.group(2)}"), text)
+    text = re.sub(
+        r"(?<![\d])(\d{1,3}(?:\.\d{3})+|\d+),(\d+)(?!\d)", lambda m: _decimal(f"{m.group(1)},{m.group(2)}"), text
+    )
     text = re.sub(NUM, lambda m: number(_int(m.group(0))), text)
     text = re.sub(r"(đồng|nghìn|triệu|mét|gam|lít)\s*/\s*(?=[^\W\d])", r"\1 một ", text)
     text = re.sub(r"\s+", " ", text).strip()

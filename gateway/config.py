@@ -82,6 +82,41 @@ class BroadcastsConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    engine: str = "espeak-ng"
+    voice: str = "vi"
+    rate: int = 150
+    repeat: int = 2
+    gap: float = 1.5
+    chime: str = ""
+    target_lufs: float = -16.0
+    true_peak: float = -1.5
+    chime_lufs: float = -18.0
+    highpass: float = 120.0
+    cache_dir: str = "data/audio"
+    abbreviations_file: str = ""
+
+
+@dataclass(frozen=True)
+class PlayerConfig:
+    kind: str = "aplay"
+    device: str = ""
+    command: tuple[str, ...] = ()
+    relay: str = "none"
+    relay_pin: int = 17
+    relay_active_low: bool = True
+    relay_on_command: tuple[str, ...] = ()
+    relay_off_command: tuple[str, ...] = ()
+    warmup: float = 2.0
+    tail: float = 1.0
+
+
+@dataclass(frozen=True)
+class SchedulesConfig:
+    grace: float = 900.0
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     tokens: tuple[str, ...] = ()
 
@@ -96,12 +131,19 @@ class Config:
     commune: CommuneConfig = field(default_factory=CommuneConfig)
     residents: ResidentsConfig = field(default_factory=ResidentsConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    player: PlayerConfig = field(default_factory=PlayerConfig)
+    schedules: SchedulesConfig = field(default_factory=SchedulesConfig)
     source: str = "built-in defaults"
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "sms.encoding": ("auto", "ucs2", "gsm7"),
     "modem.emulator_family": ("huawei", "sim800"),
+    "audio.engine": ("espeak-ng",),
+    "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
+    "player.kind": ("aplay", "command", "recording"),
+    "player.relay": ("none", "gpio", "command", "recording"),
 }
 
 
