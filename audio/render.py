@@ -14,7 +14,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from audio.vietnamese import normalise
 from gateway.config import AudioConfig
@@ -220,10 +220,8 @@ class Renderer:
 
     async def _chime(self, recipe: Recipe) -> Path:
         """The chime, levelled on its own once and kept."""
-        out = (
-            self.cache
-            / f"chime-{hashlib.sha256(f'{recipe.chime}{recipe.chime_lufs}{recipe.true_peak}'.encode()).hexdigest()[:16]}.wav"
-        )
+        shape = f"{recipe.chime}|{recipe.chime_lufs}|{recipe.true_peak}|{VERSION}"
+        out = self.cache / f"chime-{hashlib.sha256(shape.encode()).hexdigest()[:16]}.wav"
         if out.exists():
             return out
         with tempfile.TemporaryDirectory(dir=self.cache) as d:
@@ -256,7 +254,7 @@ class Renderer:
         await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
 
 
-def _pydub():  # type: ignore[no-untyped-def]
+def _pydub() -> Any:
     with warnings.catch_warnings():
         # pydub imports audioop, deprecated in 3.11 and gone in 3.13 (pydub then needs audioop-lts)
         warnings.simplefilter("ignore", DeprecationWarning)

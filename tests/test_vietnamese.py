@@ -8,7 +8,8 @@ from audio.vietnamese import normalise, number
 
 SENTENCES = [
     ("Thông báo: 7h30 sáng thứ Hai, 15/12, tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã",
-     "Thông báo: bảy giờ ba mươi phút sáng thứ Hai, ngày mười lăm tháng mười hai, tiêm chủng cho trẻ dưới năm tuổi tại trạm y tế xã"),
+     "Thông báo: bảy giờ ba mươi phút sáng thứ Hai, ngày mười lăm tháng mười hai, "
+     "tiêm chủng cho trẻ dưới năm tuổi tại trạm y tế xã"),
     ("Họp lúc 19h tại nhà văn hóa", "Họp lúc mười chín giờ tại nhà văn hóa"),
     ("Đúng 7:05 sáng", "Đúng bảy giờ năm phút sáng"),
     ("lúc 14g", "lúc mười bốn giờ"),

@@ -1,0 +1,240 @@
+"""Players and amplifier relays, and the station that plays one announcement at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.config import PlayerConfig
+
+log = logging.getLogger(__name__)
+
+# Thông tư 39/2020/TT-BTTTT: thông thường, ưu tiên, khẩn cấp (plays at once, interrupting)
+PRIORITIES = {"thuong": 0, "uu_tien": 1, "khan_cap": 2}
+
+
+class Player(Protocol):
+    async def play(self, wav: Path) -> None: ...
+
+
+class Relay(Protocol):
+    async def set(self, on: bool) -> None: ...
+
+
+async def _run(args: list[str]) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        _, err = await proc.communicate()
+    except asyncio.CancelledError:
+        # pre-empted: stop the sound now, not at the end of the file
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {err.decode('utf-8', 'replace')[-300:]}")
+
+
+class AplayPlayer:
+    """ALSA line out to the amplifier."""
+
+    def __init__(self, device: str = "") -> None:
+        self.device = device
+
+    async def play(self, wav: Path) -> None:
+        await _run(["aplay", "-q", *(["-D", self.device] if self.device else []), str(wav)])
+
+
+class CommandPlayer:
+    """Any program that plays a file: `{file}` in its arguments is the WAV."""
+
+    def __init__(self, command: tuple[str, ...]) -> None:
+        if not command:
+            raise ValueError("[player] command is empty")
+        self.command = command
+
+    async def play(self, wav: Path) -> None:
+        await _run([part.replace("{file}", str(wav)) for part in self.command])
+
+
+@dataclass
+class RecordingPlayer:
+    """A fake for machines without a sound card: records what it was asked to play.
+    A test may hold a play open (`hold`) to interrupt it, or make it fail (`fail`)."""
+
+    plays: list[dict[str, Any]] = field(default_factory=list)
+    hold: asyncio.Event | None = None
+    fail: bool = False
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def play(self, wav: Path) -> None:
+        entry: dict[str, Any] = {"wav": wav, "result": "playing"}
+        self.plays.append(entry)
+        self.started.set()
+        try:
+            if self.fail:
+                raise RuntimeError("amplifier output failed")
+            if self.hold is not None:
+                await self.hold.wait()
+            entry["result"] = "played"
+        except asyncio.CancelledError:
+            entry["result"] = "interrupted"
+            raise
+        except Exception:
+            entry["result"] = "failed"
+            raise
+
+
+class GpioRelay:
+    """A relay board on a Raspberry Pi pin (gpiozero); most boards switch on when the pin is low."""
+
+    def __init__(self, pin: int, active_low: bool) -> None:
+        from gpiozero import OutputDevice  # only on the Pi
+
+        self.device = OutputDevice(pin, active_high=not active_low, initial_value=False)
+
+    async def set(self, on: bool) -> None:
+        self.device.value = on
+
+
+class CommandRelay:
+    def __init__(self, on: tuple[str, ...], off: tuple[str, ...]) -> None:
+        self.on, self.off = on, off
+
+    async def set(self, on: bool) -> None:
+        await _run(list(self.on if on else self.off))
+
+
+@dataclass
+class RecordingRelay:
+    states: list[bool] = field(default_factory=list)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.states and self.states[-1])
+
+    async def set(self, on: bool) -> None:
+        self.states.append(on)
+
+
+class NoRelay:
+    async def set(self, on: bool) -> None:
+        return None
+
+
+def make_player(config: PlayerConfig) -> Player:
+    if config.kind == "aplay":
+        return AplayPlayer(config.device)
+    if config.kind == "command":
+        return CommandPlayer(config.command)
+    return RecordingPlayer()
+
+
+def make_relay(config: PlayerConfig) -> Relay:
+    if config.relay == "gpio":
+        return GpioRelay(config.relay_pin, config.relay_active_low)
+    if config.relay == "command":
+        return CommandRelay(config.relay_on_command, config.relay_off_command)
+    if config.relay == "recording":
+        return RecordingRelay()
+    return NoRelay()
+
+
+@dataclass
+class Outcome:
+    result: str  # played | interrupted | failed
+    relay: str  # what the relay did: "on→off"
+    error: str | None = None
+
+
+class Station:
+    """One announcement at a time: relay on → warm-up → play → tail → relay off (always).
+    A higher priority interrupts what is playing and goes first among those waiting."""
+
+    def __init__(
+        self, player: Player, relay: Relay, warmup: float, tail: float, sleep: Callable[[float], Any] = asyncio.sleep
+    ) -> None:
+        self.player = player
+        self.relay = relay
+        self.warmup = warmup
+        self.tail = tail
+        self.sleep = sleep
+        self._busy = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._current: tuple[int, asyncio.Task[Any]] | None = None
+        self._preempted: asyncio.Task[Any] | None = None
+
+    async def _acquire(self, priority: int) -> None:
+        if not self._busy and not self._waiting:
+            self._busy = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiting, (-priority, self._seq, fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()  # it was our turn: pass it on
+            else:
+                self._waiting = [w for w in self._waiting if w[2] is not fut]
+                heapq.heapify(self._waiting)
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, fut = heapq.heappop(self._waiting)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._busy = False
+
+    async def broadcast(self, wav: Path, priority: int) -> Outcome:
+        current = self._current
+        if current is not None and priority > current[0]:
+            log.warning("priority %d interrupts the announcement playing", priority)
+            self._preempted = current[1]
+            current[1].cancel()
+        await self._acquire(priority)
+        task = asyncio.current_task()
+        assert task is not None
+        self._current = (priority, task)
+        outcome = Outcome("failed", "")
+        relay: list[str] = []
+        try:
+            await self.relay.set(True)
+            relay.append("on")
+            await self.sleep(self.warmup)
+            await self.player.play(wav)
+            await self.sleep(self.tail)
+            outcome = Outcome("played", "")
+        except asyncio.CancelledError:
+            if self._preempted is not task:
+                raise  # shutting down
+            task.uncancel()
+            outcome = Outcome("interrupted", "")
+        except Exception as e:
+            log.exception("announcement failed")
+            outcome = Outcome("failed", "", str(e))
+        finally:
+            try:
+                await self.relay.set(False)
+                relay.append("off")
+            except Exception:
+                log.exception("relay did not switch off")
+                relay.append("off FAILED")
+            outcome.relay = "→".join(relay)
+            self._current = None
+            if self._preempted is task:
+                self._preempted = None
+            self._release()
+        return outcome
