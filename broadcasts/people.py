@@ -72,7 +72,7 @@ def valid_number(raw: str) -> tuple[str, bool]:
     return numbers.normalise(new), converted
 
 
-def _hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
+def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
     if not name.strip():
         return None
     folded = fold_name(name)
@@ -83,20 +83,20 @@ def _hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
 
 
 def _upsert(
-    db: sqlite_utils.Database, number: str, name: str, hamlet_id: int | None, roles: list[str], now: float
+    db: sqlite_utils.Database, number: str, name: str, hid: int | None, roles: list[str], now: float
 ) -> bool:
     """Insert, or merge into the contact with this number (roles added). True when it merged."""
     row = db.execute("select id, roles, hamlet_id from contacts where number=?", [number]).fetchone()
     if row is None:
         db.execute(
             "insert into contacts (name, number, hamlet_id, roles, created_at, updated_at) values (?,?,?,?,?,?)",
-            [name, number, hamlet_id, ",".join(roles), now, now],
+            [name, number, hid, ",".join(roles), now, now],
         )
         return False
     merged_roles = list(dict.fromkeys([*filter(None, row[1].split(",")), *roles]))
     db.execute(
         "update contacts set name=?, hamlet_id=?, roles=?, updated_at=? where id=?",
-        [name, hamlet_id if hamlet_id is not None else row[2], ",".join(merged_roles), now, row[0]],
+        [name, hid if hid is not None else row[2], ",".join(merged_roles), now, row[0]],
     )
     return True
 
@@ -136,14 +136,14 @@ def import_csv(db: sqlite_utils.Database, data: bytes, now: float) -> ImportRepo
                 if not cell["name"]:
                     raise InvalidRequest("thiếu tên")
                 number, converted = valid_number(cell["number"])
-                hamlet_id = _hamlet_id(db, cell.get("hamlet", ""))
+                hid = hamlet_id(db, cell.get("hamlet", ""))
                 roles = parse_roles(cell.get("roles", "")) or ["resident"]
             except InvalidRequest as e:
                 report.rejected.append({"line": line, "row": row, "reason": e.message})
                 continue
             if converted:
                 report.converted.append({"line": line, "from": cell["number"], "to": number})
-            merged = _upsert(db, number, cell["name"], hamlet_id, roles, now)
+            merged = _upsert(db, number, cell["name"], hid, roles, now)
             if number in seen or merged:
                 report.merged += 1
             else:
@@ -170,7 +170,7 @@ def add_contact(db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> d
     if not isinstance(roles, list) or not all(r in ROLES for r in roles):
         raise InvalidRequest(f"roles phải trong {', '.join(ROLES)}", field="roles")
     with db.conn:
-        _upsert(db, number, name, _hamlet_id(db, str(raw.get("hamlet", ""))), roles, now)
+        _upsert(db, number, name, hamlet_id(db, str(raw.get("hamlet", ""))), roles, now)
     return contact_by_number(db, number)
 
 
@@ -265,7 +265,7 @@ def check_target(db: sqlite_utils.Database, raw: Any) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidRequest(f"'{key}' phải là danh sách", field="to")
     for h in raw.get("hamlets", []):
-        _hamlet_id(db, h)
+        hamlet_id(db, h)
     for r in raw.get("roles", []):
         if r not in ROLES:
             raise InvalidRequest(f"vai trò {r!r} không có; dùng {', '.join(ROLES)}", field="to")
@@ -284,7 +284,7 @@ def opted_out(db: sqlite_utils.Database) -> set[str]:
 def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bool = False) -> list[Person]:
     """Everyone a target reaches, each number once, without those who sent HUY (unless kept)."""
     people: dict[str, Person] = {}
-    hamlet_ids = [_hamlet_id(db, h) for h in target.get("hamlets", [])]
+    hamlet_ids = [hamlet_id(db, h) for h in target.get("hamlets", [])]
     roles = set(target.get("roles", []))
     base = (
         "select c.number, c.name, coalesce(h.name, ''), c.roles, c.hamlet_id from contacts c"

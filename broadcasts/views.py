@@ -8,11 +8,12 @@ from aiohttp import web
 
 from broadcasts import people
 from gateway.errors import InvalidRequest
-from gateway.keys import BROADCASTS, STORE
+from gateway.keys import ANNOUNCER, BROADCASTS, STORE
 from gateway.web.http import authorise, int_param, json_response, read_json
 
 routes = web.RouteTableDef()
 MAX_CSV = 5 * 1024 * 1024
+MAX_CLIP = 20 * 1024 * 1024
 
 
 @routes.get("/api/v1/contacts")
@@ -136,3 +137,59 @@ async def alert_board(request: web.Request) -> web.Response:
     authorise(request)
     b = request.app[BROADCASTS]
     return json_response(await request.app[STORE].call(b.board, int_param(request.match_info["id"], "id")))
+
+
+@routes.post("/api/v1/clips")
+async def upload_clip(request: web.Request) -> web.Response:
+    """A recording (e.g. a hamlet head's, in H'Mông or Dao) as the body, any format ffmpeg reads."""
+    authorise(request)
+    data = await request.read()
+    if not data:
+        raise InvalidRequest("Tệp ghi âm trống", field="clip")
+    if len(data) > MAX_CLIP:
+        raise InvalidRequest("Tệp ghi âm quá lớn (at most 20 MB)", field="clip")
+    return json_response({"clip": await request.app[ANNOUNCER].renderer.store_clip(data)}, status=201)
+
+
+@routes.post("/api/v1/announcements")
+async def create_announcement(request: web.Request) -> web.Response:
+    authorise(request)
+    created = await request.app[ANNOUNCER].create(await read_json(request))
+    return json_response(created | {"preview": f"/api/v1/audio/{created['audio_key']}.mp3"}, status=201)
+
+
+@routes.get("/api/v1/announcements")
+async def list_announcements(request: web.Request) -> web.Response:
+    authorise(request)
+    a = request.app[ANNOUNCER]
+    return json_response({"announcements": await request.app[STORE].call(a.all)})
+
+
+@routes.post("/api/v1/announcements/{id}/approve")
+async def approve_announcement(request: web.Request) -> web.Response:
+    authorise(request)
+    a = request.app[ANNOUNCER]
+    return json_response(await a.approve_now(int_param(request.match_info["id"], "id")))
+
+
+@routes.post("/api/v1/announcements/{id}/cancel")
+async def cancel_announcement(request: web.Request) -> web.Response:
+    authorise(request)
+    a = request.app[ANNOUNCER]
+    await request.app[STORE].call(a.cancel, int_param(request.match_info["id"], "id"))
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/broadcasts")
+async def broadcast_log(request: web.Request) -> web.Response:
+    authorise(request)
+    a = request.app[ANNOUNCER]
+    limit = min(max(int_param(request.query.get("limit", "100"), "limit"), 1), 1000)
+    return json_response({"log": await request.app[STORE].call(a.log, limit)})
+
+
+@routes.get(r"/api/v1/audio/{key:[0-9a-f]{24}}.{fmt:mp3|ogg}")
+async def audio_preview(request: web.Request) -> web.FileResponse:
+    authorise(request)
+    path = await request.app[ANNOUNCER].renderer.preview(request.match_info["key"], request.match_info["fmt"])
+    return web.FileResponse(path)

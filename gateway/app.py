@@ -11,11 +11,15 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from audio.player import Player, Station, make_player, make_relay
+from audio.render import Renderer
 from broadcasts import views as broadcast_views
+from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
 from gateway.config import Config
 from gateway.errors import error_middleware
 from gateway.keys import (
+    ANNOUNCER,
     BROADCASTS,
     CONFIG,
     HARDWARE,
@@ -43,7 +47,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    config: Config, *, modem: Modem | None = None, clock: Callable[[], float] = time.time
+    config: Config,
+    *,
+    modem: Modem | None = None,
+    player: Player | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONFIG] = config
@@ -63,6 +71,9 @@ def create_app(
     inbox.on_message.append(residents.message_stored)
     broadcasts = Broadcasts(store, outbox, config, notifier, clock)
     residents.interceptors.append(broadcasts.interceptor)
+    p = config.player
+    station = Station(player or make_player(p), make_relay(p), p.warmup, p.tail)
+    announcer = Announcer(store, Renderer(config.audio), station, config, notifier, clock)
     modem.attach(inbox)
     app[STORE] = store
     app[NOTIFIER] = notifier
@@ -71,6 +82,7 @@ def create_app(
     app[OUTBOX] = outbox
     app[RESIDENTS] = residents
     app[BROADCASTS] = broadcasts
+    app[ANNOUNCER] = announcer
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
         # demo mode only: a token for this run, printed at start, never stored
@@ -121,9 +133,12 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[OUTBOX].run(), name="outbox"),
         asyncio.create_task(app[RESIDENTS].run(), name="residents"),
         asyncio.create_task(app[BROADCASTS].run(), name="broadcasts"),
+        asyncio.create_task(app[ANNOUNCER].run(), name="announcements"),
         asyncio.create_task(app[INBOX].run_reassembly_sweeper(), name="reassembly"),
     ]
     yield
+    await app[ANNOUNCER].close()
+    app[ANNOUNCER].renderer.close()
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
 from gateway.config import Config
 from gateway.keywords.service import Residents
@@ -32,3 +33,4 @@ NOTIFIER = web.AppKey("notifier", Notifier)
 TOKENS = web.AppKey("tokens", frozenset[str])
 RESIDENTS = web.AppKey("residents", Residents)
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
+ANNOUNCER = web.AppKey("announcer", Announcer)

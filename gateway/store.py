@@ -219,10 +219,51 @@ def _m003_broadcasts(db: sqlite_utils.Database) -> None:
     db.table("alert_recipients").create_index(["number", "confirmed_at"])
 
 
+def _m004_announcements(db: sqlite_utils.Database) -> None:
+    db.table("announcements").create(
+        {
+            "id": int,
+            "text": str,
+            "clip": str,
+            "repeat": int,
+            "priority": str,
+            "zones": str,
+            "rule": str,
+            "starts_on": str,
+            "ends_on": str,
+            "status": str,
+            "audio_key": str,
+            "seconds": float,
+            "created_at": float,
+            "approved_at": float,
+            "next_play_at": float,
+        },
+        pk="id",
+    )
+    db.table("announcements").create_index(["status", "next_play_at"])
+    # the commune's proof of broadcast: one row for every play, late play, miss and interruption
+    db.table("broadcast_log").create(
+        {
+            "id": int,
+            "announcement_id": int,
+            "planned_at": float,
+            "started_at": float,
+            "ended_at": float,
+            "audio_key": str,
+            "zones": str,
+            "relay": str,
+            "result": str,
+            "error": str,
+        },
+        pk="id",
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_sms", _m001_sms),
     ("002_residents", _m002_residents),
     ("003_broadcasts", _m003_broadcasts),
+    ("004_announcements", _m004_announcements),
 ]
 
 

@@ -1,0 +1,286 @@
+"""Loudspeaker announcements: draft → approved → scheduled → done, played on time, logged as proof."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from audio.player import PRIORITIES, Station
+from audio.render import Renderer
+from broadcasts.people import hamlet_id
+from gateway.config import Config
+from gateway.errors import InvalidRequest, NotFound
+from gateway.notify import Notifier
+from gateway.store import Store
+from schedules.recurrence import Rule, RuleError, parse_rule
+
+log = logging.getLogger(__name__)
+ON_TIME = 5.0  # seconds: a play that starts later than this is logged as late
+
+
+def _date(value: Any, field: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidRequest(f"{field}: ngày không hợp lệ {value!r} (ví dụ 2026-12-31)", field=field) from None
+
+
+class Announcer:
+    def __init__(
+        self,
+        store: Store,
+        renderer: Renderer,
+        station: Station,
+        config: Config,
+        notifier: Notifier,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.station = station
+        self.config = config
+        self.notifier = notifier
+        self.clock = clock
+        self.tz = ZoneInfo(config.broadcasts.timezone)
+        self._changed = asyncio.Event()
+        self._plays: set[asyncio.Task[None]] = set()
+
+    # ---- store functions ----
+
+    def _validate(self, db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> dict[str, Any]:
+        text = raw.get("text")
+        clip = raw.get("clip")
+        if (text is None) == (clip is None):
+            raise InvalidRequest("Cần 'text' hoặc 'clip' (một trong hai)", field="text")
+        priority = raw.get("priority", "thuong")
+        if priority not in PRIORITIES:
+            raise InvalidRequest(f"priority phải là {', '.join(PRIORITIES)}", field="priority")
+        repeat = raw.get("repeat", self.config.audio.repeat)
+        if not isinstance(repeat, int) or not 1 <= repeat <= 5:
+            raise InvalidRequest("repeat phải từ 1 đến 5", field="repeat")
+        zones = raw.get("zones", [])
+        if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+            raise InvalidRequest("zones phải là danh sách tên thôn ([] = cả xã)", field="zones")
+        for z in zones:
+            hamlet_id(db, z)
+        try:
+            rule = parse_rule(raw.get("when", "now"), now, self.tz)
+        except RuleError as e:
+            raise InvalidRequest(str(e), field="when") from None
+        return {
+            "text": text,
+            "clip": clip,
+            "repeat": repeat,
+            "priority": priority,
+            "zones": json.dumps(zones, ensure_ascii=False),
+            "rule": json.dumps(rule.as_json()),
+            "starts_on": _date(raw.get("starts_on"), "starts_on"),
+            "ends_on": _date(raw.get("ends_on"), "ends_on"),
+        }
+
+    def _insert(self, db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+        with db.conn:
+            cur = db.execute(
+                "insert into announcements (text, clip, repeat, priority, zones, rule, starts_on, ends_on, status,"
+                " audio_key, seconds, created_at) values (:text, :clip, :repeat, :priority, :zones, :rule, :starts_on,"
+                " :ends_on, 'draft', :audio_key, :seconds, :created_at)",
+                row,
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def get(self, db: sqlite_utils.Database, announcement_id: int) -> dict[str, Any]:
+        rows = list(db.query("select * from announcements where id=?", [announcement_id]))
+        if not rows:
+            raise NotFound(f"Không có thông báo số {announcement_id}", id=announcement_id)
+        return self._json(rows[0])
+
+    def _json(self, r: dict[str, Any]) -> dict[str, Any]:
+        return r | {"zones": json.loads(r["zones"]), "when": json.loads(r["rule"]), "rule": None}
+
+    def all(self, db: sqlite_utils.Database) -> list[dict[str, Any]]:
+        return [self._json(r) for r in db.query("select * from announcements order by id desc limit 200")]
+
+    def log(self, db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+        rows = db.query("select * from broadcast_log order by id desc limit ?", [limit])
+        return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
+
+    def _first_play(self, row: dict[str, Any], after: float) -> float | None:
+        rule = Rule(**json.loads(row["rule"]))
+        t = rule.next_after(after, self.tz)
+        while t is not None and row["starts_on"] and self._day(t) < row["starts_on"]:
+            t = rule.next_after(t, self.tz)
+        if t is not None and row["ends_on"] and self._day(t) > row["ends_on"]:
+            return None
+        return t
+
+    def _day(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.tz).date().isoformat()
+
+    def approve(self, db: sqlite_utils.Database, announcement_id: int, now: float) -> dict[str, Any]:
+        with db.conn:
+            rows = list(db.query("select * from announcements where id=?", [announcement_id]))
+            if not rows:
+                raise NotFound(f"Không có thông báo số {announcement_id}", id=announcement_id)
+            if rows[0]["status"] != "draft":
+                raise InvalidRequest(
+                    f"Thông báo đang ở trạng thái {rows[0]['status']}, không duyệt được", field="status"
+                )
+            first = self._first_play(rows[0], now - 1)
+            if first is None:
+                raise InvalidRequest("Không còn lần phát nào trong khoảng ngày đã chọn", field="when")
+            db.execute(
+                "update announcements set status='scheduled', approved_at=?, next_play_at=? where id=?",
+                [now, first, announcement_id],
+            )
+        return self.get(db, announcement_id)
+
+    def cancel(self, db: sqlite_utils.Database, announcement_id: int) -> None:
+        with db.conn:
+            self.get(db, announcement_id)
+            db.execute(
+                "update announcements set status='cancelled', next_play_at=null where id=? and status in"
+                " ('draft','approved','scheduled')",
+                [announcement_id],
+            )
+
+    def take_due(self, db: sqlite_utils.Database, now: float) -> list[dict[str, Any]]:
+        """Plays due now; occurrences missed (a power cut) beyond the grace window are logged as missed."""
+        grace = self.config.schedules.grace
+        out = []
+        with db.conn:
+            rows = list(db.query("select * from announcements where status='scheduled' and next_play_at<=?", [now]))
+            for row in rows:
+                planned = row["next_play_at"]
+                due: list[float] = []
+                t: float | None = planned
+                while t is not None and t <= now:
+                    due.append(t)
+                    t = self._first_play(row, t)
+                *missed, last = due
+                if now - last > grace:
+                    missed.append(last)
+                else:
+                    out.append({**row, "planned_at": last})
+                for m in missed:
+                    db.execute(
+                        "insert into broadcast_log (announcement_id, planned_at, audio_key, zones, relay, result,"
+                        " error) values (?,?,?,?,'',?,?)",
+                        [row["id"], m, row["audio_key"], row["zones"], "missed",
+                         f"máy tắt hoặc bận: quá {grace:.0f} s sau giờ phát"],
+                    )  # fmt: skip
+                db.execute(
+                    "update announcements set next_play_at=?, status=? where id=?",
+                    [t, "scheduled" if t is not None else "done", row["id"]],
+                )
+        return sorted(out, key=lambda r: (-PRIORITIES[r["priority"]], r["planned_at"]))
+
+    def recover(self, db: sqlite_utils.Database) -> int:
+        """Rows left 'playing' by a power cut: the play's end is unknown, and the log says so."""
+        with db.conn:
+            return db.execute(
+                "update broadcast_log set result='unknown', error='mất điện khi đang phát (power lost while playing)'"
+                " where result='playing'"
+            ).rowcount
+
+    # ---- the loop ----
+
+    async def create(self, raw: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        row = await self.store.call(self._validate, raw, now)
+        recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
+        rendered = await self.renderer.render(recipe)
+        row |= {"audio_key": rendered.key, "seconds": rendered.seconds, "created_at": now}
+        announcement_id = await self.store.call(self._insert, row)
+        return await self.store.call(self.get, announcement_id)
+
+    async def approve_now(self, announcement_id: int) -> dict[str, Any]:
+        result = await self.store.call(self.approve, announcement_id, self.clock())
+        self._changed.set()
+        await self.tick()
+        return result
+
+    async def tick(self) -> list[asyncio.Task[None]]:
+        now = self.clock()
+        started = []
+        for row in await self.store.call(self.take_due, now):
+            task = asyncio.create_task(self._play(row, now), name=f"announcement-{row['id']}")
+            self._plays.add(task)
+            task.add_done_callback(self._plays.discard)
+            started.append(task)
+        return started
+
+    async def _play(self, row: dict[str, Any], now: float) -> None:
+        wav = self.renderer.cache / f"{row['audio_key']}.wav"
+        late = now - row["planned_at"] > ON_TIME
+
+        def start(db: sqlite_utils.Database) -> int:
+            with db.conn:
+                cur = db.execute(
+                    "insert into broadcast_log (announcement_id, planned_at, started_at, audio_key, zones, relay,"
+                    " result) values (?,?,?,?,?,'','playing')",
+                    [row["id"], row["planned_at"], self.clock(), row["audio_key"], row["zones"]],
+                )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        log_id = await self.store.call(start)
+        try:
+            if not wav.exists():  # the cache was cleared: render again from the recipe
+                recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
+                wav = (await self.renderer.render(recipe)).wav
+            outcome = await self.station.broadcast(wav, PRIORITIES[row["priority"]])
+            result, relay, error = outcome.result, outcome.relay, outcome.error
+        except Exception as e:
+            log.exception("announcement %s could not play", row["id"])
+            result, relay, error = "failed", "", str(e)
+        if result == "played" and late:
+            result = "late"
+
+        def finish(db: sqlite_utils.Database) -> None:
+            with db.conn:
+                db.execute(
+                    "update broadcast_log set ended_at=?, relay=?, result=?, error=? where id=?",
+                    [self.clock(), relay, result, error, log_id],
+                )
+
+        await self.store.call(finish)
+        self.notifier.notify()
+
+    async def run(self) -> None:
+        await self.store.call(self.recover)
+        while True:
+            try:
+                await self.tick()
+                nxt = await self.store.call(
+                    lambda db: db.execute(
+                        "select min(next_play_at) from announcements where status='scheduled'"
+                    ).fetchone()[0]
+                )
+                wait = 30.0 if nxt is None else max(0.0, min(30.0, nxt - self.clock()))
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._changed.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("announcement loop failed; going on")
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        for task in list(self._plays):
+            task.cancel()
+        for task in list(self._plays):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
