@@ -271,17 +271,21 @@ def _make_chime(out: Path) -> None:
         chime += (
             pydub.generators.Sine(freq, sample_rate=RATE).to_audio_segment(duration=ms).fade_in(10).fade_out(ms // 2)
         )
-    chime.set_channels(1).export(out, format="wav")
+    with out.open("wb") as f:  # pydub leaves files it opened itself open
+        chime.set_channels(1).export(f, format="wav")
 
 
 def _assemble(chime_path: Path, speech_path: Path, out: Path, repeat: int, gap: float) -> None:
     pydub = _pydub()
-    chime = pydub.AudioSegment.from_wav(chime_path)
-    speech = pydub.AudioSegment.from_wav(speech_path)
+    with chime_path.open("rb") as f:
+        chime = pydub.AudioSegment.from_wav(f)
+    with speech_path.open("rb") as f:
+        speech = pydub.AudioSegment.from_wav(f)
     pause = pydub.AudioSegment.silent(duration=int(gap * 1000), frame_rate=RATE)
     short = pydub.AudioSegment.silent(duration=600, frame_rate=RATE)
     body = speech
     for _ in range(repeat - 1):
         body += pause + speech
     whole = chime + short + body + short + chime
-    whole.set_channels(1).set_frame_rate(RATE).set_sample_width(2).export(out, format="wav")
+    with out.open("wb") as f:
+        whole.set_channels(1).set_frame_rate(RATE).set_sample_width(2).export(f, format="wav")

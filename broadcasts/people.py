@@ -82,9 +82,7 @@ def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
     raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}", field="hamlet")
 
 
-def _upsert(
-    db: sqlite_utils.Database, number: str, name: str, hid: int | None, roles: list[str], now: float
-) -> bool:
+def _upsert(db: sqlite_utils.Database, number: str, name: str, hid: int | None, roles: list[str], now: float) -> bool:
     """Insert, or merge into the contact with this number (roles added). True when it merged."""
     row = db.execute("select id, roles, hamlet_id from contacts where number=?", [number]).fetchone()
     if row is None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import signal
 import sys
 
@@ -57,6 +58,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
     print(f"config OK ({cfg.source})")
+    return 0
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from audio.render import Renderer
+
+    cfg = config_mod.load(args.config)
+    renderer = Renderer(cfg.audio)
+
+    async def render() -> None:
+        recipe = renderer.recipe(text=args.text, repeat=args.repeat)
+        rendered = await renderer.render(recipe)
+        shutil.copy(rendered.wav, args.output)
+        print(f"spoken: {rendered.spoken}")
+        print(f"{args.output}: {rendered.seconds:.1f} s{' (from the cache)' if rendered.cached else ''}")
+
+    try:
+        asyncio.run(render())
+    finally:
+        renderer.close()
     return 0
 
 
@@ -144,6 +165,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="load the config and report the first error")
     check.add_argument("--config")
     check.set_defaults(fn=cmd_check_config)
+    say = sub.add_parser("say", help="render an announcement to a WAV file (chime, speech × repeat, chime)")
+    say.add_argument("text")
+    say.add_argument("-o", "--output", required=True, help="the WAV file to write")
+    say.add_argument("--repeat", type=int, default=None, help="readings (default: [audio] repeat)")
+    say.add_argument("--config")
+    say.set_defaults(fn=cmd_say)
     tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
     tok.set_defaults(fn=cmd_token)
     emu = sub.add_parser("emulator", help="run an emulated modem on a pty and play the phone")
@@ -165,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"loa: {e.message}", file=sys.stderr)
         return 2
+    except LoaError as e:
+        print(f"loa: {e.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config
         "sms": {"retry_base": 0.01, "retry_max": 0.05},
         "api": {"tokens": [TOKEN]},
         "commune": {"name": "xã Nà Phìn", "hamlets": HAMLETS},
+        "audio": {"cache_dir": str(tmp_path / "audio")},
+        "player": {"kind": "recording", "relay": "recording", "warmup": 0.0, "tail": 0.0},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
@@ -49,9 +51,14 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatedModem]:
 
 @pytest.fixture
 def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
-    async def start(emu: EmulatedModem, clock: Callable[[], float] | None = None, **sections: dict[str, Any]) -> Any:
+    async def start(
+        emu: EmulatedModem,
+        clock: Callable[[], float] | None = None,
+        player: Any = None,
+        **sections: dict[str, Any],
+    ) -> Any:
         config = make_config(tmp_path, emu.path, **sections)
-        app = create_app(config, clock=clock) if clock else create_app(config)
+        app = create_app(config, player=player, clock=clock) if clock else create_app(config, player=player)
         client = await aiohttp_client(app)
         await until(client, lambda: _connected(client))
         return client

@@ -1,0 +1,137 @@
+"""Scheduled loudspeaker plays on an injected clock, with the recording player and relay."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from audio.player import RecordingPlayer
+from gateway.keys import ANNOUNCER
+from gateway.sms.emulator import EmulatedModem
+from tests.conftest import AUTH, FakeClock, sql, until
+from tests.test_broadcasts import VN, at
+
+
+async def announce(client: Any, **body: Any) -> int:
+    resp = await client.post("/api/v1/announcements", json={"text": "Họp thôn lúc 19h", "repeat": 1} | body,
+                             headers=AUTH)  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    announcement_id = int((await resp.json())["id"])
+    resp = await client.post(f"/api/v1/announcements/{announcement_id}/approve", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    return announcement_id
+
+
+async def log(client: Any) -> list[tuple[Any, ...]]:
+    return await sql(client, "select announcement_id, planned_at, result, relay from broadcast_log order by id")
+
+
+async def settle(client: Any, rows: int) -> list[tuple[Any, ...]]:
+    """Wait until the log has `rows` rows and none is still playing."""
+
+    async def done() -> bool:
+        found = await log(client)
+        return len(found) >= rows and all(r[2] != "playing" for r in found)
+
+    await until(client, done)
+    return await log(client)
+
+
+async def test_a_one_off_plays_once_at_its_time(emulator: EmulatedModem, start_gateway: Any) -> None:
+    clock = FakeClock(at(2026, 12, 7, 6, 0))
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player)
+    a = await announce(client, when={"at": "2026-12-07T07:30"})
+    await client.app[ANNOUNCER].tick()
+    assert player.plays == []
+    clock.now = at(2026, 12, 7, 7, 30, 1)
+    await client.app[ANNOUNCER].tick()
+    assert await settle(client, 1) == [(a, at(2026, 12, 7, 7, 30), "played", "on→off")]
+    clock.now += 3600
+    await client.app[ANNOUNCER].tick()
+    assert len(player.plays) == 1
+    relay = client.app[ANNOUNCER].station.relay
+    assert relay.states == [True, False]
+    listed = await (await client.get("/api/v1/announcements", headers=AUTH)).json()
+    assert listed["announcements"][0]["status"] == "done"
+
+
+async def test_a_weekly_one_plays_on_the_right_days(emulator: EmulatedModem, start_gateway: Any) -> None:
+    clock = FakeClock(at(2026, 11, 30, 6, 0))  # a Monday
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player)
+    await announce(client, when={"weekly": {"days": ["mon", "thu"], "time": "07:00"}}, ends_on="2026-12-13")
+    played_on = []
+    day = datetime(2026, 11, 30, 7, 0, 2, tzinfo=VN)
+    for _ in range(21):
+        clock.now = day.timestamp()
+        before = len(player.plays)
+        await asyncio.gather(*await client.app[ANNOUNCER].tick())
+        if len(player.plays) > before:
+            played_on.append(day.strftime("%a %d/%m"))
+        day += timedelta(days=1)
+    assert played_on == ["Mon 30/11", "Thu 03/12", "Mon 07/12", "Thu 10/12"]
+
+
+async def test_after_a_three_hour_outage_what_is_in_grace_plays_late_the_rest_is_missed(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 7, 50))
+    client = await start_gateway(emulator, clock=clock, schedules={"grace": 300})
+    hourly = await announce(client, when={"cron": "0 * * * *"}, ends_on="2026-12-07")
+    early = await announce(client, when={"at": "2026-12-07T08:30"})
+    recent = await announce(client, when={"at": "2026-12-07T11:05"})
+    clock.now = at(2026, 12, 7, 8, 0)
+    await asyncio.gather(*await client.app[ANNOUNCER].tick())
+    assert [(r[0], r[2]) for r in await settle(client, 1)] == [(hourly, "played")]
+    await client.close()  # the power goes after 08:00 and comes back at 11:10
+
+    clock.now = at(2026, 12, 7, 11, 10)
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player, schedules={"grace": 300})
+    rows = (await settle(client, 6))[1:]
+    results = {(a, datetime.fromtimestamp(t, VN).strftime("%H:%M"), r) for a, t, r, _ in rows}
+    assert results == {
+        (hourly, "09:00", "missed"),
+        (hourly, "10:00", "missed"),
+        (hourly, "11:00", "missed"),  # 10 minutes late: past the grace window of 5
+        (early, "08:30", "missed"),
+        (recent, "11:05", "late"),
+    }
+    assert len(player.plays) == 1
+    (next_play,) = await sql(client, "select next_play_at from announcements where id=?", hourly)
+    assert next_play[0] == at(2026, 12, 7, 12, 0)
+
+
+async def test_khan_cap_interrupts_a_long_announcement(emulator: EmulatedModem, start_gateway: Any) -> None:
+    clock = FakeClock(at(2026, 12, 7, 9, 0))
+    player = RecordingPlayer(hold=asyncio.Event())
+    client = await start_gateway(emulator, clock=clock, player=player)
+    long_one = await announce(client, text="Thông báo dài về lịch nộp thuế đất năm 2026")
+    async with asyncio.timeout(10):
+        await player.started.wait()
+    emergency = await announce(client, text="Khẩn cấp: lũ quét, sơ tán ngay", priority="khan_cap")
+
+    async def interrupted() -> bool:
+        rows = await log(client)
+        return bool(rows) and rows[0][2] == "interrupted"
+
+    await until(client, interrupted)
+    assert (await log(client))[0][:3] == (long_one, at(2026, 12, 7, 9, 0), "interrupted")
+    assert player.plays[0]["result"] == "interrupted"
+    player.hold.set()  # type: ignore[union-attr]
+    rows = await settle(client, 2)
+    assert [(r[0], r[2]) for r in rows] == [(long_one, "interrupted"), (emergency, "played")]
+    assert client.app[ANNOUNCER].station.relay.states == [True, False, True, False]
+
+
+async def test_the_relay_is_off_after_a_player_that_raised(emulator: EmulatedModem, start_gateway: Any) -> None:
+    clock = FakeClock(at(2026, 12, 7, 9, 0))
+    client = await start_gateway(emulator, clock=clock, player=RecordingPlayer(fail=True))
+    a = await announce(client)
+    rows = await settle(client, 1)
+    assert rows == [(a, at(2026, 12, 7, 9, 0), "failed", "on→off")]
+    (error,) = await sql(client, "select error from broadcast_log")
+    assert "amplifier output failed" in error[0]
+    assert client.app[ANNOUNCER].station.relay.on is False
