@@ -38,6 +38,7 @@ bench: deps
 	$(BIN)/python bench/sms_path.py
 	$(BIN)/python bench/keywords.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/audio.py
 
 emulator: deps
 	$(BIN)/loa emulator

@@ -1,1 +1,1 @@
-"""Speech, announcement assembly and players (not built yet)."""
+"""Speech, announcement assembly, loudness, the render cache, players and the amplifier relay."""

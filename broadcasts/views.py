@@ -129,6 +129,13 @@ async def create_alert(request: web.Request) -> web.Response:
     b = request.app[BROADCASTS]
     created = await request.app[STORE].call(b.create_alert, body, b.clock())
     b.outbox.wake()
+    if body.get("loudspeaker"):
+        # the same words, khẩn cấp, on the loudspeakers of the hamlets the alert names (all when none)
+        announcer = request.app[ANNOUNCER]
+        zones = body.get("to", {}).get("hamlets", [])
+        made = await announcer.create({"text": body["text"], "priority": "khan_cap", "zones": zones})
+        await announcer.approve_now(made["id"])
+        created["announcement"] = made["id"]
     return json_response(created, status=201)
 
 

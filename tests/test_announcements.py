@@ -135,3 +135,26 @@ async def test_the_relay_is_off_after_a_player_that_raised(emulator: EmulatedMod
     (error,) = await sql(client, "select error from broadcast_log")
     assert "amplifier output failed" in error[0]
     assert client.app[ANNOUNCER].station.relay.on is False
+
+
+async def test_an_alert_can_also_sound_on_the_loudspeakers(emulator: EmulatedModem, start_gateway: Any) -> None:
+    clock = FakeClock(at(2026, 12, 7, 23, 0))
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player)
+    resp = await client.post(
+        "/api/v1/contacts",
+        json={"name": "Vàng A Sử", "number": "0912100001", "hamlet": "Nà Phìn", "roles": ["hamlet_head"]},
+        headers=AUTH,
+    )
+    assert resp.status == 201
+    resp = await client.post(
+        "/api/v1/alerts",
+        json={"text": "Lũ quét ở suối Nà Phìn, sơ tán ngay", "to": {"hamlets": ["Nà Phìn"]}, "loudspeaker": True},
+        headers=AUTH,
+    )
+    assert resp.status == 201
+    announcement = (await resp.json())["announcement"]
+    rows = await settle(client, 1)
+    assert rows[0][0] == announcement and rows[0][2] == "played"
+    (zones,) = await sql(client, "select zones, priority from announcements where id=?", announcement)
+    assert zones == ('["Nà Phìn"]', "khan_cap")
