@@ -13,6 +13,7 @@ import sqlite_utils
 from gateway.errors import InvalidRequest, NotFound
 from gateway.keywords.service import fold_name, hamlets
 from gateway.sms import numbers
+from gateway.web.accounts import Forbidden, User
 
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
 ROLE_WORDS = {
@@ -324,3 +325,20 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
         return list(people.values())
     opted = opted_out(db)
     return [p for p in people.values() if p.number not in opted]
+
+
+def check_own_target(db: sqlite_utils.Database, user: User, target: Any) -> None:
+    """A hamlet head sends only to their own hamlet."""
+    if not user.is_head:
+        return
+    if not isinstance(target, dict) or target.get("hamlets") != [user.hamlet] or set(target) - {"hamlets", "roles"}:
+        raise Forbidden(f"Trưởng thôn chỉ được gửi cho thôn {user.hamlet}", field="to")
+
+
+def check_own_numbers(db: sqlite_utils.Database, user: User, recipients: list[str]) -> None:
+    own = {p.number for p in resolve(db, {"hamlets": [user.hamlet]}, keep_opted=True)} if user.hamlet else set()
+    outside = [n for n in recipients if n not in own]
+    if outside:
+        raise Forbidden(
+            f"Trưởng thôn chỉ được gửi cho người trong thôn {user.hamlet}: {', '.join(outside)}", field="to"
+        )

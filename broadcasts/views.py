@@ -9,6 +9,7 @@ from aiohttp import web
 from broadcasts import people
 from gateway.errors import InvalidRequest
 from gateway.keys import ANNOUNCER, BROADCASTS, STORE
+from gateway.web.accounts import Forbidden
 from gateway.web.http import authorise, int_param, json_response, read_json
 
 routes = web.RouteTableDef()
@@ -18,13 +19,16 @@ MAX_CLIP = 20 * 1024 * 1024
 
 @routes.get("/api/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
-    authorise(request)
-    return json_response({"contacts": await request.app[STORE].call(people.list_contacts)})
+    user = await authorise(request)
+    contacts = await request.app[STORE].call(people.list_contacts)
+    if user.is_head:
+        contacts = [c for c in contacts if c["hamlet"] == user.hamlet]
+    return json_response({"contacts": contacts})
 
 
 @routes.post("/api/v1/contacts")
 async def add_contact(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     now = request.app[BROADCASTS].clock()
     return json_response(await request.app[STORE].call(people.add_contact, body, now), status=201)
@@ -32,7 +36,7 @@ async def add_contact(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/contacts/{id}")
 async def update_contact(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     contact_id = int_param(request.match_info["id"], "id")
     now = request.app[BROADCASTS].clock()
@@ -50,14 +54,14 @@ async def update_contact(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/contacts/{id}")
 async def delete_contact(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     await request.app[STORE].call(people.delete_contact, int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
 
 
 @routes.post("/api/v1/contacts/import")
 async def import_contacts(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     data = await request.read()
     if len(data) > MAX_CSV:
         raise InvalidRequest("Tệp quá lớn (at most 5 MB)", field="file")
@@ -68,36 +72,39 @@ async def import_contacts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/hamlets/{name}")
 async def hamlet_people(request: web.Request) -> web.Response:
-    authorise(request)
-    found = await request.app[STORE].call(people.resolve, {"hamlets": [request.match_info["name"]]})
+    user = await authorise(request)
+    target = {"hamlets": [request.match_info["name"]]}
+    await request.app[STORE].call(people.check_own_target, user, target)
+    found = await request.app[STORE].call(people.resolve, target)
     return json_response({"people": [asdict(p) for p in found]})
 
 
 @routes.post("/api/v1/hamlets")
 async def add_hamlet(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     return json_response(await request.app[STORE].call(people.add_hamlet, str(body.get("name", ""))), status=201)
 
 
 @routes.get("/api/v1/groups")
 async def list_groups(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     return json_response({"groups": await request.app[STORE].call(people.list_groups)})
 
 
 @routes.post("/api/v1/groups")
 async def save_group(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     return json_response(await request.app[STORE].call(people.save_group, body), status=201)
 
 
 @routes.post("/api/v1/reminders")
 async def create_reminder(request: web.Request) -> web.Response:
-    authorise(request)
+    user = await authorise(request)
     body = await read_json(request)
     b = request.app[BROADCASTS]
+    await request.app[STORE].call(people.check_own_target, user, body.get("to"))
     now = b.clock()
     preview = await request.app[STORE].call(b.preview, body, now)
     if body.get("dry_run"):
@@ -109,14 +116,14 @@ async def create_reminder(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/reminders")
 async def list_reminders(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     b = request.app[BROADCASTS]
     return json_response({"reminders": await request.app[STORE].call(b.list_reminders)})
 
 
 @routes.delete("/api/v1/reminders/{id}")
 async def cancel_reminder(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     b = request.app[BROADCASTS]
     await request.app[STORE].call(b.cancel_reminder, int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
@@ -124,7 +131,7 @@ async def cancel_reminder(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/alerts")
 async def create_alert(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     b = request.app[BROADCASTS]
     created = await request.app[STORE].call(b.create_alert, body, b.clock())
@@ -141,7 +148,7 @@ async def create_alert(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/alerts/{id}")
 async def alert_board(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     b = request.app[BROADCASTS]
     return json_response(await request.app[STORE].call(b.board, int_param(request.match_info["id"], "id")))
 
@@ -149,7 +156,7 @@ async def alert_board(request: web.Request) -> web.Response:
 @routes.post("/api/v1/clips")
 async def upload_clip(request: web.Request) -> web.Response:
     """A recording (e.g. a hamlet head's, in H'Mông or Dao) as the body, any format ffmpeg reads."""
-    authorise(request)
+    await authorise(request, "admin", "official")
     data = await request.read()
     if not data:
         raise InvalidRequest("Tệp ghi âm trống", field="clip")
@@ -160,28 +167,31 @@ async def upload_clip(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/announcements")
 async def create_announcement(request: web.Request) -> web.Response:
-    authorise(request)
-    created = await request.app[ANNOUNCER].create(await read_json(request))
+    user = await authorise(request)
+    body = await read_json(request)
+    if user.is_head and body.get("zones") != [user.hamlet]:
+        raise Forbidden(f"Trưởng thôn chỉ được thông báo cho thôn {user.hamlet}", field="zones")
+    created = await request.app[ANNOUNCER].create(body)
     return json_response(created | {"preview": f"/api/v1/audio/{created['audio_key']}.mp3"}, status=201)
 
 
 @routes.get("/api/v1/announcements")
 async def list_announcements(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     a = request.app[ANNOUNCER]
     return json_response({"announcements": await request.app[STORE].call(a.all)})
 
 
 @routes.post("/api/v1/announcements/{id}/approve")
 async def approve_announcement(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     a = request.app[ANNOUNCER]
     return json_response(await a.approve_now(int_param(request.match_info["id"], "id")))
 
 
 @routes.post("/api/v1/announcements/{id}/cancel")
 async def cancel_announcement(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     a = request.app[ANNOUNCER]
     await request.app[STORE].call(a.cancel, int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
@@ -189,7 +199,7 @@ async def cancel_announcement(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/broadcasts")
 async def broadcast_log(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     a = request.app[ANNOUNCER]
     limit = min(max(int_param(request.query.get("limit", "100"), "limit"), 1), 1000)
     return json_response({"log": await request.app[STORE].call(a.log, limit)})
@@ -197,6 +207,6 @@ async def broadcast_log(request: web.Request) -> web.Response:
 
 @routes.get(r"/api/v1/audio/{key:[0-9a-f]{24}}.{fmt:mp3|ogg}")
 async def audio_preview(request: web.Request) -> web.FileResponse:
-    authorise(request)
+    await authorise(request)  # any role: it only plays a sound already made
     path = await request.app[ANNOUNCER].renderer.preview(request.match_info["key"], request.match_info["fmt"])
     return web.FileResponse(path)

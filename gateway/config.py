@@ -117,6 +117,14 @@ class SchedulesConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    secret: str = ""
+    session_hours: float = 8.0
+    lock_after: int = 10
+    lock_minutes: float = 15.0
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     tokens: tuple[str, ...] = ()
 
@@ -134,6 +142,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
     schedules: SchedulesConfig = field(default_factory=SchedulesConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: str = "built-in defaults"
 
 

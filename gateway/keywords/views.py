@@ -15,14 +15,14 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/procedures")
 async def list_procedures(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     procedures = await request.app[STORE].call(kb.all_procedures)
     return json_response({"procedures": [p.as_json() for p in procedures]})
 
 
 @routes.put("/api/v1/procedures/{key}")
 async def put_procedure(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     residents = request.app[RESIDENTS]
     procedure = kb.parse(await read_json(request), key=request.match_info["key"])
     await request.app[STORE].call(kb.upsert, procedure, residents.clock())
@@ -32,7 +32,7 @@ async def put_procedure(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/questions")
 async def list_questions(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     status = request.query.get("status")
     if status not in (None, "open", "answered"):
         raise InvalidRequest("status phải là open hoặc answered", field="status")
@@ -59,7 +59,7 @@ async def list_questions(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/questions/{id}/answer")
 async def answer_question(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -71,7 +71,7 @@ async def answer_question(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/hamlets")
 async def list_hamlets(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
 
     def query(db: object) -> list[dict[str, object]]:
         return list(

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcasts import people
 from gateway.errors import InvalidRequest, ModemError
 from gateway.keys import CONFIG, HARDWARE, OUTBOX, STORE
 from gateway.sms import inbox as inbox_db
@@ -46,7 +47,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/messages")
 async def send_messages(request: web.Request) -> web.Response:
-    authorise(request)
+    user = await authorise(request)
     body = await read_json(request)
     to = body.get("to")
     if isinstance(to, str):
@@ -63,6 +64,8 @@ async def send_messages(request: web.Request) -> web.Response:
     if policy not in POLICIES:
         raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
     recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
+    if user.is_head:
+        await request.app[STORE].call(people.check_own_numbers, user, recipients)
     prepared = prepare(text, policy)
     ids = await request.app[OUTBOX].enqueue(recipients, prepared, priority=priority, source="api")
     return json_response(
@@ -109,14 +112,14 @@ def _message_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @routes.get("/api/v1/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     row = await request.app[STORE].call(outbox_db.get, int_param(request.match_info["id"], "id"))
     return json_response(_message_json(row))
 
 
 @routes.get("/api/v1/inbox")
 async def list_inbox(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     limit = min(max(int_param(request.query.get("limit", "50"), "limit"), 1), 500)
     before = request.query.get("before")
     rows = await request.app[STORE].call(
@@ -142,7 +145,7 @@ async def list_inbox(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/ussd")
 async def ussd(request: web.Request) -> web.Response:
-    authorise(request)
+    await authorise(request, "admin", "official")
     body = await read_json(request)
     code = body.get("code")
     if not isinstance(code, str) or not code.startswith("*") or not code.endswith("#"):

@@ -10,7 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, Unauthorized
-from gateway.keys import TOKENS
+from gateway.keys import STORE, TOKENS
+from gateway.web import accounts
+from gateway.web.accounts import User
 
 
 def iso(ts: float | None) -> str | None:
@@ -21,13 +23,23 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-def authorise(request: web.Request) -> None:
+async def authorise(request: web.Request, *roles: str) -> User:
+    """The caller of an API call: a user's token, or one of the config's tokens (the commune's own
+    systems, with the admin role). With `roles`, only those roles may go on."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Cần đăng nhập: thiếu token (missing bearer token)")
-    if not any(hmac.compare_digest(token.encode(), t.encode()) for t in request.app[TOKENS]):
-        raise Unauthorized("Token không hợp lệ (invalid token)")
+    if any(hmac.compare_digest(token.encode(), t.encode()) for t in request.app[TOKENS]):
+        user = accounts.SYSTEM
+    else:
+        found = await request.app[STORE].call(accounts.user_for_token, token)
+        if found is None:
+            raise Unauthorized("Token không hợp lệ (invalid token)")
+        user = found
+    if roles:
+        user.require(*roles)
+    return user
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
