@@ -41,7 +41,7 @@ from gateway.sms.modem import Modem
 from gateway.sms.outbox import Outbox
 from gateway.store import Store
 from gateway.ussd import views as ussd_views
-from gateway.web import api
+from gateway.web import api, console
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def create_app(
     app.add_routes(keyword_views.routes)
     app.add_routes(ussd_views.routes)
     app.add_routes(broadcast_views.routes)
+    console.setup(app)
     return app
 
 
