@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs at run or test time: speech and audio processing
-DEBS := espeak-ng ffmpeg
+# Debian packages the project needs: speech and audio processing; Chromium for the console tests
+DEBS := espeak-ng ffmpeg chromium
 
 .PHONY: run test lint deps debs bench emulator clean
 

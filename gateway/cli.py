@@ -81,6 +81,29 @@ def cmd_say(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+
+    from gateway.store import Store
+    from gateway.web import accounts
+
+    cfg = config_mod.load(args.config)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+
+    async def add() -> accounts.User:
+        store = Store(cfg.database.path)
+        await store.open()
+        try:
+            return await store.call(accounts.add_user, args.username, password, args.role, args.hamlet, time.time())
+        finally:
+            await store.close()
+
+    user = asyncio.run(add())
+    print(f"user {user.username} ({user.role}) added to {cfg.database.path}")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(24))
     return 0
@@ -171,6 +194,14 @@ def parser() -> argparse.ArgumentParser:
     say.add_argument("--repeat", type=int, default=None, help="readings (default: [audio] repeat)")
     say.add_argument("--config")
     say.set_defaults(fn=cmd_say)
+    user = sub.add_parser("user", help="accounts of the console").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="create an account (the first admin, for instance)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=["admin", "official", "hamlet_head"], default="admin")
+    add.add_argument("--hamlet", help="the hamlet of a hamlet head")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--config")
+    add.set_defaults(fn=cmd_user_add)
     tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
     tok.set_defaults(fn=cmd_token)
     emu = sub.add_parser("emulator", help="run an emulated modem on a pty and play the phone")

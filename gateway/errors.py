@@ -69,8 +69,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except LoaError as e:
         return error_body(e.status, e.message, **e.details)
     except web.HTTPException as e:
-        if e.empty_body or e.status < 400:
-            raise
+        if e.empty_body or e.status < 400 or not request.path.startswith(("/api/", "/healthz")):
+            raise  # pages keep their own Vietnamese text; the API speaks JSON
         return error_body(e.status, e.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

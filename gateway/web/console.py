@@ -61,8 +61,10 @@ def setup(app: web.Application) -> None:
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
+    # context processors run before the handler: find the user from the session here too
     session = await get_session(request)
-    user = request.get(USER)
+    user_id = session.get("user_id")
+    user = await request.app[STORE].call(accounts.get, user_id) if isinstance(user_id, int) else None
     flashes = session.pop("flashes", [])
     return {
         "user": user,

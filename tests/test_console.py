@@ -1,0 +1,220 @@
+"""The officials' console in a real browser: Debian's Chromium driven by Playwright, on the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from gateway.app import create_app
+from gateway.keys import HARDWARE, STORE
+from gateway.sms.emulator import EmulatedModem
+from gateway.web import accounts
+from tests.conftest import FakeClock, make_config, sql, wait_sent
+from tests.test_broadcasts import VN, at
+from tests.test_residents import routed
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "matkhau-an-toan-1"
+NA_PHIN = [("Lò Thị Mai", "+84912000001"), ("Giàng Thị Dua", "+84912000002")]
+KHAU_PHA = [("Sùng A Páo", "+84912000009")]
+
+
+@pytest.fixture
+async def browser(site: Any) -> AsyncIterator[Browser]:
+    # depends on the site so that it closes first: the app's shutdown then has no browser connections to wait for
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: make test installs Debian's chromium")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--autoplay-policy=no-user-gesture-required"],
+        )  # fmt: skip
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def site(aiohttp_server: Any, emulator: EmulatedModem, tmp_path: Path) -> Any:
+    # a Monday at 10:00 in the commune: outside the quiet hours whatever time CI runs
+    app = create_app(make_config(tmp_path, emulator.path), clock=FakeClock(at(2026, 12, 7, 10, 0)))
+    server = await aiohttp_server(app)
+    await app[HARDWARE].modem.wait_connected()
+    store = app[STORE]
+    now = time.time()
+    await store.call(accounts.add_user, "canbo", PASSWORD, "official", None, now)
+    await store.call(accounts.add_user, "quantri", PASSWORD, "admin", None, now)
+    await store.call(accounts.add_user, "truongthon", PASSWORD, "hamlet_head", "Nà Phìn", now)
+    from broadcasts.people import add_contact
+
+    for hamlet, people in (("Nà Phìn", NA_PHIN), ("Khau Phạ", KHAU_PHA)):
+        for name, number in people:
+            await store.call(add_contact, {"name": name, "number": number, "hamlet": hamlet}, now)
+    server.url = str(server.make_url("")).rstrip("/")
+    return server
+
+
+async def login(browser: Browser, site: Any, username: str, password: str = PASSWORD) -> Page:
+    page = await browser.new_page(base_url=site.url)
+    await page.goto("/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    return page
+
+
+async def test_log_in_send_to_a_hamlet_and_see_it_arrive(browser: Browser, site: Any, emulator: EmulatedModem) -> None:
+    page = await login(browser, site, "canbo")
+    await page.wait_for_selector("#modem")
+    assert "Đang kết nối" in await page.inner_text("#modem")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    await page.goto("/send")
+    await page.check("input[name=hamlets][value='Nà Phìn']")
+    text = "Chào {ten}: sáng thứ Hai 7h30 tiêm chủng cho trẻ tại trạm y tế xã, nhớ mang sổ tiêm."
+    await page.fill("#text", text)
+    assert "2 tin (UCS-2)" in await page.inner_text("#count-auto")
+    assert "1 tin (GSM-7)" in await page.inner_text("#count-gsm7")
+    assert "Chao {ten}: sang thu Hai" in await page.inner_text("#preview-gsm7")
+    await page.screenshot(path=str(ARTIFACTS / "send.png"), full_page=True)
+    await page.click("#send-form button[type=submit]")
+    await page.wait_for_selector(".flash")
+    assert "Đã xếp 2 tin" in await page.inner_text(".flash")
+    received = {m.number: m.text for m in await wait_sent(emulator, 2)}
+    assert received["+84912000001"].startswith("Chào Lò Thị Mai: sáng thứ Hai")
+    assert "+84912000009" not in received
+
+
+async def test_a_form_error_keeps_what_was_typed(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    await page.fill("#text", "Họp thôn tối nay")
+    await page.click("#send-form button[type=submit]")
+    assert "Hãy chọn thôn" in await page.inner_text("#error-to")
+    assert await page.input_value("#text") == "Họp thôn tối nay"
+
+
+async def test_schedule_an_announcement_play_its_preview_and_approve_it(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/announcements")
+    await page.fill("#text", "Thông báo: 7h30 sáng thứ Hai tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã")
+    tomorrow = datetime(2026, 12, 8, 7, 30, tzinfo=VN)  # the app's clock says 7 December
+    await page.fill("#when", tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    await page.click("#announce-form button[type=submit]")
+    await page.wait_for_selector("#announcement-1")
+    assert await page.inner_text("#announcement-1 .status") == "draft"
+    async with asyncio.timeout(20):
+        playing = await page.evaluate(
+            """() => new Promise((ok, fail) => {
+                 const a = document.querySelector('#announcement-1 audio');
+                 a.addEventListener('playing', () => ok(a.duration), {once: true});
+                 a.addEventListener('error', () => fail('cannot play ' + a.src), {once: true});
+                 a.play().catch(e => fail(String(e)));
+               })"""
+        )
+    assert playing > 5  # seconds of chime and speech, decoded by the browser
+    await page.click("#announcement-1 button:text('Duyệt')")
+    await page.wait_for_selector(".flash")
+    assert await page.inner_text("#announcement-1 .status") == "scheduled"
+    assert tomorrow.strftime("07:30 %d/%m/%Y") in await page.inner_text("#announcement-1")
+
+
+async def test_an_sms_carrying_a_script_shows_as_text_and_the_answer_goes_out(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    emulator.deliver("+84961234567", "<script>window.pwned=1</script><b>xã ơi</b> đường bị ngập")
+    await routed_in(site, emulator)
+    page = await login(browser, site, "canbo")
+    await page.goto("/questions")
+    cell = page.locator("#open-questions td.question").first
+    assert await cell.inner_text() == "<script>window.pwned=1</script><b>xã ơi</b> đường bị ngập"
+    assert await page.evaluate("() => window.pwned === undefined")
+    assert await page.locator("#open-questions b").count() == 0
+    before = len(emulator.messages())
+    await page.fill("#open-questions textarea", "Xã đã cử người xuống kiểm tra đoạn đường ngập.")
+    await page.click("#open-questions button")
+    await page.wait_for_selector(".flash")
+    sent = await wait_sent(emulator, before + 1)
+    assert sent[-1].number == "+84961234567"
+    assert sent[-1].text == "Xã đã cử người xuống kiểm tra đoạn đường ngập."
+
+
+async def routed_in(site: Any, emulator: EmulatedModem) -> None:
+    class Client:
+        app = site.app
+
+    await routed(Client(), 1)
+
+
+async def test_a_hamlet_head_cannot_see_or_send_for_another_hamlet(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    page = await login(browser, site, "truongthon")
+    await page.goto("/send")
+    hamlets = await page.locator("input[name=hamlets]").evaluate_all("els => els.map(e => e.value)")
+    assert hamlets == ["Nà Phìn"]
+    csrf = await page.input_value("input[name=csrf] >> nth=0")
+    resp = await page.request.post("/send", form={"csrf": csrf, "hamlets": "Khau Phạ", "text": "Tin của thôn khác"})
+    assert resp.status == 400
+    assert "chỉ được gửi cho thôn Nà Phìn" in await resp.text()
+    await page.goto("/contacts")
+    assert "Sùng A Páo" not in await page.inner_text("#contacts")
+    assert "Lò Thị Mai" in await page.inner_text("#contacts")
+    resp = await page.request.get("/questions")
+    assert resp.status == 403
+    # the API refuses the same thing with the head's own token
+    head = await site.app[STORE].call(accounts.user_by_name, "truongthon")
+    token = await site.app[STORE].call(accounts.new_token, head.id, "test", time.time())
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = await page.request.post("/api/v1/messages", data={"to": ["0912000009"], "text": "x"}, headers=auth)
+    assert resp.status == 403
+    resp = await page.request.post("/api/v1/messages", data={"to": ["0912000001"], "text": "Họp thôn"}, headers=auth)
+    assert resp.status == 202
+    resp = await page.request.get("/api/v1/inbox", headers=auth)
+    assert resp.status == 403
+    assert [m.number for m in await wait_sent(emulator, 1)] == ["+84912000001"]
+
+
+async def test_a_form_without_its_csrf_token_is_refused(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    resp = await page.request.post("/send", form={"hamlets": "Nà Phìn", "text": "Tin giả mạo"})
+    assert resp.status == 403
+    assert "CSRF" in await resp.text()
+    assert await sql_outbox(site) == 0
+
+
+async def sql_outbox(site: Any) -> int:
+    class Client:
+        app = site.app
+
+    return int((await sql(Client(), "select count(*) from outbox"))[0][0])
+
+
+async def test_ten_wrong_passwords_lock_the_account(browser: Browser, site: Any) -> None:
+    page = await browser.new_page(base_url=site.url)
+    for _ in range(10):
+        await page.goto("/login")
+        await page.fill("#username", "quantri")
+        await page.fill("#password", "sai-mat-khau")
+        await page.click("button[type=submit]")
+        assert "Sai tên đăng nhập hoặc mật khẩu" in await page.inner_text("#login-error")
+    await page.goto("/login")
+    await page.fill("#username", "quantri")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    assert "bị khoá" in await page.inner_text("#login-error")
+    other = await login(browser, site, "canbo")  # other accounts still work
+    await other.wait_for_selector("#modem")
+    rows = await site.app[STORE].call(accounts.audit_log)
+    assert [r["action"] for r in rows[:2]] == ["login", "login refused"]
