@@ -42,6 +42,7 @@ from gateway.sms.outbox import Outbox
 from gateway.store import Store
 from gateway.ussd import views as ussd_views
 from gateway.web import api, console
+from gateway.web.http import audit_api
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def create_app(
     player: Player | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware, audit_api])
     app[CONFIG] = config
     store = Store(config.database.path)
     notifier = Notifier()

@@ -93,3 +93,14 @@ async def test_inbox_is_newest_first_and_pages(gateway: Any, emulator: EmulatedM
     assert set(page[0]) >= {"id", "from", "text", "received_at"}
     resp = await gateway.get(f"/api/v1/inbox?limit=2&before={page[-1]['id']}", headers=AUTH)
     assert [m["text"] for m in (await resp.json())["messages"]] == ["tin 0"]
+
+
+async def test_changes_through_the_api_are_audited(gateway: Any) -> None:
+    from gateway.keys import STORE
+    from gateway.web import accounts
+
+    resp = await gateway.post("/api/v1/messages", json={"to": ["0912345678"], "text": "Họp"}, headers=AUTH)
+    assert resp.status == 202
+    await gateway.post("/api/v1/messages", json={"to": ["1"], "text": "x"}, headers=AUTH)  # refused: not logged
+    rows = await gateway.app[STORE].call(accounts.audit_log)
+    assert [(r["user"], r["action"]) for r in rows] == [("api", "API POST /api/v1/messages")]

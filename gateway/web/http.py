@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +15,8 @@ from gateway.errors import InvalidRequest, Unauthorized
 from gateway.keys import STORE, TOKENS
 from gateway.web import accounts
 from gateway.web.accounts import User
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def iso(ts: float | None) -> str | None:
@@ -39,7 +43,23 @@ async def authorise(request: web.Request, *roles: str) -> User:
         user = found
     if roles:
         user.require(*roles)
+    request[PRINCIPAL] = user
     return user
+
+
+PRINCIPAL = web.RequestKey("principal", User)
+
+
+@web.middleware
+async def audit_api(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every change made through the API is written to the audit log with who made it."""
+    response = await handler(request)
+    user = request.get(PRINCIPAL)
+    if user is not None and request.method in ("POST", "PUT", "DELETE") and response.status < 400:
+        await request.app[STORE].call(
+            accounts.audit, user.username, f"API {request.method} {request.path}", "", time.time()
+        )
+    return response
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
