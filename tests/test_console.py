@@ -218,3 +218,23 @@ async def test_ten_wrong_passwords_lock_the_account(browser: Browser, site: Any)
     await other.wait_for_selector("#modem")
     rows = await site.app[STORE].call(accounts.audit_log)
     assert [r["action"] for r in rows[:2]] == ["login", "login refused"]
+
+
+async def test_an_official_edits_an_answer_and_a_too_long_one_is_refused_beside_its_field(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/procedures")
+    form = page.locator("#procedure-KS")
+    too_long = "Khai sinh: " + "mang đủ giấy tờ cần thiết " * 6
+    await form.locator("textarea[name=answer]").fill(too_long)
+    await form.locator("button").click()
+    error = page.locator("#procedure-KS .error")
+    assert "3 tin nhắn" in await error.inner_text()
+    assert await page.locator("#procedure-KS textarea[name=answer]").input_value() == too_long
+    await page.locator("#procedure-KS textarea[name=answer]").fill("Khai sinh: mang tờ khai và giấy chứng sinh.")
+    await page.locator("#procedure-KS button").click()
+    await page.wait_for_selector(".flash")
+    emulator.deliver("+84961234567", "KS")
+    (reply,) = await wait_sent(emulator, 1)
+    assert reply.text == "Khai sinh: mang tờ khai và giấy chứng sinh."

@@ -497,7 +497,41 @@ async def alerts_page(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("procedures.html")
 async def procedures_page(request: web.Request) -> dict[str, Any]:
     await _user(request, "admin", "official")
-    return {"procedures": await request.app[STORE].call(kb.all_procedures)}
+    return {"procedures": await request.app[STORE].call(kb.all_procedures), "errors": {}}
+
+
+@routes.post("/procedures/{key:[A-Za-z]{2,3}}")
+async def save_procedure(request: web.Request) -> web.StreamResponse:
+    user = await _user(request, "admin", "official")
+    form = await _form(request)
+    key = request.match_info["key"].upper()
+    raw: dict[str, Any] = {
+        "name": str(form.get("name", "")),
+        "synonyms": [x.strip() for x in str(form.get("synonyms", "")).split(",") if x.strip()],
+        "answer": str(form.get("answer", "")),
+        "answer_plain": str(form.get("answer_plain", "")),
+        "checked_on": str(form.get("checked_on", "")),
+        "checked_by": str(form.get("checked_by", "")),
+        "status": "checked" if form.get("checked") else "unconfirmed",
+    }
+    try:
+        procedure = kb.parse(raw, key=key)
+    except LoaError as e:
+        # show the page again with what was typed, the error beside its field
+        procedures = await request.app[STORE].call(kb.all_procedures)
+        typed = [kb.Procedure(key, raw["name"], tuple(raw["synonyms"]), raw["answer"], raw["answer_plain"],
+                              raw["checked_on"], raw["checked_by"], raw["status"]) if p.key == key else p
+                 for p in procedures]  # fmt: skip
+        field = e.details.get("field", "other")
+        errors = {key: {field if field in ("answer", "answer_plain") else "other": e.message}}
+        context = {"procedures": typed, "errors": errors}
+        return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
+    residents = request.app[RESIDENTS]
+    await request.app[STORE].call(kb.upsert, procedure, residents.clock())
+    await residents.reload()
+    await _audit(request, user, "edit procedure", raw | {"key": key})
+    await _flash(request, f"Đã lưu câu trả lời {key}.")
+    raise web.HTTPSeeOther(f"/procedures#procedure-{key}")
 
 
 @routes.get("/users")
