@@ -238,3 +238,30 @@ async def test_an_official_edits_an_answer_and_a_too_long_one_is_refused_beside_
     emulator.deliver("+84961234567", "KS")
     (reply,) = await wait_sent(emulator, 1)
     assert reply.text == "Khai sinh: mang tờ khai và giấy chứng sinh."
+
+
+async def test_an_official_sends_an_alert_and_watches_its_board(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    from broadcasts.people import add_contact
+
+    await site.app[STORE].call(
+        add_contact, {"name": "Vàng A Sử", "number": "0912100001", "hamlet": "Nà Phìn", "roles": ["hamlet_head"]},
+        time.time(),
+    )  # fmt: skip
+    page = await login(browser, site, "canbo")
+    await page.goto("/alerts")
+    await page.fill("#alert-text", "Lũ quét ở suối, sơ tán ngay")
+    await page.click("#alert-form button")
+    assert "Hãy chọn ít nhất một thôn" in await page.inner_text("#alert-form")
+    assert await page.input_value("#alert-text") == "Lũ quét ở suối, sơ tán ngay"
+    await page.check("#alert-form input[name=hamlets][value='Nà Phìn']")
+    await page.click("#alert-form button")
+    await page.wait_for_selector(".flash")
+    assert "tới 1 người" in await page.inner_text(".flash")
+    (sent,) = await wait_sent(emulator, 1)
+    assert sent.number == "+84912100001" and sent.text.startswith("Lũ quét ở suối")
+    emulator.deliver("+84912100001", "OK")
+    await routed_in(site, emulator)
+    await page.goto("/alerts")
+    assert "xác nhận 1" in await page.inner_text(".card >> nth=1")

@@ -477,10 +477,9 @@ async def import_contacts(request: web.Request) -> web.StreamResponse:
 # ---- simple lists: alerts, procedures, users, audit ----
 
 
-@routes.get("/alerts")
-@aiohttp_jinja2.template("alerts.html")
-async def alerts_page(request: web.Request) -> dict[str, Any]:
-    await _user(request, "admin", "official")
+async def _alerts_context(
+    request: web.Request, form: Any = None, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
     b = request.app[BROADCASTS]
     ids = await request.app[STORE].call(
         lambda db: [r[0] for r in db.execute("select id from alerts order by id desc limit 20")]
@@ -490,7 +489,67 @@ async def alerts_page(request: web.Request) -> dict[str, Any]:
         for r in board["recipients"]:
             for k in ("confirmed_at", "resent_at", "escalated_at"):
                 r[k] = _when(request.app, r[k])
-    return {"boards": boards}
+    hamlets = [h.name for h in await request.app[STORE].call(residents_db.hamlets)]
+    typed = {
+        "text": str(form.get("text", "")) if form else "",
+        "hamlets": form.getall("hamlets", []) if form else [],
+        "heads_only": bool(form.get("heads_only")) if form else True,
+        "minutes": str(form.get("minutes", ""))
+        if form
+        else str(int(request.app[CONFIG].broadcasts.alert_confirm_minutes)),
+        "escalate_to": str(form.get("escalate_to", "")) if form else request.app[CONFIG].broadcasts.alert_escalate_to,
+    }
+    return {"boards": boards, "hamlets": hamlets, "form": typed, "errors": errors or {}}
+
+
+@routes.get("/alerts")
+@aiohttp_jinja2.template("alerts.html")
+async def alerts_page(request: web.Request) -> dict[str, Any]:
+    await _user(request, "admin", "official")
+    return await _alerts_context(request)
+
+
+@routes.post("/alerts")
+async def send_alert(request: web.Request) -> web.StreamResponse:
+    user = await _user(request, "admin", "official")
+    form = await _form(request)
+    target: dict[str, Any] = {"hamlets": [str(h) for h in form.getall("hamlets", [])]}
+    if form.get("heads_only"):
+        target["roles"] = ["hamlet_head"]
+    body: dict[str, Any] = {"text": str(form.get("text", "")), "to": target,
+                            "escalate_to": str(form.get("escalate_to", "")).strip()}  # fmt: skip
+    errors: dict[str, str] = {}
+    try:
+        body["confirm_minutes"] = float(str(form.get("minutes", "")).strip() or "30")
+    except ValueError:
+        errors["text"] = "Số phút chờ phải là một số."
+    if not target["hamlets"]:
+        errors["to"] = "Hãy chọn ít nhất một thôn."
+    if body["escalate_to"]:
+        try:
+            people.valid_number(body["escalate_to"])
+        except LoaError as e:
+            errors["escalate_to"] = e.message
+    b = request.app[BROADCASTS]
+    if not errors:
+        try:
+            created = await request.app[STORE].call(b.create_alert, body, b.clock())
+        except LoaError as e:
+            field = e.details.get("field", "text")
+            errors["to" if field == "to" else "text"] = e.message
+        else:
+            b.outbox.wake()
+            if form.get("loudspeaker"):
+                announcer = request.app[ANNOUNCER]
+                made = await announcer.create(
+                    {"text": body["text"], "priority": "khan_cap", "zones": target["hamlets"]}
+                )
+                await announcer.approve_now(made["id"])
+            await _audit(request, user, "send alert", body | {"id": created["id"]})
+            await _flash(request, f"Đã gửi cảnh báo {created['id']} tới {created['recipients']} người.")
+            raise web.HTTPSeeOther("/alerts")
+    context = await _alerts_context(request, form, errors)
+    return aiohttp_jinja2.render_template("alerts.html", request, context, status=400)
 
 
 @routes.get("/procedures")
