@@ -60,11 +60,22 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
-    # context processors run before the handler: find the user from the session here too
+async def _session_user(request: web.Request) -> User | None:
+    """The logged-in user, looked up once per request: the context processor (which runs before
+    the handler) and the handler's own check share it."""
+    if USER in request:
+        return request[USER]
     session = await get_session(request)
     user_id = session.get("user_id")
     user = await request.app[STORE].call(accounts.get, user_id) if isinstance(user_id, int) else None
+    if user is not None:
+        request[USER] = user
+    return user
+
+
+async def _context(request: web.Request) -> dict[str, Any]:
+    session = await get_session(request)
+    user = await _session_user(request)
     flashes = session.pop("flashes", [])
     return {
         "user": user,
@@ -97,12 +108,9 @@ async def _form(request: web.Request) -> Any:
 
 
 async def _user(request: web.Request, *roles: str) -> User:
-    session = await get_session(request)
-    user_id = session.get("user_id")
-    user = await request.app[STORE].call(accounts.get, user_id) if isinstance(user_id, int) else None
+    user = await _session_user(request)
     if user is None:
         raise web.HTTPSeeOther("/login")
-    request[USER] = user
     if roles and user.role not in roles:
         raise web.HTTPForbidden(text="Tài khoản của bạn không xem được trang này.", content_type="text/plain")
     return user
