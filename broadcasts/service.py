@@ -58,7 +58,7 @@ class Broadcasts:
         b = config.broadcasts
         self.tz = ZoneInfo(b.timezone)
         self.quiet = QuietHours.parse(b.quiet_start, b.quiet_end, b.timezone)
-        self.policy: Policy = config.sms.encoding  # type: ignore[assignment]
+        self.policy: Policy = config.sms.encoding
 
     # ---- reminders ----
 

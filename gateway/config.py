@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
+from gateway.sms.encoding import Policy
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class ModemConfig:
 
 @dataclass(frozen=True)
 class SmsConfig:
-    encoding: str = "auto"
+    encoding: Policy = "auto"
     status_reports: bool = True
     send_interval: float = 0.0
     max_tries: int = 5
@@ -147,7 +148,6 @@ class Config:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "sms.encoding": ("auto", "ucs2", "gsm7"),
     "modem.emulator_family": ("huawei", "sim800"),
     "audio.engine": ("espeak-ng",),
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
@@ -157,6 +157,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _convert(key: str, value: Any, hint: Any) -> Any:
+    if typing.get_origin(hint) is typing.Literal:
+        if value in typing.get_args(hint):
+            return value
+        choices = ", ".join(map(str, typing.get_args(hint)))
+        raise ConfigError(f"config key {key}: {value!r} is not one of {choices}", key=key)
     if hint is bool:
         if isinstance(value, bool):
             return value

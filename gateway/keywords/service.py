@@ -182,7 +182,7 @@ class Residents:
         self.config = config
         self.notifier = notifier
         self.clock = clock
-        self.policy: Policy = config.sms.encoding  # type: ignore[assignment]
+        self.policy: Policy = config.sms.encoding
         self.menu = ""
         self.matcher = Matcher([])
         self.procedures: dict[str, kb.Procedure] = {}
