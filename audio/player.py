@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from gateway.config import PlayerConfig
+from audio.config import PlayerConfig
+from gateway.core.priority import Priority
 
 log = logging.getLogger(__name__)
-
-# Thông tư 39/2020/TT-BTTTT: thông thường, ưu tiên, khẩn cấp (plays at once, interrupting)
-PRIORITIES = {"thuong": 0, "uu_tien": 1, "khan_cap": 2}
 
 
 class Player(Protocol):
@@ -157,7 +155,8 @@ class Outcome:
 
 class Station:
     """One announcement at a time: relay on → warm-up → play → tail → relay off (always).
-    A higher priority interrupts what is playing and goes first among those waiting."""
+    A more urgent priority (a smaller Priority) interrupts what is playing and goes first among
+    those waiting."""
 
     def __init__(
         self, player: Player, relay: Relay, warmup: float, tail: float, sleep: Callable[[float], Any] = asyncio.sleep
@@ -168,18 +167,18 @@ class Station:
         self.tail = tail
         self.sleep = sleep
         self._busy = False
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Priority, int, asyncio.Future[None]]] = []
         self._seq = 0
-        self._current: tuple[int, asyncio.Task[Any]] | None = None
+        self._current: tuple[Priority, asyncio.Task[Any]] | None = None
         self._preempted: asyncio.Task[Any] | None = None
 
-    async def _acquire(self, priority: int) -> None:
+    async def _acquire(self, priority: Priority) -> None:
         if not self._busy and not self._waiting:
             self._busy = True
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq += 1
-        heapq.heappush(self._waiting, (-priority, self._seq, fut))
+        heapq.heappush(self._waiting, (priority, self._seq, fut))
         try:
             await fut
         except asyncio.CancelledError:
@@ -198,10 +197,10 @@ class Station:
                 return
         self._busy = False
 
-    async def broadcast(self, wav: Path, priority: int) -> Outcome:
+    async def broadcast(self, wav: Path, priority: Priority) -> Outcome:
         current = self._current
-        if current is not None and priority > current[0]:
-            log.warning("priority %d interrupts the announcement playing", priority)
+        if current is not None and priority < current[0]:
+            log.warning("%s interrupts the announcement playing", priority.name)
             self._preempted = current[1]
             current[1].cancel()
         await self._acquire(priority)

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from audio.config import AudioConfig
 from audio.vietnamese import normalise
-from gateway.config import AudioConfig
-from gateway.errors import InvalidRequest, LoaError
+from gateway.core.errors import InvalidRequest, LoaError
 
 log = logging.getLogger(__name__)
 RATE = 22050

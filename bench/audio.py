@@ -16,11 +16,14 @@ from pathlib import Path  # noqa: E402
 
 from aiohttp import web  # noqa: E402
 
+from audio.config import AudioConfig  # noqa: E402
 from audio.player import RecordingPlayer  # noqa: E402
 from audio.render import Renderer  # noqa: E402
+from broadcasts.views import ANNOUNCER  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
-from gateway.app import create_app  # noqa: E402
-from gateway.keys import ANNOUNCER, HARDWARE, NOTIFIER, STORE  # noqa: E402
+from gateway.app import SCHEDULER, create_app  # noqa: E402
+from gateway.core.keys import NOTIFIER, STORE  # noqa: E402
+from gateway.sms.views import TRANSPORT  # noqa: E402
 
 NOTICE = (
     "Thông báo của Ủy ban nhân dân xã: 7h30 sáng thứ Hai, ngày 15/12/2026, trạm y tế xã tổ chức tiêm chủng "
@@ -31,7 +34,7 @@ NOTICE = (
 
 
 async def render_times(cache: Path) -> tuple[float, float, float]:
-    renderer = Renderer(config_mod.AudioConfig(cache_dir=str(cache)))
+    renderer = Renderer(AudioConfig(cache_dir=str(cache)))
     try:
         recipe = renderer.recipe(text=NOTICE, repeat=2)
         t0 = time.perf_counter()
@@ -62,14 +65,14 @@ async def jitter(tmp: Path, plays: int) -> list[float]:
     await runner.setup()
     try:
         async with asyncio.timeout(30):
-            await app[HARDWARE].modem.wait_connected()
+            await app[TRANSPORT].wait_connected()
         announcer = app[ANNOUNCER]
         start = time.time() + 3.0
         for i in range(plays):
             when = datetime.fromtimestamp(start + i * 0.25).astimezone().isoformat()
             made = await announcer.create({"text": "Họp thôn lúc 19h", "repeat": 1, "when": {"at": when}})
             await announcer.store.call(announcer.approve, made["id"], time.time())
-        announcer._changed.set()
+        app[SCHEDULER].wake()
 
         async def all_logged() -> bool:
             rows = await app[STORE].call(

@@ -9,15 +9,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from broadcasts.service import Broadcasts
+from broadcasts.queries import Queries
 from gateway import config as config_mod
-from gateway.notify import Notifier
-from gateway.sms.outbox import Outbox
-from gateway.store import Store
-
-
-class _NoModem:
-    info = None
+from gateway.app import open_store
 
 
 async def main() -> None:
@@ -29,7 +23,7 @@ async def main() -> None:
             {"database": {"path": str(Path(d) / "bench.sqlite3")}, "commune": {"hamlets": ["Nà Phìn"]}},
             source="bench",
         )
-        store = Store(cfg.database.path)
+        store = open_store(cfg)
         await store.open()
         now = time.time()
 
@@ -44,8 +38,7 @@ async def main() -> None:
                 )
 
         await store.call(seed)
-        outbox = Outbox(store, _NoModem(), cfg.sms, Notifier(), time.time)  # type: ignore[arg-type]
-        b = Broadcasts(store, outbox, cfg, Notifier(), time.time)
+        q = Queries(cfg.broadcasts, cfg.sms.encoding)
         body = {
             "text": "Chào {ten}, thôn {thon}: ngày {ngay} tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã.",
             "to": {"hamlets": ["Nà Phìn"]},
@@ -54,11 +47,11 @@ async def main() -> None:
         noon = time.mktime(time.strptime("2026-12-05 12:00", "%Y-%m-%d %H:%M"))
 
         def fire(db: object, traced: bool) -> tuple[dict[str, object], float, int]:
-            b.create_reminder(db, body, noon)  # type: ignore[arg-type]
+            q.create_reminder(db, body, noon)  # type: ignore[arg-type]
             if traced:
                 tracemalloc.start()
             t0 = time.perf_counter()
-            (run,) = b.run_due(db, noon)  # type: ignore[arg-type]
+            (run,) = q.run_due(db, noon, cfg.broadcasts.misfire_grace)  # type: ignore[arg-type]
             elapsed = time.perf_counter() - t0
             peak = tracemalloc.get_traced_memory()[1] if traced else 0
             tracemalloc.stop()

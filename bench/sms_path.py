@@ -15,9 +15,10 @@ from aiohttp import web
 
 from gateway import config as config_mod
 from gateway.app import create_app
-from gateway.keys import HARDWARE, NOTIFIER, OUTBOX, STORE
-from gateway.sms.emulator import EmulatedModem
+from gateway.core.keys import NOTIFIER, STORE
 from gateway.sms.encoding import prepare
+from gateway.sms.views import OUTBOX, TRANSPORT
+from gateway.testing import EmulatedModem
 
 
 def _config(tmp: Path, port: str) -> config_mod.Config:
@@ -36,7 +37,7 @@ async def _started(cfg: config_mod.Config) -> tuple[web.Application, web.AppRunn
     runner = web.AppRunner(app)
     await runner.setup()  # runs the cleanup contexts: store, modem, sender
     async with asyncio.timeout(30):
-        await app[HARDWARE].modem.wait_connected()
+        await app[TRANSPORT].wait_connected()
     return app, runner
 
 

@@ -1,4 +1,4 @@
-"""Loudspeaker announcements: draft → approved → scheduled → done, played on time, logged as proof."""
+"""Loudspeaker announcements: draft → scheduled (at approval) → done, played on time, logged as proof."""
 
 from __future__ import annotations
 
@@ -6,21 +6,23 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from audio.player import PRIORITIES, Station
+from audio.player import Station
 from audio.render import Renderer
-from broadcasts.people import hamlet_id
-from gateway.config import Config
-from gateway.errors import InvalidRequest, NotFound
-from gateway.notify import Notifier
-from gateway.store import Store
+from gateway.core.clock import Clock
+from gateway.core.commune import hamlet_id
+from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.notify import Notifier
+from gateway.core.priority import AUDIO
+from gateway.core.store import Store
 from schedules.recurrence import Rule, RuleError, parse_rule
+from schedules.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
 ON_TIME = 5.0  # seconds: a play that starts later than this is logged as late
@@ -41,19 +43,27 @@ class Announcer:
         store: Store,
         renderer: Renderer,
         station: Station,
-        config: Config,
+        scheduler: Scheduler,
         notifier: Notifier,
-        clock: Callable[[], float],
+        clock: Clock,
+        *,
+        timezone: str,
+        repeat: int,
+        grace: float,
     ) -> None:
         self.store = store
         self.renderer = renderer
         self.station = station
-        self.config = config
+        self.scheduler = scheduler
         self.notifier = notifier
         self.clock = clock
-        self.tz = ZoneInfo(config.broadcasts.timezone)
-        self._changed = asyncio.Event()
+        self.tz = ZoneInfo(timezone)
+        self.repeat = repeat
+        self.grace = grace
         self._plays: set[asyncio.Task[None]] = set()
+
+    def jobs(self) -> list[Job]:
+        return [Job("announcements", self.grace, self._next_play, self._start_due)]
 
     # ---- store functions ----
 
@@ -63,9 +73,9 @@ class Announcer:
         if (text is None) == (clip is None):
             raise InvalidRequest("Cần 'text' hoặc 'clip' (một trong hai)", field="text")
         priority = raw.get("priority", "thuong")
-        if priority not in PRIORITIES:
-            raise InvalidRequest(f"priority phải là {', '.join(PRIORITIES)}", field="priority")
-        repeat = raw.get("repeat", self.config.audio.repeat)
+        if priority not in AUDIO:
+            raise InvalidRequest(f"priority phải là {', '.join(AUDIO)}", field="priority")
+        repeat = raw.get("repeat", self.repeat)
         if not isinstance(repeat, int) or not 1 <= repeat <= 5:
             raise InvalidRequest("repeat phải từ 1 đến 5", field="repeat")
         zones = raw.get("zones", [])
@@ -115,6 +125,15 @@ class Announcer:
         rows = db.query("select * from broadcast_log order by id desc limit ?", [limit])
         return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
 
+    def upcoming(self, db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+        return list(
+            db.query(
+                "select id, text, next_play_at from announcements where status='scheduled'"
+                " order by next_play_at limit ?",
+                [limit],
+            )
+        )
+
     def _first_play(self, row: dict[str, Any], after: float) -> float | None:
         rule = Rule(**json.loads(row["rule"]))
         t = rule.next_after(after, self.tz)
@@ -150,13 +169,16 @@ class Announcer:
             self.get(db, announcement_id)
             db.execute(
                 "update announcements set status='cancelled', next_play_at=null where id=? and status in"
-                " ('draft','approved','scheduled')",
+                " ('draft','scheduled')",
                 [announcement_id],
             )
 
-    def take_due(self, db: sqlite_utils.Database, now: float) -> list[dict[str, Any]]:
+    def next_play_at(self, db: sqlite_utils.Database) -> float | None:
+        row = db.execute("select min(next_play_at) from announcements where status='scheduled'").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def take_due(self, db: sqlite_utils.Database, now: float, grace: float) -> list[dict[str, Any]]:
         """Plays due now; occurrences missed (a power cut) beyond the grace window are logged as missed."""
-        grace = self.config.schedules.grace
         out = []
         with db.conn:
             rows = list(db.query("select * from announcements where status='scheduled' and next_play_at<=?", [now]))
@@ -183,9 +205,9 @@ class Announcer:
                     "update announcements set next_play_at=?, status=? where id=?",
                     [t, "scheduled" if t is not None else "done", row["id"]],
                 )
-        return sorted(out, key=lambda r: (-PRIORITIES[r["priority"]], r["planned_at"]))
+        return sorted(out, key=lambda r: (AUDIO[r["priority"]], r["planned_at"]))
 
-    def recover(self, db: sqlite_utils.Database) -> int:
+    def _recover(self, db: sqlite_utils.Database) -> int:
         """Rows left 'playing' by a power cut: the play's end is unknown, and the log says so."""
         with db.conn:
             return db.execute(
@@ -193,7 +215,7 @@ class Announcer:
                 " where result='playing'"
             ).rowcount
 
-    # ---- the loop ----
+    # ---- what the views and the scheduler call ----
 
     async def create(self, raw: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()
@@ -205,15 +227,33 @@ class Announcer:
         return await self.store.call(self.get, announcement_id)
 
     async def approve_now(self, announcement_id: int) -> dict[str, Any]:
-        result = await self.store.call(self.approve, announcement_id, self.clock())
-        self._changed.set()
-        await self.tick()
+        """Approved; a play due now (khẩn cấp, "play now") starts before this returns."""
+        now = self.clock()
+        result = await self.store.call(self.approve, announcement_id, now)
+        await self._start_due(now, self.grace)
+        self.scheduler.wake()
         return result
 
-    async def tick(self) -> list[asyncio.Task[None]]:
-        now = self.clock()
+    async def announcements(self) -> list[dict[str, Any]]:
+        return await self.store.call(self.all)
+
+    async def cancel_announcement(self, announcement_id: int) -> None:
+        await self.store.call(self.cancel, announcement_id)
+        self.scheduler.wake()
+
+    async def broadcast_log(self, limit: int) -> list[dict[str, Any]]:
+        return await self.store.call(self.log, limit)
+
+    async def recover(self) -> None:
+        """At start: plays a power cut left 'playing' are logged 'unknown'."""
+        await self.store.call(self._recover)
+
+    async def _next_play(self) -> float | None:
+        return await self.store.call(self.next_play_at)
+
+    async def _start_due(self, now: float, grace: float) -> Sequence[asyncio.Task[None]]:
         started = []
-        for row in await self.store.call(self.take_due, now):
+        for row in await self.store.call(self.take_due, now, grace):
             task = asyncio.create_task(self._play(row, now), name=f"announcement-{row['id']}")
             self._plays.add(task)
             task.add_done_callback(self._plays.discard)
@@ -239,7 +279,7 @@ class Announcer:
             if not wav.exists():  # the cache was cleared: render again from the recipe
                 recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
                 wav = (await self.renderer.render(recipe)).wav
-            outcome = await self.station.broadcast(wav, PRIORITIES[row["priority"]])
+            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]])
             result, relay, error = outcome.result, outcome.relay, outcome.error
         except Exception as e:
             log.exception("announcement %s could not play", row["id"])
@@ -256,27 +296,6 @@ class Announcer:
 
         await self.store.call(finish)
         self.notifier.notify()
-
-    async def run(self) -> None:
-        await self.store.call(self.recover)
-        while True:
-            try:
-                await self.tick()
-                nxt = await self.store.call(
-                    lambda db: db.execute(
-                        "select min(next_play_at) from announcements where status='scheduled'"
-                    ).fetchone()[0]
-                )
-                wait = 30.0 if nxt is None else max(0.0, min(30.0, nxt - self.clock()))
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._changed.wait()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("announcement loop failed; going on")
-                await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         for task in list(self._plays):

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.errors import InvalidRequest, NotFound
-from gateway.keywords.service import fold_name, hamlets
+from gateway.core.commune import fold_name, hamlet_id
+from gateway.core.errors import Forbidden, InvalidRequest, NotFound
+from gateway.core.principal import User
 from gateway.sms import numbers
-from gateway.web.accounts import Forbidden, User
 
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
 ROLE_WORDS = {
@@ -71,16 +71,6 @@ def parse_roles(raw: str) -> list[str]:
 def valid_number(raw: str) -> tuple[str, bool]:
     new, converted = numbers.convert_old(raw)
     return numbers.normalise(new), converted
-
-
-def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
-    if not name.strip():
-        return None
-    folded = fold_name(name)
-    for h in hamlets(db):
-        if h.folded == folded:
-            return h.id
-    raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}", field="hamlet")
 
 
 def _upsert(db: sqlite_utils.Database, number: str, name: str, hid: int | None, roles: list[str], now: float) -> bool:
@@ -173,6 +163,16 @@ def add_contact(db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> d
     return contact_by_number(db, number)
 
 
+def update_contact(db: sqlite_utils.Database, contact_id: int, raw: dict[str, Any], now: float) -> dict[str, Any]:
+    """A contact's name, hamlet or roles; its number stays (delete it and add a new one)."""
+    row = db.execute("select number from contacts where id=?", [contact_id]).fetchone()
+    if row is None:
+        raise InvalidRequest(f"Không có liên hệ số {contact_id}", id=contact_id)
+    if raw.get("number") and valid_number(str(raw["number"]))[0] != row[0]:
+        raise InvalidRequest("Đổi số: xoá liên hệ cũ rồi thêm mới (number cannot change)", field="number")
+    return add_contact(db, raw | {"number": row[0]}, now)
+
+
 def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
     rows = list_contacts(db, number=number)
     if not rows:
@@ -201,14 +201,6 @@ def delete_contact(db: sqlite_utils.Database, contact_id: int) -> None:
         db.execute("delete from group_members where contact_id=?", [contact_id])
         if db.execute("delete from contacts where id=?", [contact_id]).rowcount == 0:
             raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
-
-
-def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
-    if not name.strip():
-        raise InvalidRequest("Thiếu tên thôn", field="name")
-    with db.conn:
-        db.execute("insert or ignore into hamlets (name, folded) values (?,?)", [name.strip(), fold_name(name)])
-    return next({"id": h.id, "name": h.name} for h in hamlets(db) if h.folded == fold_name(name))
 
 
 def save_group(db: sqlite_utils.Database, raw: dict[str, Any]) -> dict[str, Any]:

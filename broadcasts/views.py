@@ -1,37 +1,87 @@
-"""HTTP views for contacts, hamlets, groups, reminders and alerts: thin, over broadcasts.service."""
+"""What goes to many, over HTTP: contacts, hamlets, groups, messages, reminders, alerts and
+announcements; the JSON API and the console pages side by side, thin over the services."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 
 from broadcasts import people
-from gateway.errors import InvalidRequest
-from gateway.keys import ANNOUNCER, BROADCASTS, STORE
-from gateway.web.accounts import Forbidden
+from broadcasts.announcements import Announcer
+from broadcasts.service import Broadcasts
+from gateway.core import commune
+from gateway.core.errors import Forbidden, InvalidRequest, LoaError
+from gateway.core.keys import STORE
+from gateway.core.text import fold
+from gateway.sms import numbers
+from gateway.sms import outbox as outbox_db
+from gateway.sms.encoding import POLICIES, prepare
+from gateway.web import pages
 from gateway.web.http import authorise, int_param, json_response, read_json
 
 routes = web.RouteTableDef()
+BROADCASTS = web.AppKey("broadcasts", Broadcasts)
+ANNOUNCER = web.AppKey("announcer", Announcer)
 MAX_CSV = 5 * 1024 * 1024
 MAX_CLIP = 20 * 1024 * 1024
+ROLE_NAMES = {"resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ"}
+
+
+def setup(app: web.Application, broadcasts: Broadcasts) -> None:
+    app[BROADCASTS] = broadcasts
+    app[ANNOUNCER] = broadcasts.announcer
+    app.add_routes(routes)
+
+
+@routes.post("/api/v1/messages")
+async def send_messages(request: web.Request) -> web.Response:
+    user = await authorise(request)
+    body = await read_json(request)
+    to = body.get("to")
+    if isinstance(to, str):
+        to = [to]
+    if not isinstance(to, list) or not to or not all(isinstance(x, str) for x in to):
+        raise InvalidRequest("Cần ít nhất một số nhận trong 'to' (to: list of numbers)", field="to")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise InvalidRequest("Thiếu nội dung 'text' (text missing)", field="text")
+    priority = body.get("priority", "reminder")
+    if priority not in outbox_db.PRIORITIES:
+        raise InvalidRequest(f"priority phải là một trong {', '.join(outbox_db.PRIORITIES)}", field="priority")
+    policy = body.get("encoding", request.app[BROADCASTS].q.policy)
+    if policy not in POLICIES:
+        raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
+    recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
+    prepared = prepare(text, policy)
+    ids = await request.app[BROADCASTS].send_to_numbers(user, recipients, prepared, priority)
+    return json_response(
+        {
+            "ids": ids,
+            "to": recipients,
+            "segments": prepared.segments,
+            "encoding": prepared.encoding,
+            "body": prepared.body,
+            "folded": prepared.folded,
+        },
+        status=202,
+    )
 
 
 @routes.get("/api/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
     user = await authorise(request)
-    contacts = await request.app[STORE].call(people.list_contacts)
-    if user.is_head:
-        contacts = [c for c in contacts if c["hamlet"] == user.hamlet]
-    return json_response({"contacts": contacts})
+    return json_response({"contacts": await request.app[BROADCASTS].contacts(user)})
 
 
 @routes.post("/api/v1/contacts")
 async def add_contact(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
-    now = request.app[BROADCASTS].clock()
-    return json_response(await request.app[STORE].call(people.add_contact, body, now), status=201)
+    return json_response(await request.app[BROADCASTS].add_contact(body), status=201)
 
 
 @routes.put("/api/v1/contacts/{id}")
@@ -39,23 +89,13 @@ async def update_contact(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
     contact_id = int_param(request.match_info["id"], "id")
-    now = request.app[BROADCASTS].clock()
-
-    def update(db: object) -> dict[str, object]:
-        row = db.execute("select number from contacts where id=?", [contact_id]).fetchone()  # type: ignore[attr-defined]
-        if row is None:
-            raise InvalidRequest(f"Không có liên hệ số {contact_id}", id=contact_id)
-        if body.get("number") and people.valid_number(str(body["number"]))[0] != row[0]:
-            raise InvalidRequest("Đổi số: xoá liên hệ cũ rồi thêm mới (number cannot change)", field="number")
-        return people.add_contact(db, body | {"number": row[0]}, now)  # type: ignore[arg-type]
-
-    return json_response(await request.app[STORE].call(update))
+    return json_response(await request.app[BROADCASTS].update_contact(contact_id, body))
 
 
 @routes.delete("/api/v1/contacts/{id}")
 async def delete_contact(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    await request.app[STORE].call(people.delete_contact, int_param(request.match_info["id"], "id"))
+    await request.app[BROADCASTS].delete_contact(int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
 
 
@@ -65,38 +105,35 @@ async def import_contacts(request: web.Request) -> web.Response:
     data = await request.read()
     if len(data) > MAX_CSV:
         raise InvalidRequest("Tệp quá lớn (at most 5 MB)", field="file")
-    now = request.app[BROADCASTS].clock()
-    report = await request.app[STORE].call(people.import_csv, data, now)
+    report = await request.app[BROADCASTS].import_contacts(data)
     return json_response(asdict(report))
 
 
 @routes.get("/api/v1/hamlets/{name}")
 async def hamlet_people(request: web.Request) -> web.Response:
     user = await authorise(request)
-    target = {"hamlets": [request.match_info["name"]]}
-    await request.app[STORE].call(people.check_own_target, user, target)
-    found = await request.app[STORE].call(people.resolve, target)
-    return json_response({"people": [asdict(p) for p in found]})
+    found = await request.app[BROADCASTS].hamlet_people(user, request.match_info["name"])
+    return json_response({"people": found})
 
 
 @routes.post("/api/v1/hamlets")
 async def add_hamlet(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
-    return json_response(await request.app[STORE].call(people.add_hamlet, str(body.get("name", ""))), status=201)
+    return json_response(await request.app[STORE].call(commune.add_hamlet, str(body.get("name", ""))), status=201)
 
 
 @routes.get("/api/v1/groups")
 async def list_groups(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    return json_response({"groups": await request.app[STORE].call(people.list_groups)})
+    return json_response({"groups": await request.app[BROADCASTS].groups()})
 
 
 @routes.post("/api/v1/groups")
 async def save_group(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
-    return json_response(await request.app[STORE].call(people.save_group, body), status=201)
+    return json_response(await request.app[BROADCASTS].save_group(body), status=201)
 
 
 @routes.post("/api/v1/reminders")
@@ -104,28 +141,25 @@ async def create_reminder(request: web.Request) -> web.Response:
     user = await authorise(request)
     body = await read_json(request)
     b = request.app[BROADCASTS]
-    await request.app[STORE].call(people.check_own_target, user, body.get("to"))
-    now = b.clock()
-    preview = await request.app[STORE].call(b.preview, body, now)
+    await b.check_target(user, body.get("to"))
+    preview = await b.preview(body)
     if body.get("dry_run"):
         return json_response(preview)
-    created = await request.app[STORE].call(b.create_reminder, body, now)
-    await b.tick()
+    created = await b.create_reminder(body)
+    created.pop("run", None)
     return json_response(created | {"preview": preview}, status=201)
 
 
 @routes.get("/api/v1/reminders")
 async def list_reminders(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    b = request.app[BROADCASTS]
-    return json_response({"reminders": await request.app[STORE].call(b.list_reminders)})
+    return json_response({"reminders": await request.app[BROADCASTS].reminders()})
 
 
 @routes.delete("/api/v1/reminders/{id}")
 async def cancel_reminder(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    b = request.app[BROADCASTS]
-    await request.app[STORE].call(b.cancel_reminder, int_param(request.match_info["id"], "id"))
+    await request.app[BROADCASTS].cancel_reminder(int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
 
 
@@ -133,24 +167,13 @@ async def cancel_reminder(request: web.Request) -> web.Response:
 async def create_alert(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
-    b = request.app[BROADCASTS]
-    created = await request.app[STORE].call(b.create_alert, body, b.clock())
-    b.outbox.wake()
-    if body.get("loudspeaker"):
-        # the same words, khẩn cấp, on the loudspeakers of the hamlets the alert names (all when none)
-        announcer = request.app[ANNOUNCER]
-        zones = body.get("to", {}).get("hamlets", [])
-        made = await announcer.create({"text": body["text"], "priority": "khan_cap", "zones": zones})
-        await announcer.approve_now(made["id"])
-        created["announcement"] = made["id"]
-    return json_response(created, status=201)
+    return json_response(await request.app[BROADCASTS].create_alert(body), status=201)
 
 
 @routes.get("/api/v1/alerts/{id}")
 async def alert_board(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    b = request.app[BROADCASTS]
-    return json_response(await request.app[STORE].call(b.board, int_param(request.match_info["id"], "id")))
+    return json_response(await request.app[BROADCASTS].board(int_param(request.match_info["id"], "id")))
 
 
 @routes.post("/api/v1/clips")
@@ -178,8 +201,7 @@ async def create_announcement(request: web.Request) -> web.Response:
 @routes.get("/api/v1/announcements")
 async def list_announcements(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    a = request.app[ANNOUNCER]
-    return json_response({"announcements": await request.app[STORE].call(a.all)})
+    return json_response({"announcements": await request.app[ANNOUNCER].announcements()})
 
 
 @routes.post("/api/v1/announcements/{id}/approve")
@@ -192,17 +214,15 @@ async def approve_announcement(request: web.Request) -> web.Response:
 @routes.post("/api/v1/announcements/{id}/cancel")
 async def cancel_announcement(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    a = request.app[ANNOUNCER]
-    await request.app[STORE].call(a.cancel, int_param(request.match_info["id"], "id"))
+    await request.app[ANNOUNCER].cancel_announcement(int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
 
 
 @routes.get("/api/v1/broadcasts")
 async def broadcast_log(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    a = request.app[ANNOUNCER]
     limit = min(max(int_param(request.query.get("limit", "100"), "limit"), 1), 1000)
-    return json_response({"log": await request.app[STORE].call(a.log, limit)})
+    return json_response({"log": await request.app[ANNOUNCER].broadcast_log(limit)})
 
 
 @routes.get(r"/api/v1/audio/{key:[0-9a-f]{24}}.{fmt:mp3|ogg}")
@@ -210,3 +230,256 @@ async def audio_preview(request: web.Request) -> web.FileResponse:
     await authorise(request)  # any role: it only plays a sound already made
     path = await request.app[ANNOUNCER].renderer.preview(request.match_info["key"], request.match_info["fmt"])
     return web.FileResponse(path)
+
+
+# ---- console pages ----
+
+
+async def _send_context(
+    request: web.Request, user: Any, form: Any = None, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    if user.is_head:
+        hamlets = [h for h in hamlets if h == user.hamlet]
+    chosen = form.getall("hamlets", []) if form is not None else []
+    return {
+        "hamlets": hamlets,
+        "roles": people.ROLES,
+        "role_names": ROLE_NAMES,
+        "form": {
+            "text": form.get("text", "") if form is not None else "",
+            "numbers": form.get("numbers", "") if form is not None else "",
+            "encoding": form.get("encoding", "auto") if form is not None else "auto",
+            "hamlets": chosen,
+            "roles": form.getall("roles", []) if form is not None else [],
+        },
+        "errors": errors or {},
+        "price": request.app[BROADCASTS].config.segment_price,
+    }
+
+
+@routes.get("/send")
+@aiohttp_jinja2.template("send.html")
+async def send_page(request: web.Request) -> dict[str, Any]:
+    user = await pages.user(request)
+    return await _send_context(request, user)
+
+
+@routes.post("/send")
+async def send(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request)
+    form = await pages.form(request)
+    text = str(form.get("text", "")).strip()
+    target: dict[str, Any] = {}
+    if form.getall("hamlets", []):
+        target["hamlets"] = [str(h) for h in form.getall("hamlets")]
+    if form.getall("roles", []):
+        target["roles"] = [str(r) for r in form.getall("roles")]
+    typed = [n.strip() for n in str(form.get("numbers", "")).replace(",", "\n").splitlines() if n.strip()]
+    if typed:
+        target["numbers"] = typed
+    if form.get("encoding") == "gsm7":
+        text = fold(text)
+    errors: dict[str, str] = {}
+    if not text:
+        errors["text"] = "Hãy viết nội dung tin nhắn."
+    if not target:
+        errors["to"] = "Hãy chọn thôn, vai trò hoặc nhập số điện thoại."
+    b = request.app[BROADCASTS]
+    if not errors:
+        try:
+            await b.check_target(user, target, numbers=True)
+            created = await b.create_reminder({"text": text, "to": target})
+        except LoaError as e:
+            field = e.details.get("field", "text")
+            errors["to" if field in ("to", "hamlet", "group") else "text"] = e.message
+        else:
+            run = created.get("run", {"queued": 0})
+            await pages.audit(request, user, "send SMS", {"to": target, "text": text, "queued": run["queued"]})
+            note = f"Đã xếp {run['queued']} tin vào hàng gửi."
+            if run.get("deferred"):
+                note += " Đang giờ nghỉ đêm: tin sẽ đi lúc sáng."
+            if run.get("capped") or run.get("opted_out"):
+                note += (
+                    f" Bỏ qua {run.get('capped', 0)} số đã đủ tin trong ngày, {run.get('opted_out', 0)} số đã nhắn HUY."
+                )
+            await pages.flash(request, note)
+            raise web.HTTPSeeOther("/send")
+    context = await _send_context(request, user, form, errors)
+    return aiohttp_jinja2.render_template("send.html", request, context, status=400)
+
+
+@routes.get("/announcements")
+@aiohttp_jinja2.template("announcements.html")
+async def announcements_page(request: web.Request) -> dict[str, Any]:
+    await pages.user(request, "admin", "official")
+    a = request.app[ANNOUNCER]
+    items = await a.announcements()
+    for item in items:
+        item["next"] = pages.when(request, item["next_play_at"])
+    log_rows = await a.broadcast_log(50)
+    for row in log_rows:
+        row["planned"] = pages.when(request, row["planned_at"])
+        row["started"] = pages.when(request, row["started_at"])
+    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    return {"items": items, "log": log_rows, "hamlets": hamlets, "errors": {}, "form": {}}
+
+
+@routes.post("/announcements")
+async def create_announcement_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    a = request.app[ANNOUNCER]
+    body: dict[str, Any] = {
+        "priority": str(form.get("priority", "thuong")),
+        "repeat": int(str(form.get("repeat", "2")) or 2),
+        "zones": [str(z) for z in form.getall("zones", [])],
+    }
+    clip = form.get("clip")
+    if isinstance(clip, web.FileField) and clip.filename:
+        data = clip.file.read()
+        try:
+            body["clip"] = await a.renderer.store_clip(data)
+        except LoaError as e:
+            await pages.flash(request, e.message, "error")
+            raise web.HTTPSeeOther("/announcements") from None
+    else:
+        body["text"] = str(form.get("text", ""))
+    when = str(form.get("when", "")).strip()
+    days = [str(d) for d in form.getall("days", [])]
+    if days:
+        body["when"] = {"weekly": {"days": days, "time": str(form.get("time", "07:00"))}}
+    elif when:
+        body["when"] = {"at": when}
+    try:
+        made = await a.create(body)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "create announcement", {"id": made["id"], **body})
+        await pages.flash(request, f"Đã tạo bản nháp số {made['id']} ({made['seconds']:.0f} giây). Nghe thử rồi duyệt.")
+    raise web.HTTPSeeOther("/announcements")
+
+
+@routes.post("/announcements/{id:\\d+}/{action:approve|cancel}")
+async def decide(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    await pages.form(request)
+    a = request.app[ANNOUNCER]
+    announcement_id = int(request.match_info["id"])
+    try:
+        if request.match_info["action"] == "approve":
+            await a.approve_now(announcement_id)
+            await pages.flash(request, f"Đã duyệt thông báo số {announcement_id}.")
+        else:
+            await a.cancel_announcement(announcement_id)
+            await pages.flash(request, f"Đã huỷ thông báo số {announcement_id}.")
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, f"{request.match_info['action']} announcement", {"id": announcement_id})
+    raise web.HTTPSeeOther("/announcements")
+
+
+@routes.get(r"/audio/{key:[0-9a-f]{24}}.mp3")
+async def audio(request: web.Request) -> web.StreamResponse:
+    await pages.user(request)
+    return web.FileResponse(await request.app[ANNOUNCER].renderer.preview(request.match_info["key"]))
+
+
+@routes.get("/contacts")
+@aiohttp_jinja2.template("contacts.html")
+async def contacts_page(request: web.Request) -> dict[str, Any]:
+    user = await pages.user(request)
+    session = await get_session(request)
+    return {"contacts": await request.app[BROADCASTS].contacts(user), "report": session.pop("import_report", None)}
+
+
+@routes.post("/contacts/import")
+async def import_contacts_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        await pages.flash(request, "Hãy chọn tệp CSV.", "error")
+        raise web.HTTPSeeOther("/contacts")
+    try:
+        report = await request.app[BROADCASTS].import_contacts(upload.file.read())
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        session = await get_session(request)
+        session["import_report"] = {
+            "imported": report.imported,
+            "merged": report.merged,
+            "converted": report.converted,
+            "rejected": [{"line": r["line"], "reason": r["reason"]} for r in report.rejected],
+        }
+        await pages.audit(
+            request, user, "import contacts", {"imported": report.imported, "rejected": len(report.rejected)}
+        )
+    raise web.HTTPSeeOther("/contacts")
+
+
+async def _alerts_context(
+    request: web.Request, form: Any = None, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    b = request.app[BROADCASTS]
+    boards = await b.recent_boards(20)
+    for board in boards:
+        for r in board["recipients"]:
+            for k in ("confirmed_at", "resent_at", "escalated_at"):
+                r[k] = pages.when(request, r[k])
+    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    typed = {
+        "text": str(form.get("text", "")) if form else "",
+        "hamlets": form.getall("hamlets", []) if form else [],
+        "heads_only": bool(form.get("heads_only")) if form else True,
+        "minutes": str(form.get("minutes", "")) if form else str(int(b.config.alert_confirm_minutes)),
+        "escalate_to": str(form.get("escalate_to", "")) if form else b.config.alert_escalate_to,
+    }
+    return {"boards": boards, "hamlets": hamlets, "form": typed, "errors": errors or {}}
+
+
+@routes.get("/alerts")
+@aiohttp_jinja2.template("alerts.html")
+async def alerts_page(request: web.Request) -> dict[str, Any]:
+    await pages.user(request, "admin", "official")
+    return await _alerts_context(request)
+
+
+@routes.post("/alerts")
+async def send_alert(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    target: dict[str, Any] = {"hamlets": [str(h) for h in form.getall("hamlets", [])]}
+    if form.get("heads_only"):
+        target["roles"] = ["hamlet_head"]
+    body: dict[str, Any] = {"text": str(form.get("text", "")), "to": target,
+                            "escalate_to": str(form.get("escalate_to", "")).strip(),
+                            "loudspeaker": bool(form.get("loudspeaker"))}  # fmt: skip
+    errors: dict[str, str] = {}
+    try:
+        body["confirm_minutes"] = float(str(form.get("minutes", "")).strip() or "30")
+    except ValueError:
+        errors["text"] = "Số phút chờ phải là một số."
+    if not target["hamlets"]:
+        errors["to"] = "Hãy chọn ít nhất một thôn."
+    b = request.app[BROADCASTS]
+    if body["escalate_to"]:
+        try:
+            b.valid_number(body["escalate_to"])
+        except LoaError as e:
+            errors["escalate_to"] = e.message
+    if not errors:
+        try:
+            created = await b.create_alert(body)
+        except LoaError as e:
+            field = e.details.get("field", "text")
+            errors["to" if field == "to" else "text"] = e.message
+        else:
+            await pages.audit(request, user, "send alert", body | {"id": created["id"]})
+            await pages.flash(request, f"Đã gửi cảnh báo {created['id']} tới {created['recipients']} người.")
+            raise web.HTTPSeeOther("/alerts")
+    context = await _alerts_context(request, form, errors)
+    return aiohttp_jinja2.render_template("alerts.html", request, context, status=400)

@@ -1,4 +1,4 @@
-"""The composition root: create_app wires config, store, modem and services; it does no I/O."""
+"""The composition root: create_app wires config, store, transport, scheduler and services; no I/O."""
 
 from __future__ import annotations
 
@@ -6,95 +6,133 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from audio.player import Player, Station, make_player, make_relay
 from audio.render import Renderer
+from broadcasts import migrations as broadcast_migrations
 from broadcasts import views as broadcast_views
 from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
+from gateway import dashboard
 from gateway.config import Config
-from gateway.errors import error_middleware
-from gateway.keys import (
-    ANNOUNCER,
-    BROADCASTS,
-    CONFIG,
-    HARDWARE,
-    INBOX,
-    NOTIFIER,
-    OUTBOX,
-    RESIDENTS,
-    STORE,
-    TOKENS,
-    Hardware,
-)
+from gateway.core import commune
+from gateway.core.clock import Clock, system_clock
+from gateway.core.keys import CLOCK, NOTIFIER, STORE
+from gateway.core.notify import Notifier
+from gateway.core.store import MigrationSet, Store
+from gateway.keywords import migrations as keyword_migrations
 from gateway.keywords import views as keyword_views
 from gateway.keywords.service import Residents
-from gateway.notify import Notifier
+from gateway.sms import migrations as sms_migrations
+from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
-from gateway.sms.emulator import EmulatedModem
 from gateway.sms.inbox import Inbox
-from gateway.sms.modem import Modem
 from gateway.sms.outbox import Outbox
-from gateway.store import Store
+from gateway.sms.router import Router
+from gateway.sms.transport import Transport
+from gateway.testing.emulator import EmulatedModem
 from gateway.ussd import views as ussd_views
-from gateway.web import api, console
-from gateway.web.http import audit_api
+from gateway.web import migrations as web_migrations
+from gateway.web import pages
+from gateway.web import views as web_views
+from gateway.web.http import TOKENS, audit_api, error_middleware
+from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+
+# every package's tables, in the order they were first made (names are never reused)
+MIGRATIONS: list[MigrationSet] = [
+    commune.MIGRATIONS,
+    sms_migrations.MIGRATIONS,
+    keyword_migrations.MIGRATIONS,
+    broadcast_migrations.MIGRATIONS,
+    web_migrations.MIGRATIONS,
+]
+CONFIG = web.AppKey("config", Config)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+INBOX = web.AppKey("inbox", Inbox)
+ROUTER = web.AppKey("router", Router)
+EMULATOR = web.AppKey("emulator", EmulatedModem)
+
+
+def open_store(config: Config) -> Store:
+    return Store(config.database.path, MIGRATIONS)
 
 
 def create_app(
     config: Config,
     *,
-    modem: Modem | None = None,
+    transport: Transport | None = None,
     player: Player | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = system_clock,
 ) -> web.Application:
     app = web.Application(middlewares=[error_middleware, audit_api])
     app[CONFIG] = config
-    store = Store(config.database.path)
-    notifier = Notifier()
-    emulator = None
-    if modem is None:
+    app[CLOCK] = clock
+    store = app[STORE] = open_store(config)
+    notifier = app[NOTIFIER] = Notifier()
+    scheduler = app[SCHEDULER] = Scheduler(clock)
+
+    if transport is None:
         if config.modem.port == "emulator":
-            emulator = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
-            modem = ATModem("", config.modem, emulated=True)
+            emulator = app[EMULATOR] = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
+            transport = ATModem(config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify)
         else:
-            modem = ATModem(config.modem.port, config.modem)
-    inbox = Inbox(store, notifier, clock, config.sms.reassembly_timeout)
-    outbox = Outbox(store, modem, config.sms, notifier, clock)
-    inbox.on_report = outbox.handle_report
-    residents = Residents(store, outbox, config, notifier, clock)
-    inbox.on_message.append(residents.message_stored)
-    broadcasts = Broadcasts(store, outbox, config, notifier, clock)
-    residents.interceptors.append(broadcasts.interceptor)
+            transport = ATModem(config.modem, on_change=notifier.notify)
+    outbox = Outbox(store, transport, config.sms, notifier, clock)
+
     p = config.player
     station = Station(player or make_player(p), make_relay(p), p.warmup, p.tail)
-    announcer = Announcer(store, Renderer(config.audio), station, config, notifier, clock)
-    modem.attach(inbox)
-    app[STORE] = store
-    app[NOTIFIER] = notifier
-    app[HARDWARE] = Hardware(modem, emulator)
-    app[INBOX] = inbox
-    app[OUTBOX] = outbox
-    app[RESIDENTS] = residents
-    app[BROADCASTS] = broadcasts
-    app[ANNOUNCER] = announcer
+    announcer = Announcer(
+        store, Renderer(config.audio), station, scheduler, notifier, clock,
+        timezone=config.broadcasts.timezone, repeat=config.audio.repeat, grace=config.schedules.grace,
+    )  # fmt: skip
+    broadcasts = Broadcasts(
+        store, outbox, announcer, scheduler, notifier, clock, config=config.broadcasts, policy=config.sms.encoding
+    )
+    residents = Residents(
+        store, outbox, notifier, clock, config=config.residents, commune=config.commune, policy=config.sms.encoding
+    )
+
+    # What happens to an SMS a resident sends: the first handler that takes it.
+    router = app[ROUTER] = Router(
+        store,
+        notifier,
+        clock,
+        [
+            ("alert acknowledgement", broadcasts.acknowledge),  # OK / OK <id> from someone alerted
+            ("commands", residents.commands),  # help, HUY / TC / STOP
+            ("numbered choice", residents.choices),  # a digit answering "Nhắn số: 1 … 2 …"
+            ("subscription", residents.subscription),  # DK <thôn>
+            ("keywords", residents.keywords),  # a procedure's answer, or a choice between some
+            ("officials' question", residents.question),  # nobody else could: the officials' inbox
+        ],
+    )
+    inbox = app[INBOX] = Inbox(store, notifier, clock, config.sms, router, scheduler)
+    scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs())
+
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
         # demo mode only: a token for this run, printed at start, never stored
         tokens.add(secrets.token_urlsafe(18))
     app[TOKENS] = frozenset(tokens)
-    app.cleanup_ctx.extend([_store_ctx, _modem_ctx, _tasks_ctx])
-    app.add_routes(api.routes)
-    app.add_routes(keyword_views.routes)
-    app.add_routes(ussd_views.routes)
-    app.add_routes(broadcast_views.routes)
-    console.setup(app)
+
+    pages.setup(
+        app,
+        config.web,
+        pages.Console(config.commune.name, config.broadcasts.timezone),
+        templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
+    )
+    web_views.setup(app, config.web)
+    sms_views.setup(app, outbox)
+    keyword_views.setup(app, residents)
+    ussd_views.setup(app, ussd_views.UssdSettings(config.commune.name, config.residents))
+    broadcast_views.setup(app, broadcasts)
+    app.add_routes(dashboard.routes)
+    app.cleanup_ctx.extend([_store_ctx, _transport_ctx, _tasks_ctx])
     return app
 
 
@@ -106,21 +144,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
-async def _modem_ctx(app: web.Application) -> AsyncIterator[None]:
-    hw = app[HARDWARE]
-    if hw.emulator is not None:
-        await hw.emulator.start()
-        assert isinstance(hw.modem, ATModem)
-        hw.modem.port = hw.emulator.path
-        log.warning("no modem configured: using the built-in EMULATED modem at %s", hw.emulator.path)
-    hw.modem.info.emulated = hw.emulator is not None or hw.modem.info.emulated
-    if isinstance(hw.modem, ATModem):
-        hw.modem.on_state = app[NOTIFIER].notify
-    await hw.modem.start()
+async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
+    emulator = app.get(EMULATOR)
+    if emulator is not None:
+        await emulator.start()
+        log.warning("no modem configured: using the built-in EMULATED modem at %s", emulator.path)
+    transport = app[sms_views.TRANSPORT]
+    await transport.start(app[INBOX])
     yield
-    await hw.modem.close()
-    if hw.emulator is not None:
-        await hw.emulator.close()
+    await transport.close()
+    if emulator is not None:
+        await emulator.close()
 
 
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -130,17 +164,19 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("demo mode: API token for this run: %s", next(iter(tokens)))
     elif not tokens:
         log.warning("no [api] tokens configured: the API answers 401 until you add one")
-    await app[RESIDENTS].start()
+    residents = app[keyword_views.RESIDENTS]
+    announcer = app[broadcast_views.ANNOUNCER]
+    await residents.start()
+    await announcer.recover()
+    await app[ROUTER].start()
     tasks = [
-        asyncio.create_task(app[OUTBOX].run(), name="outbox"),
-        asyncio.create_task(app[RESIDENTS].run(), name="residents"),
-        asyncio.create_task(app[BROADCASTS].run(), name="broadcasts"),
-        asyncio.create_task(app[ANNOUNCER].run(), name="announcements"),
-        asyncio.create_task(app[INBOX].run_reassembly_sweeper(), name="reassembly"),
+        asyncio.create_task(app[sms_views.OUTBOX].run(), name="outbox"),
+        asyncio.create_task(app[ROUTER].run(), name="router"),
+        asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
     ]
     yield
-    await app[ANNOUNCER].close()
-    app[ANNOUNCER].renderer.close()
+    await announcer.close()
+    announcer.renderer.close()
     for task in tasks:
         task.cancel()
     for task in tasks:

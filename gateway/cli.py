@@ -14,10 +14,10 @@ import sys
 from aiohttp import web
 
 from gateway import config as config_mod
-from gateway.app import create_app
-from gateway.errors import ConfigError, LoaError
+from gateway.app import create_app, open_store
+from gateway.core.errors import ConfigError, LoaError
 from gateway.sms import numbers
-from gateway.sms.emulator import EmulatedModem, SentMessage
+from gateway.testing.emulator import EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
 
@@ -85,14 +85,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
     import time
 
-    from gateway.store import Store
+    from gateway.core.principal import User
     from gateway.web import accounts
 
     cfg = config_mod.load(args.config)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
 
-    async def add() -> accounts.User:
-        store = Store(cfg.database.path)
+    async def add() -> User:
+        store = open_store(cfg)
         await store.open()
         try:
             return await store.call(accounts.add_user, args.username, password, args.role, args.hamlet, time.time())

@@ -12,122 +12,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.errors import ConfigError
-from gateway.sms.encoding import Policy
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    path: str = "data/loa.sqlite3"
-
-
-@dataclass(frozen=True)
-class ModemConfig:
-    port: str = "emulator"
-    baudrate: int = 115200
-    pin: str = ""
-    smsc: str = ""
-    emulator_family: str = "huawei"
-    command_timeout: float = 10.0
-    send_timeout: float = 60.0
-    ussd_timeout: float = 30.0
-    poll_interval: float = 30.0
-    sweep_interval: float = 300.0
-    reconnect_min: float = 1.0
-    reconnect_max: float = 60.0
-
-
-@dataclass(frozen=True)
-class SmsConfig:
-    encoding: Policy = "auto"
-    status_reports: bool = True
-    send_interval: float = 0.0
-    max_tries: int = 5
-    retry_base: float = 30.0
-    retry_max: float = 3600.0
-    reassembly_timeout: float = 1800.0
-    report_window: float = 259200.0
-
-
-@dataclass(frozen=True)
-class CommuneConfig:
-    name: str = "xã"
-    hamlets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ResidentsConfig:
-    daily_reply_cap: int = 5
-    choice_timeout: float = 3600.0
-    ussd_session_timeout: float = 180.0
-    ussd_token: str = ""
-
-
-@dataclass(frozen=True)
-class BroadcastsConfig:
-    timezone: str = "Asia/Ho_Chi_Minh"
-    quiet_start: str = "21:00"
-    quiet_end: str = "07:00"
-    daily_cap: int = 3
-    segment_price: int = 350
-    misfire_grace: float = 21600.0
-    tick_interval: float = 15.0
-    alert_confirm_minutes: float = 30.0
-    alert_escalate_to: str = ""
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    engine: str = "espeak-ng"
-    voice: str = "vi"
-    rate: int = 150
-    repeat: int = 2
-    gap: float = 1.5
-    chime: str = ""
-    target_lufs: float = -16.0
-    true_peak: float = -1.5
-    chime_lufs: float = -18.0
-    highpass: float = 120.0
-    cache_dir: str = "data/audio"
-    abbreviations_file: str = ""
-
-
-@dataclass(frozen=True)
-class PlayerConfig:
-    kind: str = "aplay"
-    device: str = ""
-    command: tuple[str, ...] = ()
-    relay: str = "none"
-    relay_pin: int = 17
-    relay_active_low: bool = True
-    relay_on_command: tuple[str, ...] = ()
-    relay_off_command: tuple[str, ...] = ()
-    warmup: float = 2.0
-    tail: float = 1.0
-
-
-@dataclass(frozen=True)
-class SchedulesConfig:
-    grace: float = 900.0
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    secret: str = ""
-    session_hours: float = 8.0
-    lock_after: int = 10
-    lock_minutes: float = 15.0
-
-
-@dataclass(frozen=True)
-class ApiConfig:
-    tokens: tuple[str, ...] = ()
+from audio.config import AudioConfig, PlayerConfig
+from broadcasts.config import BroadcastsConfig
+from gateway.core.commune import CommuneConfig
+from gateway.core.errors import ConfigError
+from gateway.core.store import DatabaseConfig
+from gateway.keywords.config import ResidentsConfig
+from gateway.sms.config import ModemConfig, SmsConfig
+from gateway.web.config import ApiConfig, HttpConfig, WebConfig
+from schedules.config import SchedulesConfig
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Schedules: recurrence rules and quiet hours, evaluated on the app clock from database rows."""
+"""Time: the one scheduler of every job kind, recurrence rules, quiet hours; knows nothing of SMS or audio."""

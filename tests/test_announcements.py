@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audio.player import RecordingPlayer
-from gateway.keys import ANNOUNCER
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, FakeClock, sql, until
-from tests.test_broadcasts import VN, at
+from broadcasts.views import ANNOUNCER
+from gateway.app import SCHEDULER
+from gateway.testing import AUTH, VN, EmulatedModem, FakeClock, at, sql, until
 
 
 async def announce(client: Any, **body: Any) -> int:
@@ -43,13 +42,11 @@ async def test_a_one_off_plays_once_at_its_time(emulator: EmulatedModem, start_g
     player = RecordingPlayer()
     client = await start_gateway(emulator, clock=clock, player=player)
     a = await announce(client, when={"at": "2026-12-07T07:30"})
-    await client.app[ANNOUNCER].tick()
+    await client.app[SCHEDULER].run_due()
     assert player.plays == []
-    clock.now = at(2026, 12, 7, 7, 30, 1)
-    await client.app[ANNOUNCER].tick()
+    await client.app[SCHEDULER].advance(at(2026, 12, 7, 7, 30, 1))
     assert await settle(client, 1) == [(a, at(2026, 12, 7, 7, 30), "played", "on→off")]
-    clock.now += 3600
-    await client.app[ANNOUNCER].tick()
+    await client.app[SCHEDULER].advance(clock.now + 3600)
     assert len(player.plays) == 1
     relay = client.app[ANNOUNCER].station.relay
     assert relay.states == [True, False]
@@ -67,7 +64,7 @@ async def test_a_weekly_one_plays_on_the_right_days(emulator: EmulatedModem, sta
     for _ in range(21):
         clock.now = day.timestamp()
         before = len(player.plays)
-        await asyncio.gather(*await client.app[ANNOUNCER].tick())
+        await asyncio.gather(*await client.app[SCHEDULER].run_due())
         if len(player.plays) > before:
             played_on.append(day.strftime("%a %d/%m"))
         day += timedelta(days=1)
@@ -82,8 +79,7 @@ async def test_after_a_three_hour_outage_what_is_in_grace_plays_late_the_rest_is
     hourly = await announce(client, when={"cron": "0 * * * *"}, ends_on="2026-12-07")
     early = await announce(client, when={"at": "2026-12-07T08:30"})
     recent = await announce(client, when={"at": "2026-12-07T11:05"})
-    clock.now = at(2026, 12, 7, 8, 0)
-    await asyncio.gather(*await client.app[ANNOUNCER].tick())
+    await asyncio.gather(*await client.app[SCHEDULER].advance(at(2026, 12, 7, 8, 0)))
     assert [(r[0], r[2]) for r in await settle(client, 1)] == [(hourly, "played")]
     await client.close()  # the power goes after 08:00 and comes back at 11:10
 

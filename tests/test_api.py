@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH
+from gateway.testing import AUTH, EmulatedModem, wait_inbox
 
 
 async def test_healthz_reports_the_modem_and_the_outbox(gateway: Any) -> None:
@@ -82,11 +81,9 @@ async def test_numbers_in_every_usual_form_reach_one_recipient(gateway: Any, emu
 
 
 async def test_inbox_is_newest_first_and_pages(gateway: Any, emulator: EmulatedModem) -> None:
-    from tests.test_receive import wait_inbox
-
     for i in range(3):
         emulator.deliver("+84961234567", f"tin {i}")
-        await wait_inbox(gateway, i + 1)
+        await wait_inbox(gateway, i + 1, AUTH)
     resp = await gateway.get("/api/v1/inbox?limit=2", headers=AUTH)
     page = (await resp.json())["messages"]
     assert [m["text"] for m in page] == ["tin 2", "tin 1"]
@@ -96,7 +93,7 @@ async def test_inbox_is_newest_first_and_pages(gateway: Any, emulator: EmulatedM
 
 
 async def test_changes_through_the_api_are_audited(gateway: Any) -> None:
-    from gateway.keys import STORE
+    from gateway.core.keys import STORE
     from gateway.web import accounts
 
     resp = await gateway.post("/api/v1/messages", json={"to": ["0912345678"], "text": "Họp"}, headers=AUTH)

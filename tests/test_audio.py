@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.keys import ANNOUNCER
-from tests.conftest import AUTH
+from broadcasts.views import ANNOUNCER
+from gateway.testing import AUTH
 
 NOTICE = (
     "Thông báo: 7h30 sáng thứ Hai, 15/12, tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã. Mang sổ tiêm và thẻ BHYT."

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.keys import BROADCASTS, OUTBOX
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, FakeClock, sql
-from tests.test_residents import routed, settled, to
+from gateway.app import SCHEDULER
+from gateway.sms.views import OUTBOX
+from gateway.testing import AUTH, EmulatedModem, FakeClock, routed, settled, sql, to
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -97,12 +96,11 @@ async def test_a_monthly_reminder_fires_on_its_day_per_person(
     assert preview["next_fire_at"] == at(2026, 12, 5, 8, 0)
     resp = await client.post("/api/v1/reminders", json=reminder, headers=AUTH)
     assert resp.status == 201
-    await client.app[BROADCASTS].tick()
+    await client.app[SCHEDULER].run_due()
     await settled(client)
     assert to(emulator, "+84912000001") == []  # not yet: it is the 4th
 
-    clock.now = at(2026, 12, 5, 8, 0, 5)
-    await client.app[BROADCASTS].tick()
+    await client.app[SCHEDULER].advance(at(2026, 12, 5, 8, 0, 5))
     await settled(client)
     (mai,) = to(emulator, "+84912000001")
     assert mai.text == "Chào Lò Thị Mai, thôn Nà Phìn: tiêm chủng cho trẻ ngày 05/12/2026 tại trạm y tế xã."
@@ -147,8 +145,7 @@ async def test_a_missed_reminder_after_a_long_outage_is_logged_not_sent(
         headers=AUTH,
     )
     assert resp.status == 201
-    clock.now = at(2026, 12, 6, 9, 0)  # the power came back a day later
-    await client.app[BROADCASTS].tick()
+    await client.app[SCHEDULER].advance(at(2026, 12, 6, 9, 0))  # the power came back a day later
     (listed,) = (await (await client.get("/api/v1/reminders", headers=AUTH)).json())["reminders"]
     assert listed["status"] == "done" and listed["runs"][0]["status"] == "missed"
     assert await sql(client, "select * from outbox") == []
@@ -211,15 +208,13 @@ async def test_an_alert_to_five_hamlet_heads_is_confirmed_resent_and_escalated(
         "escalated": 0,
     }
 
-    clock.now += 30 * 60
-    await client.app[BROADCASTS].tick()
+    await client.app[SCHEDULER].advance(clock.now + 30 * 60)
     await settled(client)
     for _, number, _ in HEADS[3:]:
         assert to(emulator, number)[-1].text.startswith("Nhắc lại: Cảnh báo lũ")
     await reply(client, emulator, HEADS[3][1], "ok")
 
-    clock.now += 30 * 60
-    await client.app[BROADCASTS].tick()
+    await client.app[SCHEDULER].advance(clock.now + 30 * 60)
     await settled(client)
     (escalation,) = to(emulator, OFFICIAL)
     assert escalation.text == f"Cảnh báo {alert} chưa được xác nhận bởi: Thào A Lử +84912100005"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import AUTH, sql, until
+from gateway.testing import AUTH, sql, until
 
 LOA = [sys.executable, "-m", "gateway.cli"]
 
@@ -33,8 +33,8 @@ def test_a_broken_config_is_reported_with_its_key(tmp_path: Path) -> None:
 
 async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Path, aiohttp_client: Any) -> None:
     from gateway.app import create_app
-    from gateway.keys import HARDWARE
-    from tests.conftest import make_config
+    from gateway.sms.views import TRANSPORT
+    from gateway.testing import make_config
 
     proc = await asyncio.create_subprocess_exec(
         *LOA,
@@ -55,7 +55,7 @@ async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Pat
             client = await aiohttp_client(create_app(make_config(tmp_path, port)))
 
             async def connected() -> bool:
-                return bool(client.app[HARDWARE].modem.info.connected)
+                return bool(client.app[TRANSPORT].info.connected)
 
             await until(client, connected)
             proc.stdin.write("sms 0961234567 Cho em hỏi làm khai sinh cần gì ạ\n".encode())

@@ -13,12 +13,10 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from gateway.app import create_app
-from gateway.keys import HARDWARE, STORE
-from gateway.sms.emulator import EmulatedModem
+from gateway.core.keys import STORE
+from gateway.sms.views import TRANSPORT
+from gateway.testing import VN, EmulatedModem, FakeClock, at, make_config, routed, sql, wait_sent
 from gateway.web import accounts
-from tests.conftest import FakeClock, make_config, sql, wait_sent
-from tests.test_broadcasts import VN, at
-from tests.test_residents import routed
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +46,7 @@ async def site(aiohttp_server: Any, emulator: EmulatedModem, tmp_path: Path) -> 
     # a Monday at 10:00 in the commune: outside the quiet hours whatever time CI runs
     app = create_app(make_config(tmp_path, emulator.path), clock=FakeClock(at(2026, 12, 7, 10, 0)))
     server = await aiohttp_server(app)
-    await app[HARDWARE].modem.wait_connected()
+    await app[TRANSPORT].wait_connected()
     store = app[STORE]
     now = time.time()
     await store.call(accounts.add_user, "canbo", PASSWORD, "official", None, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gsmmodem.pdu import decodeSmsPdu
 
-from gateway.errors import InvalidRequest
+from gateway.core.errors import InvalidRequest
 from gateway.sms.encoding import fold, prepare
 from gateway.sms.pdu import build_submit
 

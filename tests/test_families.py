@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, sql, until, wait_sent
+from gateway.testing import AUTH, EmulatedModem, sql, until, wait_sent
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.keys import HARDWARE
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, TOKEN, sql, until, wait_sent
+from gateway.sms.views import TRANSPORT
+from gateway.testing import AUTH, TOKEN, EmulatedModem, sql, until, wait_sent
 
 TEXTS = [f"Nhắc lịch tiêm chủng, phiếu {i}" for i in range(20)]
 
@@ -38,7 +37,7 @@ async def test_modem_vanishes_mid_batch_and_comes_back(emulator: EmulatedModem, 
     await emulator.vanish()
 
     async def disconnected() -> bool:
-        return not client.app[HARDWARE].modem.info.connected
+        return not client.app[TRANSPORT].info.connected
 
     await until(client, disconnected)
     seen = await health(client)
@@ -66,7 +65,7 @@ async def test_a_silent_modem_is_noticed_and_reopened(emulator: EmulatedModem, s
     await post_batch(client)
 
     async def disconnected() -> bool:
-        return not client.app[HARDWARE].modem.info.connected
+        return not client.app[TRANSPORT].info.connected
 
     await until(client, disconnected)
     assert "no answer" in (await health(client))["modem"]["last_error"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import InvalidRequest
+from gateway.core.errors import InvalidRequest
 from gateway.keywords import kb
 from gateway.keywords.matcher import Matcher
 from tests.resident_messages import INBOX, MESSAGES

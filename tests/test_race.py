@@ -6,8 +6,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, sql, until
+from gateway.testing import AUTH, EmulatedModem, sql, until
 
 
 async def test_200_out_100_in_each_exactly_once(gateway: Any, emulator: EmulatedModem) -> None:

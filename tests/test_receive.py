@@ -6,35 +6,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from gateway.sms.emulator import EmulatedModem, deliver_pdus
-from tests.conftest import AUTH, sql, until
+from gateway.testing import AUTH, EmulatedModem, count, deliver_pdus, inbox, sql, until, wait_inbox
 
 RESIDENT = "+84961234567"
-
-
-async def inbox(client: Any) -> list[dict[str, Any]]:
-    resp = await client.get("/api/v1/inbox", headers=AUTH)
-    assert resp.status == 200
-    return list((await resp.json())["messages"])
-
-
-async def count(client: Any, table: str) -> int:
-    return int((await sql(client, f"select count(*) from {table}"))[0][0])
-
-
-async def wait_inbox(client: Any, n: int) -> list[dict[str, Any]]:
-    async def enough() -> bool:
-        return await count(client, "inbox") >= n
-
-    await until(client, enough)
-    return await inbox(client)
 
 
 async def test_multipart_vietnamese_sms_is_stored_once_reassembled(gateway: Any, emulator: EmulatedModem) -> None:
     text = "Cho em hỏi làm giấy khai sinh cho con cần những giấy tờ gì ạ, lệ phí bao nhiêu, " * 3
     pdus = emulator.deliver(RESIDENT, text)
     assert len(pdus) == 4
-    (message,) = await wait_inbox(gateway, 1)
+    (message,) = await wait_inbox(gateway, 1, AUTH)
     assert message["from"] == RESIDENT
     assert message["text"] == text
     assert message["parts"] == 4 and not message["partial"]
@@ -55,7 +36,7 @@ async def test_the_same_pdu_delivered_twice_is_stored_once(gateway: Any, emulato
         return await count(client=gateway, table="seen_pdus") >= 2 and emulator.stored == 0
 
     await until(gateway, handled)
-    assert [m["text"] for m in await inbox(gateway)] == ["HUY", "KS"]
+    assert [m["text"] for m in await inbox(gateway, AUTH)] == ["HUY", "KS"]
 
 
 async def test_parts_arriving_out_of_order_and_twice(gateway: Any, emulator: EmulatedModem) -> None:
@@ -63,7 +44,7 @@ async def test_parts_arriving_out_of_order_and_twice(gateway: Any, emulator: Emu
     pdus = deliver_pdus(RESIDENT, text, reference=77)
     for pdu in [pdus[2], pdus[0], pdus[0], pdus[1]]:
         emulator.deliver_pdu(pdu)
-    (message,) = await wait_inbox(gateway, 1)
+    (message,) = await wait_inbox(gateway, 1, AUTH)
     assert message["text"] == text
 
 
@@ -74,16 +55,14 @@ async def test_an_emoji_cut_between_two_parts_is_whole_again(gateway: Any, emula
     part1 = units[: 67 * 2].decode("utf-16-be", "surrogatepass")
     part2 = units[67 * 2 :].decode("utf-16-be", "surrogatepass")
     assert "\ud83d" in part1
-    from gateway.sms import emulator as emu_mod
-
     pdus = [
-        emu_mod.deliver_pdus(RESIDENT, "ồ", reference=5)[0],  # unrelated, to keep order honest
+        deliver_pdus(RESIDENT, "ồ", reference=5)[0],  # unrelated, to keep order honest
     ]
     # build the two halves with a concatenation header of our own
     split_pdus = _two_part_ucs2(RESIDENT, part1, part2, reference=9)
     for pdu in [*pdus, *split_pdus]:
         emulator.deliver_pdu(pdu)
-    messages = await wait_inbox(gateway, 2)
+    messages = await wait_inbox(gateway, 2, AUTH)
     assert messages[0]["text"] == text
 
 
@@ -111,7 +90,7 @@ async def test_a_part_that_never_comes_leaves_a_partial_message(emulator: Emulat
     text = "Thôn Pả Vi báo: cây đổ chắn đường liên thôn, cần người hỗ trợ dọn dẹp gấp. " * 2
     pdus = deliver_pdus(RESIDENT, text, reference=31)
     emulator.deliver_pdu(pdus[0])
-    (message,) = await wait_inbox(client, 1)
+    (message,) = await wait_inbox(client, 1, AUTH)
     assert message["partial"]
     assert message["text"].startswith(text[:60])
     assert "thiếu phần 2, 3/3" in message["text"]
@@ -122,7 +101,7 @@ async def test_messages_left_on_the_modem_are_swept_at_start(emulator: EmulatedM
     emulator.deliver(RESIDENT, "HD")
     emulator.deliver("+84351234567", "DK Nà Phìn")
     client = await start_gateway(emulator)
-    messages = await wait_inbox(client, 2)
+    messages = await wait_inbox(client, 2, AUTH)
     assert sorted(m["text"] for m in messages) == ["DK Nà Phìn", "HD"]
 
 
@@ -131,7 +110,7 @@ async def test_a_bad_pdu_is_kept_aside_and_the_gateway_goes_on(gateway: Any, emu
     emulator.deliver_pdu("NOT-A-PDU")
     emulator.garbage()
     emulator.deliver(RESIDENT, "Xin chào xã")
-    (message,) = await wait_inbox(gateway, 1)
+    (message,) = await wait_inbox(gateway, 1, AUTH)
     assert message["text"] == "Xin chào xã"
 
     async def rejected() -> bool:
@@ -153,7 +132,7 @@ async def test_chatter_and_garbage_between_commands_do_not_confuse_the_reader(
     emulator.on_command = noisy
     for i in range(5):
         emulator.deliver(RESIDENT, f"Câu hỏi {i}")
-    messages = await wait_inbox(gateway, 5)
+    messages = await wait_inbox(gateway, 5, AUTH)
     assert sorted(m["text"] for m in messages) == [f"Câu hỏi {i}" for i in range(5)]
 
 
@@ -176,5 +155,5 @@ async def test_two_readers_of_one_index_never_delete_a_newer_message(
 
     emulator.on_command = on_command
     client = await start_gateway(emulator)
-    messages = await wait_inbox(client, 2)
+    messages = await wait_inbox(client, 2, AUTH)
     assert sorted(m["text"] for m in messages) == ["A: tin thứ nhất", "B: tin thứ hai"]

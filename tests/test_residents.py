@@ -4,43 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.sms.emulator import EmulatedModem, SentMessage
 from gateway.sms.encoding import prepare
-from tests.conftest import AUTH, sql, until
+from gateway.testing import AUTH, EmulatedModem, routed, say, settled, sql, to
 
 RESIDENT = "+84961234567"
-
-
-async def routed(client: Any, n: int) -> None:
-    async def done() -> bool:
-        rows = await sql(client, "select count(*) from inbox where routed_at is not null")
-        return int(rows[0][0]) >= n
-
-    await until(client, done)
-
-
-async def settled(client: Any) -> None:
-    """Every automatic reply queued so far has reached the emulated phone."""
-
-    async def done() -> bool:
-        rows = await sql(client, "select count(*) from outbox where status in ('queued','sending')")
-        return int(rows[0][0]) == 0
-
-    await until(client, done)
-
-
-def to(emulator: EmulatedModem, number: str = RESIDENT) -> list[SentMessage]:
-    return [m for m in emulator.messages() if m.number == number]
-
-
-async def say(client: Any, emulator: EmulatedModem, text: str, sender: str = RESIDENT) -> list[SentMessage]:
-    """The resident sends `text`; returns what the gateway sent back to them for it."""
-    before = len(to(emulator, sender))
-    count = int((await sql(client, "select count(*) from inbox"))[0][0])
-    emulator.deliver(sender, text)
-    await routed(client, count + 1)
-    await settled(client)
-    return to(emulator, sender)[before:]
 
 
 async def test_ks_gets_the_birth_registration_answer_in_two_segments(gateway: Any, emulator: EmulatedModem) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from gateway.sms.emulator import EmulatedModem
-from tests.conftest import AUTH, sql, until, wait_sent
+from gateway.testing import AUTH, EmulatedModem, sql, until, wait_sent
 
 NUMBER = "+84912345678"
 

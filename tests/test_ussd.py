@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.sms.encoding import is_gsm7, septets
-from tests.conftest import sql
+from gateway.testing import sql
 
 PHONE = "+84961234567"
 

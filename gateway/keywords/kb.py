@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.errors import InvalidRequest, NotFound
+from gateway.core.errors import InvalidRequest, NotFound
 from gateway.sms.encoding import Policy, prepare
 
 MAX_SEGMENTS = 2

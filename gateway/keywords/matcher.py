@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from gateway.core.text import tokens
 from gateway.keywords.kb import Procedure
-from gateway.keywords.normalise import FILLERS, canonical, repair, tokens
+from gateway.keywords.normalise import FILLERS, canonical, repair
 
 CLOSE = 2  # a second procedure scoring within this of the best makes the answer a choice
 MAX_CHOICES = 5

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gateway.sms.encoding import fold
-
 # Words that carry no meaning for the lookup ("cho em hoi lam giay ... can gi a").
 FILLERS = frozenset(
     [
@@ -86,13 +84,6 @@ FILLERS = frozenset(
 # Northern confusions, folded to one form on both sides: x/s, ch/tr, d/gi/r, l/n.
 _INITIALS = (("tr", "ch"), ("gi", "d"), ("r", "d"), ("x", "s"), ("n", "l"))
 _TELEX_PAIRS = (("dd", "d"), ("aa", "a"), ("aw", "a"), ("ee", "e"), ("oo", "o"), ("ow", "o"), ("uw", "u"))
-
-
-def tokens(text: str) -> list[str]:
-    t = fold(text).lower()
-    t = re.sub(r"[^a-z0-9]+", " ", t)
-    # "khaiiii sinhhh": a run of three or more letters is one letter typed with feeling
-    return [re.sub(r"(.)\1{2,}", r"\1", tok) for tok in t.split()]
 
 
 def telex_candidates(tok: str) -> Iterable[str]:

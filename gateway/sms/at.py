@@ -13,10 +13,10 @@ from typing import Any
 import serial_asyncio_fast
 from gsmmodem.pdu import decodeGsm7, unpackSeptets
 
-from gateway.config import ModemConfig
-from gateway.errors import ModemError, ModemUnavailable
-from gateway.sms.modem import ModemInfo, PduHandler
+from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.config import ModemConfig
 from gateway.sms.pdu import SubmitPdu
+from gateway.sms.transport import Receiver, TransportInfo
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,19 @@ def encode_ussd_packed(code: str) -> str:
 class ATModem:
     """A GSM modem on a serial port. Commands are serialised by one lock; one task reads the port."""
 
-    def __init__(self, port: str, config: ModemConfig, *, emulated: bool = False) -> None:
-        self.port = port
+    def __init__(
+        self,
+        config: ModemConfig,
+        *,
+        port: str | Callable[[], str] | None = None,
+        emulated: bool = False,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        # a callable port is read at each open: the built-in emulator's pty exists only once started
+        self._port = config.port if port is None else port
         self.config = config
-        self.info = ModemInfo(emulated=emulated)
-        self._handler: PduHandler | None = None
+        self.info = TransportInfo(emulated=emulated)
+        self._receiver: Receiver | None = None
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -108,16 +116,18 @@ class ATModem:
         self._pdu_urc: str | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.on_state: Callable[[], None] = lambda: None
+        self.on_change = on_change
 
     @property
     def huawei(self) -> bool:
         return "huawei" in (self.info.manufacturer or "").lower()
 
-    def attach(self, handler: PduHandler) -> None:
-        self._handler = handler
+    @property
+    def port(self) -> str:
+        return self._port() if callable(self._port) else self._port
 
-    async def start(self) -> None:
+    async def start(self, receiver: Receiver) -> None:
+        self._receiver = receiver
         self._supervisor = asyncio.create_task(self._supervise(), name="modem-supervisor")
 
     async def close(self) -> None:
@@ -142,7 +152,7 @@ class ATModem:
                 self.info.connected = True
                 self.info.last_error = None
                 self._connected.set()
-                self.on_state()
+                self.on_change()
                 log.info(
                     "modem ready on %s: %s %s, operator %s, signal %s%s",
                     self.port,
@@ -191,7 +201,7 @@ class ATModem:
         self._urcs = asyncio.Queue()
         self._pdu_urc = None
         if was_connected:
-            self.on_state()
+            self.on_change()
 
     def _mark_lost(self, why: str) -> None:
         if not self._lost.is_set():
@@ -201,7 +211,7 @@ class ATModem:
             self._connected.clear()
             self._lost.set()
             self._fail_pending(ModemUnavailable(why))
-            self.on_state()
+            self.on_change()
 
     def _fail_pending(self, exc: Exception) -> None:
         p = self._pending
@@ -475,9 +485,9 @@ class ATModem:
             log.debug("ignored %r", line)
 
     async def _deliver(self, pdu: str) -> None:
-        if self._handler is None:
-            raise RuntimeError("no PDU handler attached")
-        await self._handler.handle_pdu(pdu)
+        if self._receiver is None:
+            raise RuntimeError("the modem was not started with a receiver")
+        await self._receiver.handle_pdu(pdu)
 
     async def _read_stored(self, memory: str, index: int) -> None:
         # Read, persist and delete under one hold of the lock: indexes are reused at once, so a

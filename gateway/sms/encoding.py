@@ -8,7 +8,8 @@ from typing import Literal
 
 from gsmmodem.pdu import GSM7_BASIC, GSM7_EXTENDED, divideTextGsm7
 
-from gateway.errors import InvalidRequest
+from gateway.core.errors import InvalidRequest
+from gateway.core.text import fold as fold  # the "gsm7" policy: part of this module's interface
 
 Policy = Literal["auto", "ucs2", "gsm7"]
 Encoding = Literal["gsm7", "ucs2"]
@@ -21,13 +22,6 @@ UCS2_PART = 67
 MAX_PARTS = 10  # past this a phone may refuse to reassemble, and the commune pays for ten SMS
 
 _GSM7 = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENDED)
-
-
-def fold(text: str) -> str:
-    """Vietnamese "không dấu": NFC, đ→d by hand (NFD keeps it whole), then drop combining marks."""
-    text = unicodedata.normalize("NFC", text).replace("đ", "d").replace("Đ", "D")
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", stripped)
 
 
 def is_gsm7(text: str) -> bool:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from gateway.notify import Notifier
+from gateway.core.clock import Clock
+from gateway.core.notify import Notifier
+from gateway.core.store import Store
+from gateway.sms.config import SmsConfig
+from gateway.sms.outbox import apply_report
 from gateway.sms.pdu import (
     InboundPart,
     PduError,
-    StatusReport,
     decode_deliver,
     decode_report,
     units_to_text,
 )
-from gateway.store import Store
+from schedules.scheduler import Job, Scheduler
+
+if TYPE_CHECKING:
+    from gateway.sms.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +100,28 @@ def flush_partials(db: sqlite_utils.Database, older_than: float, now: float) -> 
         return [_assemble(db, s, r, t, now, partial=True) for s, r, t in groups]
 
 
+def oldest_part(db: sqlite_utils.Database) -> float | None:
+    row = db.execute("select min(received_at) from inbound_parts").fetchone()
+    return None if row[0] is None else float(row[0])
+
+
 def reject(db: sqlite_utils.Database, pdu: str, error: str, now: float) -> None:
     with db.conn:
         db.execute("insert into inbox_rejects (pdu, error, received_at) values (?,?,?)", [pdu, error, now])
+
+
+def unrouted(db: sqlite_utils.Database) -> list[int]:
+    return [r[0] for r in db.execute("select id from inbox where routed_at is null order by id")]
+
+
+def get(db: sqlite_utils.Database, inbox_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("select * from inbox where id=?", [inbox_id]))
+    return rows[0] if rows else None
+
+
+def mark_routed(db: sqlite_utils.Database, inbox_id: int, now: float) -> None:
+    with db.conn:
+        db.execute("update inbox set routed_at=? where id=? and routed_at is null", [now, inbox_id])
 
 
 def recent(db: sqlite_utils.Database, limit: int, before: int | None) -> list[dict[str, Any]]:
@@ -110,26 +135,19 @@ def recent(db: sqlite_utils.Database, limit: int, before: int | None) -> list[di
     return list(db.query(sql, args))
 
 
-MessageHook = Callable[[int], Awaitable[None]]
-ReportHook = Callable[[StatusReport], Awaitable[None]]
-
-
 class Inbox:
-    """The modem's PduHandler: persists every PDU before the modem may delete it."""
+    """Every transport's Receiver: persists each PDU before the transport may delete it; matches
+    delivery reports to the outbox; hands each whole message to the router."""
 
     def __init__(
-        self,
-        store: Store,
-        notifier: Notifier,
-        clock: Callable[[], float],
-        reassembly_timeout: float,
+        self, store: Store, notifier: Notifier, clock: Clock, config: SmsConfig, router: Router, scheduler: Scheduler
     ) -> None:
         self.store = store
+        self.scheduler = scheduler
         self.notifier = notifier
         self.clock = clock
-        self.reassembly_timeout = reassembly_timeout
-        self.on_report: ReportHook | None = None
-        self.on_message: list[MessageHook] = []
+        self.config = config
+        self.router = router
 
     async def handle_pdu(self, pdu_hex: str) -> None:
         now = self.clock()
@@ -141,8 +159,8 @@ class Inbox:
         try:
             if tpdu_type == 0x02:
                 report = decode_report(pdu_hex)
-                if self.on_report is not None:
-                    await self.on_report(report)
+                await self.store.call(apply_report, report, now, self.config.report_window)
+                self.notifier.notify()
                 return
             part = decode_deliver(pdu_hex)
         except PduError as e:
@@ -153,30 +171,27 @@ class Inbox:
         message_id = await self.store.call(store_part, part, now)
         self.notifier.notify()
         if message_id is not None:
-            await self._announce(message_id)
+            self.router.submit(message_id)
+        elif part.concat is not None:
+            self.scheduler.wake()  # a part waits for its siblings: the reassembly deadline may be sooner
 
-    async def _announce(self, message_id: int) -> None:
-        for hook in self.on_message:
-            try:
-                await hook(message_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbound hook failed for message %d", message_id)
+    def job(self) -> Job:
+        return Job("reassembly", float("inf"), self._next_flush, self._flush)
 
-    async def run_reassembly_sweeper(self) -> None:
-        interval = max(0.05, min(60.0, self.reassembly_timeout / 2))
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                now = self.clock()
-                ids = await self.store.call(flush_partials, now - self.reassembly_timeout, now)
-                if ids:
-                    log.warning("kept %d incomplete multipart message(s) as partial", len(ids))
-                    self.notifier.notify()
-                    for message_id in ids:
-                        await self._announce(message_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reassembly sweep failed; going on")
+    async def _next_flush(self) -> float | None:
+        oldest = await self.store.call(oldest_part)
+        return None if oldest is None else oldest + self.config.reassembly_timeout
+
+    async def _flush(self, now: float, grace: float) -> Sequence[asyncio.Task[None]]:
+        await self.flush_partials()
+        return []
+
+    async def flush_partials(self) -> None:
+        """Multipart messages whose other parts did not come within the reassembly timeout."""
+        now = self.clock()
+        ids = await self.store.call(flush_partials, now - self.config.reassembly_timeout, now)
+        if ids:
+            log.warning("kept %d incomplete multipart message(s) as partial", len(ids))
+            self.notifier.notify()
+            for message_id in ids:
+                self.router.submit(message_id)

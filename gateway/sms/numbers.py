@@ -6,7 +6,7 @@ import re
 
 import phonenumbers
 
-from gateway.errors import InvalidRequest
+from gateway.core.errors import InvalidRequest
 
 # The 2018 conversion of 11-digit mobile numbers: old prefix → new, the last 7 digits kept.
 OLD_PREFIXES = {

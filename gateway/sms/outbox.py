@@ -1,29 +1,31 @@
-"""The outbox: messages queued in SQLite, one sender task per modem, retries and delivery reports."""
+"""The outbox: messages queued in SQLite, one sender task per transport, retries and delivery reports."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from gateway.config import SmsConfig
-from gateway.errors import ModemError, ModemUnavailable, NotFound
-from gateway.notify import Notifier
+from gateway.core.clock import Clock
+from gateway.core.errors import ModemError, ModemUnavailable, NotFound
+from gateway.core.notify import Notifier
+from gateway.core.priority import SMS
+from gateway.core.store import Store
 from gateway.sms import numbers
+from gateway.sms.config import SmsConfig
 from gateway.sms.encoding import Prepared, split_gsm7, split_ucs2
-from gateway.sms.modem import Modem
 from gateway.sms.pdu import StatusReport, build_submit
-from gateway.store import Store
+from gateway.sms.transport import Transport
 
 log = logging.getLogger(__name__)
 
-PRIORITIES = {"alert": 0, "reply": 1, "reminder": 2, "bulk": 3}
-PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+# the names the API uses; the scale is the one audio uses too (gateway.core.priority)
+PRIORITIES = SMS
+PRIORITY_NAMES = {int(v): k for k, v in PRIORITIES.items()}
 STATUSES = ("queued", "sending", "sent", "delivered", "failed")
 # The modem lost this many times while sending one message counts as one failed try of it.
 LOSSES_PER_TRY = 3
@@ -216,22 +218,36 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
     return {s: int(found.get(s, 0)) for s in STATUSES}
 
 
+def sent_since(db: sqlite_utils.Database, since: float) -> int:
+    return int(
+        db.execute(
+            "select count(*) from outbox where status in ('sent','delivered') and sent_at>=?", [since]
+        ).fetchone()[0]
+    )
+
+
+def recent_failures(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    return list(
+        db.query("select recipient, last_error from outbox where status='failed' order by id desc limit ?", [limit])
+    )
+
+
 # ---- the sender ------------------------------------------------------------------------------------
 
 
 class Outbox:
-    """Takes messages from SQLite in priority order and hands their parts to one modem."""
+    """Takes messages from SQLite in priority order and hands their parts to one transport."""
 
     def __init__(
         self,
         store: Store,
-        modem: Modem,
+        transport: Transport,
         config: SmsConfig,
         notifier: Notifier,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.store = store
-        self.modem = modem
+        self.transport = transport
         self.config = config
         self.notifier = notifier
         self.clock = clock
@@ -248,14 +264,10 @@ class Outbox:
         self._wake.set()
         self.notifier.notify()
 
-    async def handle_report(self, report: StatusReport) -> None:
-        await self.store.call(apply_report, report, self.clock(), self.config.report_window)
-        self.notifier.notify()
-
     async def run(self) -> None:
         while True:
             try:
-                await self.modem.wait_connected()
+                await self.transport.wait_connected()
                 self._wake.clear()
                 due = await self.store.call(next_due, self.clock())
                 if due.row is None:
@@ -289,7 +301,7 @@ class Outbox:
             for number, pdu in enumerate(pdus, start=1):
                 if number in done:
                     continue
-                reference = await self.modem.send_pdu(pdu)
+                reference = await self.transport.send_pdu(pdu)
                 await self.store.call(record_part, message_id, number, reference, number == len(pdus), self.clock())
         except ModemUnavailable as e:
             # usually not this message's fault: it waits, untouched, for the modem to come back;

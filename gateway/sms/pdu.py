@@ -10,7 +10,7 @@ from datetime import datetime
 from gsmmodem.exceptions import EncodingError
 from gsmmodem.pdu import Concatenation, _encodeAddressField, decodeSmsPdu, encodeSmsSubmitPdu
 
-from gateway.errors import InvalidRequest
+from gateway.core.errors import InvalidRequest
 from gateway.sms.encoding import Prepared
 
 _NUMBER = re.compile(r"^\+?\d{3,20}$")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.sms.encoding import fold, is_gsm7, septets
+from gateway.core.text import fold
+from gateway.sms.encoding import is_gsm7, septets
 
 SCREEN = 182  # GSM-7 characters one USSD screen holds
 NEXT, BACK = "0", "9"

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import dataclass
 
-import sqlite_utils
 from aiohttp import web
 
-from gateway.errors import InvalidRequest
-from gateway.keys import CONFIG, RESIDENTS, STORE
+from gateway.core.errors import InvalidRequest
+from gateway.core.keys import STORE
 from gateway.keywords import service as svc
+from gateway.keywords.config import ResidentsConfig
+from gateway.keywords.views import RESIDENTS
 from gateway.ussd.menu import Item, Menu, Screen
+from gateway.ussd.queries import touch_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-def touch_session(db: sqlite_utils.Database, session_id: str, number: str, now: float, timeout: float) -> bool:
-    """Record the session's activity; False when it had been idle past the timeout."""
-    with db.conn:
-        row = db.execute("select last_at from ussd_sessions where session_id=?", [session_id]).fetchone()
-        if row is not None and now - row[0] > timeout:
-            return False
-        db.execute(
-            "insert into ussd_sessions (session_id, number, started_at, last_at) values (?,?,?,?)"
-            " on conflict(session_id) do update set last_at=excluded.last_at",
-            [session_id, number, now, now],
-        )
-    return True
+@dataclass(frozen=True)
+class UssdSettings:
+    commune: str
+    residents: ResidentsConfig
+
+
+USSD = web.AppKey("ussd", UssdSettings)
+
+
+def setup(app: web.Application, settings: UssdSettings) -> None:
+    app[USSD] = settings
+    app.add_routes(routes)
 
 
 def _plain(text: str) -> web.Response:
@@ -47,8 +50,8 @@ async def africastalking(request: web.Request) -> web.Response:
 
 
 async def _screen(request: web.Request) -> Screen:
-    config = request.app[CONFIG]
-    secret = config.residents.ussd_token
+    settings = request.app[USSD]
+    secret = settings.residents.ussd_token
     if secret and not hmac.compare_digest(request.query.get("token", ""), secret):
         raise InvalidRequest("Khong duoc phep.")
     form = await request.post()
@@ -59,12 +62,14 @@ async def _screen(request: web.Request) -> Screen:
         raise InvalidRequest("Thieu thong tin phien.")
     residents = request.app[RESIDENTS]
     now = residents.clock()
-    fresh = await request.app[STORE].call(touch_session, session_id, phone, now, config.residents.ussd_session_timeout)
+    fresh = await request.app[STORE].call(
+        touch_session, session_id, phone, now, settings.residents.ussd_session_timeout
+    )
     if not fresh:
         return Screen("Phien da het han. Vui long quay so lai.", end=True)
-    names = [h.name for h in await request.app[STORE].call(svc.hamlets)]
+    names = [h.name for h in await residents.hamlets()]
     procedures = [Item(p.key, p.name, p.answer_plain) for p in residents.procedures.values()]
-    menu = Menu(config.commune.name, procedures, names)
+    menu = Menu(settings.commune, procedures, names)
     screen = menu.walk(text.split("*") if text else [])
     if screen.action is not None:
         number = svc.as_number(phone)
@@ -72,8 +77,7 @@ async def _screen(request: web.Request) -> Screen:
             return Screen("So dien thoai khong hop le.", end=True)
         kind, arg = screen.action
         if kind == "subscribe":
-            hamlet = next(h for h in await request.app[STORE].call(svc.hamlets) if h.name == arg)
-            await request.app[STORE].call(svc.subscribe, number, hamlet.id, now)
+            await residents.subscribe_number(number, arg)
         else:
-            await request.app[STORE].call(svc.unsubscribe, number, now)
+            await residents.unsubscribe_number(number)
     return screen

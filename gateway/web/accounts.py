@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,41 +11,15 @@ import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.errors import InvalidRequest, LoaError, NotFound
+from gateway.core.commune import hamlet_id as find_hamlet
+from gateway.core.errors import InvalidRequest, LoginRefused, NotFound
+from gateway.core.principal import SYSTEM as SYSTEM
+from gateway.core.principal import User
 
 ROLES = ("admin", "official", "hamlet_head")
 ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head": "Trưởng thôn"}
 ADDRESS_LIMIT = 30  # failures from one address in the lock window before it is refused outright
 _hasher = PasswordHasher()
-
-
-class LoginRefused(LoaError):
-    status = 401
-
-
-class Forbidden(LoaError):
-    status = 403
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    username: str
-    role: str
-    hamlet_id: int | None
-    hamlet: str | None
-
-    @property
-    def is_head(self) -> bool:
-        return self.role == "hamlet_head"
-
-    def require(self, *roles: str) -> None:
-        if self.role not in roles:
-            raise Forbidden("Tài khoản của bạn không được làm việc này (forbidden)", role=self.role)
-
-
-# a principal for the config's API tokens: the machine-to-machine key of the whole commune
-SYSTEM = User(0, "api", "admin", None, None)
 
 
 def _user(db: sqlite_utils.Database, where: str, arg: Any) -> User | None:
@@ -74,8 +47,6 @@ def add_user(
         raise InvalidRequest("Mật khẩu cần ít nhất 8 ký tự", field="password")
     hamlet_id = None
     if role == "hamlet_head":
-        from broadcasts.people import hamlet_id as find_hamlet
-
         hamlet_id = find_hamlet(db, hamlet or "")
         if hamlet_id is None:
             raise InvalidRequest("Trưởng thôn cần có thôn", field="hamlet")

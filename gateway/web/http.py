@@ -1,22 +1,25 @@
-"""Helpers every HTTP view uses: JSON responses, JSON bodies, bearer tokens, integer parameters."""
+"""What every HTTP view uses: JSON in and out, bearer tokens, the error and audit middlewares."""
 
 from __future__ import annotations
 
 import hmac
 import json
-import time
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import InvalidRequest, Unauthorized
-from gateway.keys import STORE, TOKENS
+from gateway.core.errors import InvalidRequest, LoaError, Unauthorized
+from gateway.core.keys import CLOCK, STORE
+from gateway.core.principal import User
 from gateway.web import accounts
-from gateway.web.accounts import User
 
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TOKENS = web.AppKey("tokens", frozenset[str])
+PRINCIPAL = web.RequestKey("principal", User)
 
 
 def iso(ts: float | None) -> str | None:
@@ -25,6 +28,27 @@ def iso(ts: float | None) -> str | None:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def error_body(status: int, message: str, **details: Any) -> web.Response:
+    body = {"error": message, **{k: v for k, v in details.items() if v is not None}}
+    return json_response(body, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place a LoaError becomes an HTTP answer."""
+    try:
+        return await handler(request)
+    except LoaError as e:
+        return error_body(e.status, e.message, **e.details)
+    except web.HTTPException as e:
+        if e.empty_body or e.status < 400 or not request.path.startswith(("/api/", "/healthz")):
+            raise  # pages keep their own Vietnamese text; the API speaks JSON
+        return error_body(e.status, e.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_body(500, "Lỗi máy chủ (internal error); xem nhật ký")
 
 
 async def authorise(request: web.Request, *roles: str) -> User:
@@ -47,9 +71,6 @@ async def authorise(request: web.Request, *roles: str) -> User:
     return user
 
 
-PRINCIPAL = web.RequestKey("principal", User)
-
-
 @web.middleware
 async def audit_api(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every change made through the API is written to the audit log with who made it."""
@@ -57,7 +78,7 @@ async def audit_api(request: web.Request, handler: Handler) -> web.StreamRespons
     user = request.get(PRINCIPAL)
     if user is not None and request.method in ("POST", "PUT", "DELETE") and response.status < 400:
         await request.app[STORE].call(
-            accounts.audit, user.username, f"API {request.method} {request.path}", "", time.time()
+            accounts.audit, user.username, f"API {request.method} {request.path}", "", request.app[CLOCK]()
         )
     return response
 

@@ -1,26 +1,35 @@
-"""The JSON API and /healthz: thin handlers over the outbox, inbox and modem."""
+"""The SMS path over HTTP: /healthz, messages and inbox API, a USSD code on the modem, the balance."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
+from aiohttp_session import get_session
 
-from broadcasts import people
-from gateway.errors import InvalidRequest, ModemError
-from gateway.keys import CONFIG, HARDWARE, OUTBOX, STORE
+from gateway.core.errors import InvalidRequest, LoaError, ModemError
+from gateway.core.keys import STORE
 from gateway.sms import inbox as inbox_db
-from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
-from gateway.sms.encoding import POLICIES, prepare
+from gateway.sms.outbox import Outbox
+from gateway.sms.transport import Transport
+from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
 
 routes = web.RouteTableDef()
+OUTBOX = web.AppKey("outbox", Outbox)
+TRANSPORT = web.AppKey("transport", Transport)
+
+
+def setup(app: web.Application, outbox: Outbox) -> None:
+    app[OUTBOX] = outbox
+    app[TRANSPORT] = outbox.transport
+    app.add_routes(routes)
 
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    info = request.app[HARDWARE].modem.info
+    info = request.app[TRANSPORT].info
     counts = await request.app[STORE].call(outbox_db.counts)
     return json_response(
         {
@@ -42,42 +51,6 @@ async def healthz(request: web.Request) -> web.Response:
                 "failed": counts["failed"],
             },
         }
-    )
-
-
-@routes.post("/api/v1/messages")
-async def send_messages(request: web.Request) -> web.Response:
-    user = await authorise(request)
-    body = await read_json(request)
-    to = body.get("to")
-    if isinstance(to, str):
-        to = [to]
-    if not isinstance(to, list) or not to or not all(isinstance(x, str) for x in to):
-        raise InvalidRequest("Cần ít nhất một số nhận trong 'to' (to: list of numbers)", field="to")
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise InvalidRequest("Thiếu nội dung 'text' (text missing)", field="text")
-    priority = body.get("priority", "reminder")
-    if priority not in outbox_db.PRIORITIES:
-        raise InvalidRequest(f"priority phải là một trong {', '.join(outbox_db.PRIORITIES)}", field="priority")
-    policy = body.get("encoding", request.app[CONFIG].sms.encoding)
-    if policy not in POLICIES:
-        raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
-    recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
-    if user.is_head:
-        await request.app[STORE].call(people.check_own_numbers, user, recipients)
-    prepared = prepare(text, policy)
-    ids = await request.app[OUTBOX].enqueue(recipients, prepared, priority=priority, source="api")
-    return json_response(
-        {
-            "ids": ids,
-            "to": recipients,
-            "segments": prepared.segments,
-            "encoding": prepared.encoding,
-            "body": prepared.body,
-            "folded": prepared.folded,
-        },
-        status=202,
     )
 
 
@@ -151,7 +124,21 @@ async def ussd(request: web.Request) -> web.Response:
     if not isinstance(code, str) or not code.startswith("*") or not code.endswith("#"):
         raise InvalidRequest("Mã USSD phải có dạng *101# (code like *101#)", field="code")
     try:
-        answer = await request.app[HARDWARE].modem.ussd(code)
+        answer = await request.app[TRANSPORT].ussd(code)
     except ModemError as e:
         raise ModemError(f"USSD {code}: {e.message}") from e
     return json_response({"code": code, "answer": answer})
+
+
+@routes.post("/balance")
+async def balance(request: web.Request) -> web.StreamResponse:
+    """The console's "Số dư" button: the SIM's balance by USSD, shown on the dashboard."""
+    user = await pages.user(request, "admin", "official")
+    await pages.form(request)
+    session = await get_session(request)
+    try:
+        session["balance"] = await request.app[TRANSPORT].ussd("*101#")
+    except LoaError as e:
+        await pages.flash(request, f"Không xem được số dư: {e.message}", "error")
+    await pages.audit(request, user, "USSD *101#")
+    raise web.HTTPSeeOther("/")

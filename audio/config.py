@@ -1,0 +1,35 @@
+"""The [audio] and [player] config sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    engine: str = "espeak-ng"
+    voice: str = "vi"
+    rate: int = 150
+    repeat: int = 2
+    gap: float = 1.5
+    chime: str = ""
+    target_lufs: float = -16.0
+    true_peak: float = -1.5
+    chime_lufs: float = -18.0
+    highpass: float = 120.0
+    cache_dir: str = "data/audio"
+    abbreviations_file: str = ""
+
+
+@dataclass(frozen=True)
+class PlayerConfig:
+    kind: str = "aplay"
+    device: str = ""
+    command: tuple[str, ...] = ()
+    relay: str = "none"
+    relay_pin: int = 17
+    relay_active_low: bool = True
+    relay_on_command: tuple[str, ...] = ()
+    relay_off_command: tuple[str, ...] = ()
+    warmup: float = 2.0
+    tail: float = 1.0

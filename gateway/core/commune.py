@@ -1,0 +1,84 @@
+"""The commune and its hamlets (thôn/bản): names, the folded form they are matched by, lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+from rapidfuzz.distance import Levenshtein
+
+from gateway.core.errors import InvalidRequest
+from gateway.core.text import tokens
+
+
+@dataclass(frozen=True)
+class CommuneConfig:
+    name: str = "xã"
+    hamlets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hamlet:
+    id: int
+    name: str
+    folded: str
+
+
+def fold_name(name: str) -> str:
+    return " ".join(tokens(name))
+
+
+def _m000_commune(db: sqlite_utils.Database) -> None:
+    db.table("hamlets").create({"id": int, "name": str, "folded": str}, pk="id", if_not_exists=True)
+    db.table("hamlets").create_index(["folded"], unique=True, if_not_exists=True)
+
+
+MIGRATIONS = [("000_commune", _m000_commune)]
+
+
+# ---- store functions ----
+
+
+def seed_hamlets(db: sqlite_utils.Database, names: tuple[str, ...]) -> None:
+    with db.conn:
+        for name in names:
+            db.execute("insert or ignore into hamlets (name, folded) values (?, ?)", [name.strip(), fold_name(name)])
+
+
+def hamlets(db: sqlite_utils.Database) -> list[Hamlet]:
+    return [Hamlet(*r) for r in db.execute("select id, name, folded from hamlets order by name").fetchall()]
+
+
+def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
+    """The id of a hamlet named as the commune wrote it (diacritics and case aside); None for ""."""
+    if not name.strip():
+        return None
+    folded = fold_name(name)
+    for h in hamlets(db):
+        if h.folded == folded:
+            return h.id
+    raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}", field="hamlet")
+
+
+def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    if not name.strip():
+        raise InvalidRequest("Thiếu tên thôn", field="name")
+    with db.conn:
+        db.execute("insert or ignore into hamlets (name, folded) values (?,?)", [name.strip(), fold_name(name)])
+    return next({"id": h.id, "name": h.name} for h in hamlets(db) if h.folded == fold_name(name))
+
+
+def match_hamlets(query: str, options: list[Hamlet]) -> list[Hamlet]:
+    """Exact folded name first, then names that start with the words given, then one or two edits."""
+    q = fold_name(query)
+    if not q:
+        return []
+    exact = [h for h in options if h.folded == q or h.folded.replace(" ", "") == q.replace(" ", "")]
+    if exact:
+        return exact
+    prefix = [h for h in options if h.folded.startswith(q)]
+    if prefix:
+        return prefix
+    budget = 1 if len(q) < 8 else 2
+    return [h for h in options if Levenshtein.distance(h.folded, q, score_cutoff=budget + 1) <= budget]

@@ -1,0 +1,48 @@
+"""The console's first page: modem, outbox, loudspeakers, open alerts and questions, at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+
+from broadcasts.views import ANNOUNCER, BROADCASTS
+from gateway.core.keys import CLOCK, STORE
+from gateway.keywords.views import RESIDENTS
+from gateway.sms import outbox as outbox_db
+from gateway.sms.views import TRANSPORT
+from gateway.web import pages
+from gateway.web.pages import CONSOLE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+@aiohttp_jinja2.template("dashboard.html")
+async def dashboard(request: web.Request) -> dict[str, Any]:
+    await pages.user(request)
+    app = request.app
+    store, announcer = app[STORE], app[ANNOUNCER]
+    midnight = datetime.fromtimestamp(app[CLOCK](), app[CONSOLE].tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = await store.call(outbox_db.counts)
+    session = await get_session(request)
+    return {
+        "modem": app[TRANSPORT].info,
+        "outbox": {"queued": counts["queued"] + counts["sending"], "failed": counts["failed"]},
+        "sent_today": await store.call(outbox_db.sent_since, midnight.timestamp()),
+        "failures": await store.call(outbox_db.recent_failures, 5),
+        "open_alerts": await app[BROADCASTS].open_alerts(),
+        "open_questions": await app[RESIDENTS].open_questions(),
+        "upcoming": [
+            {"when": pages.when(request, a["next_play_at"]), "title": a["text"] or "(ghi âm)"}
+            for a in await store.call(announcer.upcoming, 5)
+        ],
+        "plays": [
+            {"when": pages.when(request, p["started_at"] or p["planned_at"]), "result": p["result"]}
+            for p in await announcer.broadcast_log(5)
+        ],
+        "balance": session.pop("balance", None),
+    }

@@ -1,0 +1,13 @@
+"""The [residents] config section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ResidentsConfig:
+    daily_reply_cap: int = 5
+    choice_timeout: float = 3600.0
+    ussd_session_timeout: float = 180.0
+    ussd_token: str = ""

@@ -1,0 +1,102 @@
+"""The residents' store functions: subscriptions, opt-outs, reply counts, numbered choices, questions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from gateway.core.errors import NotFound
+
+
+def subscribe(db: sqlite_utils.Database, number: str, hamlet_id: int, now: float) -> bool:
+    with db.conn:
+        db.execute("delete from opt_outs where number=?", [number])
+        cur = db.execute(
+            "insert or ignore into subscriptions (number, hamlet_id, created_at) values (?,?,?)",
+            [number, hamlet_id, now],
+        )
+        return cur.rowcount > 0
+
+
+def unsubscribe(db: sqlite_utils.Database, number: str, now: float) -> bool:
+    """Stop everything to this number; True only the first time, so the confirmation goes once."""
+    with db.conn:
+        db.execute("delete from subscriptions where number=?", [number])
+        cur = db.execute("insert or ignore into opt_outs (number, created_at) values (?,?)", [number, now])
+        return cur.rowcount > 0
+
+
+def opted_out(db: sqlite_utils.Database, number: str) -> bool:
+    return db.execute("select 1 from opt_outs where number=?", [number]).fetchone() is not None
+
+
+def replies_since(db: sqlite_utils.Database, number: str, kind: str, since: float) -> int:
+    return int(
+        db.execute(
+            "select count(*) from outbox where recipient=? and source like ? and created_at>=?",
+            [number, kind, since],
+        ).fetchone()[0]
+    )
+
+
+def set_choice(db: sqlite_utils.Database, number: str, kind: str, options: list[Any], now: float) -> None:
+    with db.conn:
+        db.execute(
+            "insert or replace into choices (number, kind, options, created_at) values (?,?,?,?)",
+            [number, kind, json.dumps(options, ensure_ascii=False), now],
+        )
+
+
+def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[str, list[Any]] | None:
+    with db.conn:
+        row = db.execute(
+            "select kind, options from choices where number=? and created_at>=?", [number, since]
+        ).fetchone()
+        db.execute("delete from choices where number=?", [number])
+    return None if row is None else (row[0], json.loads(row[1]))
+
+
+def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float) -> int:
+    with db.conn:
+        cur = db.execute(
+            "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
+            [inbox_id, sender, text, now],
+        )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def list_questions(db: sqlite_utils.Database, status: str | None, limit: int) -> list[dict[str, Any]]:
+    if status:
+        return list(db.query("select * from questions where status=? order by id desc limit ?", [status, limit]))
+    return list(db.query("select * from questions order by id desc limit ?", [limit]))
+
+
+def get_question(db: sqlite_utils.Database, question_id: int) -> dict[str, Any]:
+    rows = list(db.query("select * from questions where id=?", [question_id]))
+    if not rows:
+        raise NotFound(f"Không có câu hỏi số {question_id} (unknown question)", id=question_id)
+    return rows[0]
+
+
+def mark_answered(db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float) -> None:
+    with db.conn:
+        db.execute(
+            "update questions set status='answered', answer=?, message_id=?, answered_at=? where id=?",
+            [answer, message_id, now, question_id],
+        )
+
+
+def hamlets_with_subscribers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "select h.id, h.name, count(s.number) as subscribers from hamlets h"
+            " left join subscriptions s on s.hamlet_id = h.id group by h.id order by h.name"
+        )
+    )
+
+
+def open_questions(db: sqlite_utils.Database) -> int:
+    return int(db.execute("select count(*) from questions where status='open'").fetchone()[0])

@@ -1,0 +1,35 @@
+"""The [modem] and [sms] config sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.sms.encoding import Policy
+
+
+@dataclass(frozen=True)
+class ModemConfig:
+    port: str = "emulator"
+    baudrate: int = 115200
+    pin: str = ""
+    smsc: str = ""
+    emulator_family: str = "huawei"
+    command_timeout: float = 10.0
+    send_timeout: float = 60.0
+    ussd_timeout: float = 30.0
+    poll_interval: float = 30.0
+    sweep_interval: float = 300.0
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    encoding: Policy = "auto"
+    status_reports: bool = True
+    send_interval: float = 0.0
+    max_tries: int = 5
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    reassembly_timeout: float = 1800.0
+    report_window: float = 259200.0

@@ -1,0 +1,82 @@
+"""The SMS tables: outbox and its parts, inbox, reassembly, deduplication, rejects."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def _m001_sms(db: sqlite_utils.Database) -> None:
+    db.table("outbox").create(
+        {
+            "id": int,
+            "recipient": str,
+            "text": str,
+            "body": str,
+            "encoding": str,
+            "segments": int,
+            "priority": int,
+            "status": str,
+            "tries": int,
+            "next_attempt_at": float,
+            "last_error": str,
+            "source": str,
+            "concat_ref": int,
+            "created_at": float,
+            "sent_at": float,
+            "delivered_at": float,
+            "failed_at": float,
+        },
+        pk="id",
+        not_null={"recipient", "text", "body", "encoding", "segments", "priority", "status"},
+        defaults={"tries": 0, "next_attempt_at": 0},
+    )
+    db.table("outbox").create_index(["status", "priority", "next_attempt_at", "id"])
+    db.table("outbox_parts").create(
+        {
+            "message_id": int,
+            "part": int,
+            "reference": int,
+            "status": str,
+            "sent_at": float,
+            "report_status": int,
+            "report_at": float,
+        },
+        pk=("message_id", "part"),
+        foreign_keys=[("message_id", "outbox", "id")],
+    )
+    db.table("outbox_parts").create_index(["reference", "sent_at"])
+    # delivery reports that arrived before the part they answer was recorded
+    db.table("early_reports").create(
+        {"id": int, "reference": int, "number": str, "status": int, "received_at": float}, pk="id"
+    )
+    db.table("inbox").create(
+        {
+            "id": int,
+            "sender": str,
+            "text": str,
+            "parts": int,
+            "partial": int,
+            "sent_at": str,
+            "received_at": float,
+        },
+        pk="id",
+    )
+    db.table("inbox").create_index(["received_at"])
+    db.table("inbound_parts").create(
+        {
+            "sender": str,
+            "reference": int,
+            "total": int,
+            "seq": int,
+            "units": bytes,
+            "sent_at": str,
+            "received_at": float,
+        },
+        pk=("sender", "reference", "total", "seq"),
+    )
+    db.table("seen_pdus").create({"digest": str, "received_at": float}, pk="digest")
+    # PDUs the modem gave us that could not be decoded: kept, visible, and deleted from the SIM
+    db.table("inbox_rejects").create({"id": int, "pdu": str, "error": str, "received_at": float}, pk="id")
+
+
+MIGRATIONS = [("001_sms", _m001_sms)]

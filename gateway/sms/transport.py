@@ -1,0 +1,56 @@
+"""The Transport interface: how the outbox sends, where received SMS and reports go, and health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.sms.pdu import SubmitPdu
+
+
+@dataclass
+class TransportInfo:
+    """What a transport reports about itself (for /healthz, the console and the outbox)."""
+
+    connected: bool = False
+    emulated: bool = False
+    manufacturer: str | None = None
+    model: str | None = None
+    signal: int | None = None  # +CSQ rssi, 0–31; None when unknown (99)
+    operator: str | None = None
+    smsc: str | None = None
+    last_error: str | None = None
+
+    @property
+    def signal_dbm(self) -> int | None:
+        return None if self.signal is None else -113 + 2 * self.signal
+
+
+class Receiver(Protocol):
+    """Where a transport hands every PDU it receives (SMS-DELIVER or SMS-STATUS-REPORT). It has
+    persisted the PDU when it returns: only then may the transport delete it from its storage.
+    It must not call the transport back."""
+
+    async def handle_pdu(self, pdu_hex: str) -> None: ...
+
+
+class Transport(Protocol):
+    """One way out to the network: the AT modem now; a pool of modems or SMPP to the carrier later.
+    The outbox only ever sees this; a transport that speaks text rather than PDUs (SMPP) reads the
+    part's text and concatenation header back out of the SubmitPdu."""
+
+    info: TransportInfo
+
+    async def start(self, receiver: Receiver) -> None:
+        """Connect (and keep reconnecting) in the background; deliver what arrives to `receiver`."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def wait_connected(self) -> None: ...
+
+    async def send_pdu(self, pdu: SubmitPdu) -> int:
+        """Submit one part; return the message reference the network gave it."""
+        ...
+
+    async def ussd(self, code: str) -> str: ...

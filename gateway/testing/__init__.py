@@ -1,0 +1,43 @@
+"""What tests (ours and a deployer's) drive Loa with: the modem emulator, a fake clock, waits, a phone."""
+
+from gateway.testing.config import AUTH, HAMLETS, TOKEN, make_config
+from gateway.testing.emulator import EmulatedModem, SentMessage, deliver_pdus, status_report_pdu
+from gateway.testing.helpers import (
+    VN,
+    FakeClock,
+    at,
+    count,
+    inbox,
+    routed,
+    say,
+    settled,
+    sql,
+    to,
+    until,
+    wait_inbox,
+    wait_sent,
+)
+
+__all__ = [
+    "AUTH",
+    "HAMLETS",
+    "TOKEN",
+    "VN",
+    "EmulatedModem",
+    "FakeClock",
+    "SentMessage",
+    "at",
+    "count",
+    "deliver_pdus",
+    "inbox",
+    "make_config",
+    "routed",
+    "say",
+    "settled",
+    "sql",
+    "status_report_pdu",
+    "to",
+    "until",
+    "wait_inbox",
+    "wait_sent",
+]

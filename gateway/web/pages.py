@@ -1,0 +1,140 @@
+"""The console's plumbing: encrypted sessions, CSRF, who is logged in, flashes, templates, audit."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from gateway.core.keys import CLOCK, STORE
+from gateway.core.principal import User
+from gateway.web import accounts
+from gateway.web.accounts import ROLE_NAMES
+from gateway.web.config import WebConfig
+
+log = logging.getLogger(__name__)
+USER = web.RequestKey("user", User)
+
+
+class Console:
+    """What every page needs to know of the commune: its name and its time zone."""
+
+    def __init__(self, commune: str, timezone: str) -> None:
+        self.commune = commune
+        self.tz = ZoneInfo(timezone)
+
+    def when(self, ts: float | None) -> str:
+        return "" if ts is None else datetime.fromtimestamp(ts, self.tz).strftime("%H:%M %d/%m/%Y")
+
+
+CONSOLE = web.AppKey("console", Console)
+
+
+def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str]) -> None:
+    """Sessions and templates; `templates` names the packages whose templates/ folder holds pages."""
+    app[CONSOLE] = console
+    key = base64.urlsafe_b64decode(config.secret) if config.secret else secrets.token_bytes(32)
+    if not config.secret:
+        log.warning("no [web] secret: a new session key for this run; everyone logs in again after a restart")
+    setup_session(
+        app,
+        EncryptedCookieStorage(
+            key,
+            cookie_name="loa_session",
+            httponly=True,
+            samesite="Strict",
+            max_age=int(config.session_hours * 3600),
+        ),
+    )
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        context_processors=[_context],
+    )
+    app.router.add_static("/static", str(Path(__file__).parent / "static"))
+
+
+async def session_user(request: web.Request) -> User | None:
+    """The logged-in user, looked up once per request: the context processor (which runs before
+    the handler) and the handler's own check share it."""
+    if USER in request:
+        return request[USER]
+    session = await get_session(request)
+    user_id = session.get("user_id")
+    user = await request.app[STORE].call(accounts.get, user_id) if isinstance(user_id, int) else None
+    if user is not None:
+        request[USER] = user
+    return user
+
+
+async def _context(request: web.Request) -> dict[str, Any]:
+    session = await get_session(request)
+    user = await session_user(request)
+    flashes = session.pop("flashes", [])
+    return {
+        "user": user,
+        "role_name": ROLE_NAMES.get(user.role, "") if user else "",
+        "csrf": await csrf_token(request),
+        "commune": request.app[CONSOLE].commune,
+        "flashes": flashes,
+    }
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return str(session["csrf"])
+
+
+async def form(request: web.Request) -> Any:
+    """The posted form, refused unless it carries this session's CSRF token."""
+    posted = await request.post()
+    session = await get_session(request)
+    expected = session.get("csrf")
+    given = posted.get("csrf")
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
+        raise web.HTTPForbidden(
+            text="Biểu mẫu hết hạn hoặc không hợp lệ (thiếu mã CSRF). Hãy tải lại trang và gửi lại.",
+            content_type="text/plain",
+        )
+    return posted
+
+
+async def user(request: web.Request, *roles: str) -> User:
+    """The logged-in user (else to the login page); with `roles`, only those roles see the page."""
+    found = await session_user(request)
+    if found is None:
+        raise web.HTTPSeeOther("/login")
+    if roles and found.role not in roles:
+        raise web.HTTPForbidden(text="Tài khoản của bạn không xem được trang này.", content_type="text/plain")
+    return found
+
+
+async def flash(request: web.Request, text: str, kind: str = "ok") -> None:
+    session = await get_session(request)
+    session["flashes"] = [*session.get("flashes", []), (kind, text)]
+
+
+async def audit(request: web.Request, who: User, action: str, detail: Any = "") -> None:
+    text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, default=str)
+    await request.app[STORE].call(accounts.audit, who.username, action, text, request.app[CLOCK]())
+
+
+def when(request: web.Request, ts: float | None) -> str:
+    return request.app[CONSOLE].when(ts)
