@@ -1,1 +1,1 @@
-"""What goes to many: contacts, hamlets, groups, reminders and alerts (announcements to come)."""
+"""What goes to many: contacts, groups, reminders, alerts to confirm, loudspeaker announcements."""

@@ -82,7 +82,10 @@ class Announcer:
         if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
             raise InvalidRequest("zones phải là danh sách tên thôn ([] = cả xã)", field="zones")
         for z in zones:
-            hamlet_id(db, z)
+            try:
+                hamlet_id(db, z)
+            except InvalidRequest as e:
+                raise InvalidRequest(e.message, field="zones") from None
         try:
             rule = parse_rule(raw.get("when", "now"), now, self.tz)
         except RuleError as e:

@@ -13,6 +13,5 @@ class BroadcastsConfig:
     daily_cap: int = 3
     segment_price: int = 350
     misfire_grace: float = 21600.0
-    tick_interval: float = 15.0
     alert_confirm_minutes: float = 30.0
     alert_escalate_to: str = ""

@@ -1,1 +1,1 @@
-"""The Loa server: app factory, config, store, SMS path, API and CLI."""
+"""The Loa server: the composition root (app.py), the config, the CLI, the dashboard, and its packages."""

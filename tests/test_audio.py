@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -17,12 +18,21 @@ NOTICE = (
 )
 
 
-def loudness(path: Path) -> tuple[float, float]:
+async def run(*args: str) -> str:
+    """A program run without blocking the event loop the gateway under test runs on; its stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return err.decode()
+
+
+async def loudness(path: Path) -> tuple[float, float]:
     """Measured by ffmpeg's loudnorm analysis: another meter than the one the renderer uses."""
-    err = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "loudnorm=print_format=json", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    ).stderr  # fmt: skip
+    err = await run(
+        "ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "loudnorm=print_format=json", "-f", "null", "-"
+    )
     found = json.loads(re.findall(r"\{[^{}]*\}", err)[-1])
     return float(found["input_i"]), float(found["input_tp"])
 
@@ -33,7 +43,7 @@ async def test_a_notice_is_rendered_at_the_target_loudness_and_cached(gateway: A
     made = await resp.json()
     renderer = gateway.app[ANNOUNCER].renderer
     wav = renderer.cache / f"{made['audio_key']}.wav"
-    lufs, peak = loudness(wav)
+    lufs, peak = await loudness(wav)
     assert abs(lufs - -16.0) <= 1.0, lufs
     assert peak <= -1.5, peak
     assert made["seconds"] > 10  # chime, two readings, chime
@@ -55,17 +65,16 @@ async def test_the_text_is_normalised_before_speech(gateway: Any) -> None:
 async def test_a_recorded_mp3_clip_is_normalised_too(gateway: Any, tmp_path: Path) -> None:
     # a hamlet head's recording: quiet, MP3 — here espeak in its own words, made quieter on purpose
     raw, mp3 = tmp_path / "raw.wav", tmp_path / "clip.mp3"
-    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(raw), "Bà con bản Khau Vai chú ý nghe thông báo"], check=True)
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(raw), "-af", "volume=-14dB", str(mp3)],
-                   check=True)  # fmt: skip
-    assert loudness(mp3)[0] < -25
+    await run("espeak-ng", "-v", "vi", "-w", str(raw), "Bà con bản Khau Vai chú ý nghe thông báo")
+    await run("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(raw), "-af", "volume=-14dB", str(mp3))
+    assert (await loudness(mp3))[0] < -25
     resp = await gateway.post("/api/v1/clips", data=mp3.read_bytes(), headers=AUTH)
     assert resp.status == 201
     clip = (await resp.json())["clip"]
     resp = await gateway.post("/api/v1/announcements", json={"clip": clip, "repeat": 1}, headers=AUTH)
     assert resp.status == 201, await resp.text()
     wav = gateway.app[ANNOUNCER].renderer.cache / f"{(await resp.json())['audio_key']}.wav"
-    lufs, peak = loudness(wav)
+    lufs, peak = await loudness(wav)
     assert abs(lufs - -16.0) <= 1.0 and peak <= -1.5
     resp = await gateway.post("/api/v1/clips", data=b"not audio at all", headers=AUTH)
     assert resp.status == 400 and "ghi âm" in (await resp.json())["error"]
@@ -82,8 +91,8 @@ async def test_bad_announcements_are_refused(gateway: Any) -> None:
     ]
     for body, field in cases:
         resp = await gateway.post("/api/v1/announcements", json=body, headers=AUTH)
-        assert resp.status in (400, 404), body
-        assert (await resp.json()).get("field", field) in (field, "hamlet"), body
+        assert resp.status == 400, body
+        assert (await resp.json())["field"] == field, body
 
 
 def test_loa_say_renders_from_the_command_line(tmp_path: Path) -> None:

@@ -1,1 +1,1 @@
-"""Residents' self-service by SMS: normaliser, matcher, knowledge base, subscriptions, questions."""
+"""Residents' self-service by SMS: normaliser, matcher, knowledge base, DK/HUY, the officials' questions."""

@@ -1,1 +1,1 @@
-"""The SMS path: modem protocol, AT layer, emulator, encoding, outbox and inbox."""
+"""The SMS path: the Transport interface and the AT modem, encoding, PDUs, outbox, inbox, inbound router."""

@@ -1,1 +1,1 @@
-"""HTTP surface: health, the JSON API (the console comes with its own issue)."""
+"""The web floor: API tokens, sessions, CSRF, accounts, the error middleware, base templates; no domain."""
