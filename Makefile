@@ -35,10 +35,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: deps
-	$(BIN)/python bench/sms_path.py
-	$(BIN)/python bench/keywords.py
-	$(BIN)/python bench/broadcast.py
-	$(BIN)/python bench/audio.py
+	$(BIN)/python -m bench.sms_path
+	$(BIN)/python -m bench.keywords
+	$(BIN)/python -m bench.broadcast
+	$(BIN)/python -m bench.audio
 
 emulator: deps
 	$(BIN)/loa emulator

@@ -244,6 +244,9 @@ class Announcer:
         await self.store.call(self.cancel, announcement_id)
         self.scheduler.wake()
 
+    async def upcoming_plays(self, limit: int) -> list[dict[str, Any]]:
+        return await self.store.call(self.upcoming, limit)
+
     async def broadcast_log(self, limit: int) -> list[dict[str, Any]]:
         return await self.store.call(self.log, limit)
 

@@ -12,6 +12,7 @@ from broadcasts import people
 from broadcasts.announcements import Announcer
 from broadcasts.config import BroadcastsConfig
 from broadcasts.queries import Queries
+from gateway.core import commune
 from gateway.core.clock import Clock
 from gateway.core.notify import Notifier
 from gateway.core.principal import User
@@ -151,6 +152,12 @@ class Broadcasts:
         return [await self.store.call(self.q.board, i) for i in ids]
 
     # ---- people ----
+
+    async def hamlet_names(self) -> list[str]:
+        return [h.name for h in await self.store.call(commune.hamlets)]
+
+    async def add_hamlet(self, name: str) -> dict[str, Any]:
+        return await self.store.call(commune.add_hamlet, name)
 
     async def contacts(self, user: User) -> list[dict[str, Any]]:
         contacts = await self.store.call(people.list_contacts)

@@ -13,9 +13,7 @@ from aiohttp_session import get_session
 from broadcasts import people
 from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
-from gateway.core import commune
 from gateway.core.errors import Forbidden, InvalidRequest, LoaError
-from gateway.core.keys import STORE
 from gateway.core.text import fold
 from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
@@ -120,7 +118,7 @@ async def hamlet_people(request: web.Request) -> web.Response:
 async def add_hamlet(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     body = await read_json(request)
-    return json_response(await request.app[STORE].call(commune.add_hamlet, str(body.get("name", ""))), status=201)
+    return json_response(await request.app[BROADCASTS].add_hamlet(str(body.get("name", ""))), status=201)
 
 
 @routes.get("/api/v1/groups")
@@ -238,7 +236,7 @@ async def audio_preview(request: web.Request) -> web.FileResponse:
 async def _send_context(
     request: web.Request, user: Any, form: Any = None, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    hamlets = await request.app[BROADCASTS].hamlet_names()
     if user.is_head:
         hamlets = [h for h in hamlets if h == user.hamlet]
     chosen = form.getall("hamlets", []) if form is not None else []
@@ -321,7 +319,7 @@ async def announcements_page(request: web.Request) -> dict[str, Any]:
     for row in log_rows:
         row["planned"] = pages.when(request, row["planned_at"])
         row["started"] = pages.when(request, row["started_at"])
-    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    hamlets = await request.app[BROADCASTS].hamlet_names()
     return {"items": items, "log": log_rows, "hamlets": hamlets, "errors": {}, "form": {}}
 
 
@@ -430,7 +428,7 @@ async def _alerts_context(
         for r in board["recipients"]:
             for k in ("confirmed_at", "resent_at", "escalated_at"):
                 r[k] = pages.when(request, r[k])
-    hamlets = [h.name for h in await request.app[STORE].call(commune.hamlets)]
+    hamlets = await request.app[BROADCASTS].hamlet_names()
     typed = {
         "text": str(form.get("text", "")) if form else "",
         "hamlets": form.getall("hamlets", []) if form else [],

@@ -35,6 +35,7 @@ from gateway.sms.router import Router
 from gateway.sms.transport import Transport
 from gateway.testing.emulator import EmulatedModem
 from gateway.ussd import views as ussd_views
+from gateway.ussd.service import Ussd
 from gateway.web import migrations as web_migrations
 from gateway.web import pages
 from gateway.web import views as web_views
@@ -53,7 +54,6 @@ MIGRATIONS: list[MigrationSet] = [
 ]
 CONFIG = web.AppKey("config", Config)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
-INBOX = web.AppKey("inbox", Inbox)
 ROUTER = web.AppKey("router", Router)
 EMULATOR = web.AppKey("emulator", EmulatedModem)
 
@@ -111,7 +111,7 @@ def create_app(
             ("officials' question", residents.question),  # nobody else could: the officials' inbox
         ],
     )
-    inbox = app[INBOX] = Inbox(store, notifier, clock, config.sms, router, scheduler)
+    inbox = Inbox(store, notifier, clock, config.sms, router, scheduler)
     scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs())
 
     tokens = set(config.api.tokens)
@@ -127,9 +127,9 @@ def create_app(
         templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
     )
     web_views.setup(app, config.web)
-    sms_views.setup(app, outbox)
+    sms_views.setup(app, outbox, inbox)
     keyword_views.setup(app, residents)
-    ussd_views.setup(app, ussd_views.UssdSettings(config.commune.name, config.residents))
+    ussd_views.setup(app, Ussd(store, residents, commune=config.commune.name, config=config.residents))
     broadcast_views.setup(app, broadcasts)
     app.add_routes(dashboard.routes)
     app.cleanup_ctx.extend([_store_ctx, _transport_ctx, _tasks_ctx])
@@ -150,7 +150,7 @@ async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
         await emulator.start()
         log.warning("no modem configured: using the built-in EMULATED modem at %s", emulator.path)
     transport = app[sms_views.TRANSPORT]
-    await transport.start(app[INBOX])
+    await transport.start(app[sms_views.INBOX])
     yield
     await transport.close()
     if emulator is not None:

@@ -10,10 +10,9 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from broadcasts.views import ANNOUNCER, BROADCASTS
-from gateway.core.keys import CLOCK, STORE
+from gateway.core.keys import CLOCK
 from gateway.keywords.views import RESIDENTS
-from gateway.sms import outbox as outbox_db
-from gateway.sms.views import TRANSPORT
+from gateway.sms.views import OUTBOX, TRANSPORT
 from gateway.web import pages
 from gateway.web.pages import CONSOLE
 
@@ -25,20 +24,21 @@ routes = web.RouteTableDef()
 async def dashboard(request: web.Request) -> dict[str, Any]:
     await pages.user(request)
     app = request.app
-    store, announcer = app[STORE], app[ANNOUNCER]
+    announcer = app[ANNOUNCER]
     midnight = datetime.fromtimestamp(app[CLOCK](), app[CONSOLE].tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = await store.call(outbox_db.counts)
+    outbox = app[OUTBOX]
+    counts = await outbox.counts()
     session = await get_session(request)
     return {
         "modem": app[TRANSPORT].info,
         "outbox": {"queued": counts["queued"] + counts["sending"], "failed": counts["failed"]},
-        "sent_today": await store.call(outbox_db.sent_since, midnight.timestamp()),
-        "failures": await store.call(outbox_db.recent_failures, 5),
+        "sent_today": await outbox.sent_since(midnight.timestamp()),
+        "failures": await outbox.recent_failures(5),
         "open_alerts": await app[BROADCASTS].open_alerts(),
         "open_questions": await app[RESIDENTS].open_questions(),
         "upcoming": [
             {"when": pages.when(request, a["next_play_at"]), "title": a["text"] or "(ghi âm)"}
-            for a in await store.call(announcer.upcoming, 5)
+            for a in await announcer.upcoming_plays(5)
         ],
         "plays": [
             {"when": pages.when(request, p["started_at"] or p["planned_at"]), "result": p["result"]}

@@ -149,6 +149,10 @@ class Inbox:
         self.config = config
         self.router = router
 
+    async def recent(self, limit: int, before: int | None) -> list[dict[str, Any]]:
+        """Newest first, `limit` of them, older than the id `before` when given (paging)."""
+        return await self.store.call(recent, limit, before)
+
     async def handle_pdu(self, pdu_hex: str) -> None:
         now = self.clock()
         try:

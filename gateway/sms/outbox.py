@@ -259,6 +259,18 @@ class Outbox:
         self.wake()
         return ids
 
+    async def get(self, message_id: int) -> dict[str, Any]:
+        return await self.store.call(get, message_id)
+
+    async def counts(self) -> dict[str, int]:
+        return await self.store.call(counts)
+
+    async def sent_since(self, since: float) -> int:
+        return await self.store.call(sent_since, since)
+
+    async def recent_failures(self, limit: int) -> list[dict[str, Any]]:
+        return await self.store.call(recent_failures, limit)
+
     def wake(self) -> None:
         """Something was queued (here, or by another service's store function): look again."""
         self._wake.set()

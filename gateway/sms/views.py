@@ -8,9 +8,8 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
-from gateway.core.keys import STORE
-from gateway.sms import inbox as inbox_db
 from gateway.sms import outbox as outbox_db
+from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.transport import Transport
 from gateway.web import pages
@@ -19,10 +18,12 @@ from gateway.web.http import authorise, int_param, iso, json_response, read_json
 routes = web.RouteTableDef()
 OUTBOX = web.AppKey("outbox", Outbox)
 TRANSPORT = web.AppKey("transport", Transport)
+INBOX = web.AppKey("inbox", Inbox)
 
 
-def setup(app: web.Application, outbox: Outbox) -> None:
+def setup(app: web.Application, outbox: Outbox, inbox: Inbox) -> None:
     app[OUTBOX] = outbox
+    app[INBOX] = inbox
     app[TRANSPORT] = outbox.transport
     app.add_routes(routes)
 
@@ -30,7 +31,7 @@ def setup(app: web.Application, outbox: Outbox) -> None:
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     info = request.app[TRANSPORT].info
-    counts = await request.app[STORE].call(outbox_db.counts)
+    counts = await request.app[OUTBOX].counts()
     return json_response(
         {
             "status": "ok" if info.connected else "degraded",
@@ -86,7 +87,7 @@ def _message_json(row: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/api/v1/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    row = await request.app[STORE].call(outbox_db.get, int_param(request.match_info["id"], "id"))
+    row = await request.app[OUTBOX].get(int_param(request.match_info["id"], "id"))
     return json_response(_message_json(row))
 
 
@@ -95,9 +96,7 @@ async def list_inbox(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
     limit = min(max(int_param(request.query.get("limit", "50"), "limit"), 1), 500)
     before = request.query.get("before")
-    rows = await request.app[STORE].call(
-        inbox_db.recent, limit, None if before is None else int_param(before, "before")
-    )
+    rows = await request.app[INBOX].recent(limit, None if before is None else int_param(before, "before"))
     return json_response(
         {
             "messages": [

@@ -1,0 +1,41 @@
+"""The USSD menu as a service: one screen per callback, sessions that expire, subscriptions by menu."""
+
+from __future__ import annotations
+
+from gateway.core.store import Store
+from gateway.keywords import service as svc
+from gateway.keywords.config import ResidentsConfig
+from gateway.keywords.service import Residents
+from gateway.ussd.menu import Item, Menu, Screen
+from gateway.ussd.queries import touch_session
+
+
+class Ussd:
+    def __init__(self, store: Store, residents: Residents, *, commune: str, config: ResidentsConfig) -> None:
+        self.store = store
+        self.residents = residents
+        self.commune = commune
+        self.config = config
+
+    async def screen(self, session_id: str, phone: str, text: str) -> Screen:
+        """The screen for the inputs so far (`text` is every input joined by `*`), acting on the last."""
+        residents = self.residents
+        fresh = await self.store.call(
+            touch_session, session_id, phone, residents.clock(), self.config.ussd_session_timeout
+        )
+        if not fresh:
+            return Screen("Phien da het han. Vui long quay so lai.", end=True)
+        names = [h.name for h in await residents.hamlets()]
+        procedures = [Item(p.key, p.name, p.answer_plain) for p in residents.procedures.values()]
+        menu = Menu(self.commune, procedures, names)
+        screen = menu.walk(text.split("*") if text else [])
+        if screen.action is not None:
+            number = svc.as_number(phone)
+            if number is None:
+                return Screen("So dien thoai khong hop le.", end=True)
+            kind, arg = screen.action
+            if kind == "subscribe":
+                await residents.subscribe_number(number, arg)
+            else:
+                await residents.unsubscribe_number(number)
+        return screen
