@@ -20,7 +20,7 @@ from gateway.core.commune import hamlet_id
 from gateway.core.errors import InvalidRequest, NotFound
 from gateway.core.notify import Notifier
 from gateway.core.priority import AUDIO
-from gateway.core.store import Store
+from gateway.core.store import Store, transaction
 from schedules.recurrence import Rule, RuleError, parse_rule
 from schedules.scheduler import Job, Scheduler
 
@@ -102,7 +102,7 @@ class Announcer:
         }
 
     def _insert(self, db: sqlite_utils.Database, row: dict[str, Any]) -> int:
-        with db.conn:
+        with transaction(db):
             cur = db.execute(
                 "insert into announcements (text, clip, repeat, priority, zones, rule, starts_on, ends_on, status,"
                 " audio_key, seconds, created_at) values (:text, :clip, :repeat, :priority, :zones, :rule, :starts_on,"
@@ -150,7 +150,7 @@ class Announcer:
         return datetime.fromtimestamp(t, self.tz).date().isoformat()
 
     def approve(self, db: sqlite_utils.Database, announcement_id: int, now: float) -> dict[str, Any]:
-        with db.conn:
+        with transaction(db):
             rows = list(db.query("select * from announcements where id=?", [announcement_id]))
             if not rows:
                 raise NotFound(f"Không có thông báo số {announcement_id}", id=announcement_id)
@@ -168,7 +168,7 @@ class Announcer:
         return self.get(db, announcement_id)
 
     def cancel(self, db: sqlite_utils.Database, announcement_id: int) -> None:
-        with db.conn:
+        with transaction(db):
             self.get(db, announcement_id)
             db.execute(
                 "update announcements set status='cancelled', next_play_at=null where id=? and status in"
@@ -183,7 +183,7 @@ class Announcer:
     def take_due(self, db: sqlite_utils.Database, now: float, grace: float) -> list[dict[str, Any]]:
         """Plays due now; occurrences missed (a power cut) beyond the grace window are logged as missed."""
         out = []
-        with db.conn:
+        with transaction(db):
             rows = list(db.query("select * from announcements where status='scheduled' and next_play_at<=?", [now]))
             for row in rows:
                 planned = row["next_play_at"]
@@ -212,7 +212,7 @@ class Announcer:
 
     def _recover(self, db: sqlite_utils.Database) -> int:
         """Rows left 'playing' by a power cut: the play's end is unknown, and the log says so."""
-        with db.conn:
+        with transaction(db):
             return db.execute(
                 "update broadcast_log set result='unknown', error='mất điện khi đang phát (power lost while playing)'"
                 " where result='playing'"
@@ -271,7 +271,7 @@ class Announcer:
         late = now - row["planned_at"] > ON_TIME
 
         def start(db: sqlite_utils.Database) -> int:
-            with db.conn:
+            with transaction(db):
                 cur = db.execute(
                     "insert into broadcast_log (announcement_id, planned_at, started_at, audio_key, zones, relay,"
                     " result) values (?,?,?,?,?,'','playing')",
@@ -294,7 +294,7 @@ class Announcer:
             result = "late"
 
         def finish(db: sqlite_utils.Database) -> None:
-            with db.conn:
+            with transaction(db):
                 db.execute(
                     "update broadcast_log set ended_at=?, relay=?, result=?, error=? where id=?",
                     [self.clock(), relay, result, error, log_id],

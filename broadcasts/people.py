@@ -13,6 +13,7 @@ import sqlite_utils
 from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, NotFound
 from gateway.core.principal import User
+from gateway.core.store import transaction
 from gateway.sms import numbers
 
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
@@ -114,7 +115,7 @@ def import_csv(db: sqlite_utils.Database, data: bytes, now: float) -> ImportRepo
         )
     report = ImportReport()
     seen: dict[str, int] = {}
-    with db.conn:
+    with transaction(db):
         for line, row in enumerate(rows[1:], start=2):
             if not any(cell.strip() for cell in row):
                 continue
@@ -158,7 +159,7 @@ def add_contact(db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> d
         roles = parse_roles(roles)
     if not isinstance(roles, list) or not all(r in ROLES for r in roles):
         raise InvalidRequest(f"roles phải trong {', '.join(ROLES)}", field="roles")
-    with db.conn:
+    with transaction(db):
         _upsert(db, number, name, hamlet_id(db, str(raw.get("hamlet", ""))), roles, now)
     return contact_by_number(db, number)
 
@@ -197,7 +198,7 @@ def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[
 
 
 def delete_contact(db: sqlite_utils.Database, contact_id: int) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("delete from group_members where contact_id=?", [contact_id])
         if db.execute("delete from contacts where id=?", [contact_id]).rowcount == 0:
             raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
@@ -208,7 +209,7 @@ def save_group(db: sqlite_utils.Database, raw: dict[str, Any]) -> dict[str, Any]
     name = str(raw.get("name", "")).strip()
     if not name:
         raise InvalidRequest("Thiếu tên nhóm", field="name")
-    with db.conn:
+    with transaction(db):
         if "members" in raw:
             members = raw["members"]
             if not isinstance(members, list):

@@ -15,6 +15,7 @@ import sqlite_utils
 from broadcasts.config import BroadcastsConfig
 from broadcasts.people import Person, check_target, resolve, valid_number
 from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.store import transaction
 from gateway.core.text import fold
 from gateway.sms.encoding import Policy, Prepared, prepare
 from gateway.sms.outbox import PRIORITIES, enqueue_many
@@ -113,7 +114,7 @@ class Queries:
         first = rule.next_after(now - 1, self.tz)
         if first is None:
             raise InvalidRequest("Thời điểm đã qua (the time is in the past)", field="when")
-        with db.conn:
+        with transaction(db):
             cur = db.execute(
                 "insert into reminders (template, target, rule, status, created_at, next_fire_at)"
                 " values (?,?,?,'active',?,?)",
@@ -136,7 +137,7 @@ class Queries:
     def fire(self, db: sqlite_utils.Database, reminder_id: int, now: float, grace: float) -> dict[str, Any]:
         """One firing: its messages queued and its run recorded, or recorded missed when more than
         `grace` seconds late (the power came back too late: say so, do not send stale news)."""
-        with db.conn:
+        with transaction(db):
             row = db.execute(
                 "select template, target, rule, next_fire_at from reminders where id=?", [reminder_id]
             ).fetchone()
@@ -204,7 +205,7 @@ class Queries:
         return out
 
     def cancel_reminder(self, db: sqlite_utils.Database, reminder_id: int) -> None:
-        with db.conn:
+        with transaction(db):
             cur = db.execute("update reminders set status='cancelled' where id=? and status='active'", [reminder_id])
         if cur.rowcount == 0:
             raise NotFound(f"Không có lịch nhắc đang chạy số {reminder_id}", id=reminder_id)
@@ -225,7 +226,7 @@ class Queries:
         people = resolve(db, target)
         if not people:
             raise InvalidRequest("Không có ai để gửi (no recipients)", field="to")
-        with db.conn:
+        with transaction(db):
             cur = db.execute(
                 "insert into alerts (text, created_at, confirm_minutes, escalate_to, status, source)"
                 " values (?,?,?,?,'open','manual')",
@@ -265,7 +266,7 @@ class Queries:
         m = ACK.match(fold(text).lower())
         if m is None:
             return False, None
-        with db.conn:
+        with transaction(db):
             known = db.execute("select count(*) from alert_recipients where number=?", [number]).fetchone()[0]
             if not known:
                 return False, None
@@ -307,7 +308,7 @@ class Queries:
     def check_alerts(self, db: sqlite_utils.Database, now: float) -> dict[str, int]:
         """Send again whoever has not confirmed in time; then tell the official who still has not."""
         resent = escalated = 0
-        with db.conn:
+        with transaction(db):
             for alert_id, text, minutes, escalate_to in db.execute(
                 "select id, text, confirm_minutes, escalate_to from alerts where status='open'"
             ).fetchall():

@@ -9,6 +9,7 @@ import sqlite_utils
 from rapidfuzz.distance import Levenshtein
 
 from gateway.core.errors import InvalidRequest
+from gateway.core.store import transaction
 from gateway.core.text import tokens
 
 
@@ -41,7 +42,7 @@ MIGRATIONS = [("000_commune", _m000_commune)]
 
 
 def seed_hamlets(db: sqlite_utils.Database, names: tuple[str, ...]) -> None:
-    with db.conn:
+    with transaction(db):
         for name in names:
             db.execute("insert or ignore into hamlets (name, folded) values (?, ?)", [name.strip(), fold_name(name)])
 
@@ -64,7 +65,7 @@ def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
 def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     if not name.strip():
         raise InvalidRequest("Thiếu tên thôn", field="name")
-    with db.conn:
+    with transaction(db):
         db.execute("insert or ignore into hamlets (name, folded) values (?,?)", [name.strip(), fold_name(name)])
     return next({"id": h.id, "name": h.name} for h in hamlets(db) if h.folded == fold_name(name))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,25 @@ class DatabaseConfig:
     path: str = "data/loa.sqlite3"
 
 
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """All the writes inside, or none of them: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception.
+    Nested inside another, it is part of the outer one. (`with db.conn:` is no transaction here:
+    sqlite-utils 4 commits each write made through db.execute() on its own when none is open.)"""
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(db: sqlite_utils.Database, sets: Sequence[MigrationSet]) -> list[str]:
     """Apply, in the order given, every migration not yet recorded; each in its own transaction."""
     db.table("_migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
@@ -33,7 +53,7 @@ def migrate(db: sqlite_utils.Database, sets: Sequence[MigrationSet]) -> list[str
         for name, fn in migrations:
             if name in done:
                 continue
-            with db.conn:
+            with transaction(db):
                 fn(db)
                 db.execute("insert into _migrations (name, applied_at) values (?, datetime('now'))", [name])
             applied.append(name)
@@ -84,7 +104,7 @@ class Store:
     async def call(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run fn(db, *args) on the store thread; wrap writes in `with db.conn:` for one transaction."""
+        """Run fn(db, *args) on the store thread; wrap writes in `with transaction(db):`."""
 
         def job() -> T:
             assert self._db is not None

@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.store import transaction
 from gateway.sms.encoding import Policy, prepare
 
 MAX_SEGMENTS = 2
@@ -107,7 +108,7 @@ def _from_row(row: dict[str, Any]) -> Procedure:
 
 
 def seed(db: sqlite_utils.Database, procedures: tuple[Procedure, ...], now: float) -> int:
-    with db.conn:
+    with transaction(db):
         if db.execute("select count(*) from procedures").fetchone()[0]:
             return 0
         db.table("procedures").insert_all([_row(p, now) for p in procedures], pk="key")
@@ -126,5 +127,5 @@ def get(db: sqlite_utils.Database, key: str) -> Procedure:
 
 
 def upsert(db: sqlite_utils.Database, p: Procedure, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.table("procedures").upsert(_row(p, now), pk="key")

@@ -8,10 +8,11 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core.errors import NotFound
+from gateway.core.store import transaction
 
 
 def subscribe(db: sqlite_utils.Database, number: str, hamlet_id: int, now: float) -> bool:
-    with db.conn:
+    with transaction(db):
         db.execute("delete from opt_outs where number=?", [number])
         cur = db.execute(
             "insert or ignore into subscriptions (number, hamlet_id, created_at) values (?,?,?)",
@@ -22,7 +23,7 @@ def subscribe(db: sqlite_utils.Database, number: str, hamlet_id: int, now: float
 
 def unsubscribe(db: sqlite_utils.Database, number: str, now: float) -> bool:
     """Stop everything to this number; True only the first time, so the confirmation goes once."""
-    with db.conn:
+    with transaction(db):
         db.execute("delete from subscriptions where number=?", [number])
         cur = db.execute("insert or ignore into opt_outs (number, created_at) values (?,?)", [number, now])
         return cur.rowcount > 0
@@ -42,7 +43,7 @@ def replies_since(db: sqlite_utils.Database, number: str, kind: str, since: floa
 
 
 def set_choice(db: sqlite_utils.Database, number: str, kind: str, options: list[Any], now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "insert or replace into choices (number, kind, options, created_at) values (?,?,?,?)",
             [number, kind, json.dumps(options, ensure_ascii=False), now],
@@ -50,7 +51,7 @@ def set_choice(db: sqlite_utils.Database, number: str, kind: str, options: list[
 
 
 def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[str, list[Any]] | None:
-    with db.conn:
+    with transaction(db):
         row = db.execute(
             "select kind, options from choices where number=? and created_at>=?", [number, since]
         ).fetchone()
@@ -59,7 +60,7 @@ def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[s
 
 
 def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float) -> int:
-    with db.conn:
+    with transaction(db):
         cur = db.execute(
             "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
             [inbox_id, sender, text, now],
@@ -82,7 +83,7 @@ def get_question(db: sqlite_utils.Database, question_id: int) -> dict[str, Any]:
 
 
 def mark_answered(db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "update questions set status='answered', answer=?, message_id=?, answered_at=? where id=?",
             [answer, message_id, now, question_id],

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from gateway.core.clock import Clock
 from gateway.core.notify import Notifier
-from gateway.core.store import Store
+from gateway.core.store import Store, transaction
 from gateway.sms.config import SmsConfig
 from gateway.sms.outbox import apply_report
 from gateway.sms.pdu import (
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int | None:
     """Store one SMS-DELIVER; return the inbox id when a whole message is complete, else None."""
     sent_at = part.sent_at.isoformat() if part.sent_at else None
-    with db.conn:
+    with transaction(db):
         if db.execute("select 1 from seen_pdus where digest=?", [part.digest]).fetchone():
             log.info("duplicate PDU from %s dropped", part.sender)
             return None
@@ -91,7 +91,7 @@ def _insert(
 
 def flush_partials(db: sqlite_utils.Database, older_than: float, now: float) -> list[int]:
     """Parts whose siblings never came are kept as a partial message, not thrown away."""
-    with db.conn:
+    with transaction(db):
         groups = db.execute(
             "select sender, reference, total from inbound_parts group by sender, reference, total"
             " having min(received_at) < ?",
@@ -106,7 +106,7 @@ def oldest_part(db: sqlite_utils.Database) -> float | None:
 
 
 def reject(db: sqlite_utils.Database, pdu: str, error: str, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("insert into inbox_rejects (pdu, error, received_at) values (?,?,?)", [pdu, error, now])
 
 
@@ -120,7 +120,7 @@ def get(db: sqlite_utils.Database, inbox_id: int) -> dict[str, Any] | None:
 
 
 def mark_routed(db: sqlite_utils.Database, inbox_id: int, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("update inbox set routed_at=? where id=? and routed_at is null", [now, inbox_id])
 
 

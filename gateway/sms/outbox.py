@@ -14,7 +14,7 @@ from gateway.core.clock import Clock
 from gateway.core.errors import ModemError, ModemUnavailable, NotFound
 from gateway.core.notify import Notifier
 from gateway.core.priority import SMS
-from gateway.core.store import Store
+from gateway.core.store import Store, transaction
 from gateway.sms import numbers
 from gateway.sms.config import SmsConfig
 from gateway.sms.encoding import Prepared, split_gsm7, split_ucs2
@@ -59,7 +59,7 @@ def enqueue_many(
     now: float,
 ) -> list[int]:
     """Queue (recipient, text, not before) triples in one transaction: all of them or none."""
-    with db.conn:
+    with transaction(db):
         first = db.execute("select coalesce(max(id), 0) + 1 from outbox").fetchone()[0]
         db.conn.executemany(
             "insert into outbox (id, recipient, text, body, encoding, segments, priority, status,"
@@ -101,13 +101,13 @@ def next_due(db: sqlite_utils.Database, now: float) -> Due:
 
 def mark_sending(db: sqlite_utils.Database, message_id: int) -> list[int]:
     """Move to 'sending' and return the parts already sent (a crash may have left some)."""
-    with db.conn:
+    with transaction(db):
         db.execute("update outbox set status='sending' where id=? and status='queued'", [message_id])
     return [r[0] for r in db.execute("select part from outbox_parts where message_id=?", [message_id])]
 
 
 def record_part(db: sqlite_utils.Database, message_id: int, part: int, reference: int, last: bool, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "insert or replace into outbox_parts (message_id, part, reference, status, sent_at)"
             " values (?,?,?,'sent',?)",
@@ -130,8 +130,23 @@ def record_part(db: sqlite_utils.Database, message_id: int, part: int, reference
         _settle(db, message_id, now)
 
 
+def finish_if_sent(db: sqlite_utils.Database, message_id: int, parts: int, now: float) -> bool:
+    """A message whose every part is recorded is sent, whatever its status says: a crash (or a hand)
+    may have left it 'sending', and it must not hold the queue for ever."""
+    with transaction(db):
+        have = db.execute("select count(*) from outbox_parts where message_id=?", [message_id]).fetchone()[0]
+        if have < parts:
+            return False
+        db.execute(
+            "update outbox set status='sent', sent_at=coalesce(sent_at, ?) where id=? and status='sending'",
+            [now, message_id],
+        )
+        _settle(db, message_id, now)
+    return True
+
+
 def retry_later(db: sqlite_utils.Database, message_id: int, error: str, next_at: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "update outbox set tries=tries+1, last_error=?, next_attempt_at=? where id=?",
             [error, next_at, message_id],
@@ -139,7 +154,7 @@ def retry_later(db: sqlite_utils.Database, message_id: int, error: str, next_at:
 
 
 def fail(db: sqlite_utils.Database, message_id: int, error: str, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "update outbox set tries=tries+1, status='failed', last_error=?, failed_at=?"
             " where id=? and status in ('queued','sending','sent')",
@@ -149,7 +164,7 @@ def fail(db: sqlite_utils.Database, message_id: int, error: str, now: float) -> 
 
 def apply_report(db: sqlite_utils.Database, report: StatusReport, now: float, window: float) -> int | None:
     """Match a status report to a part by reference + number + time window, newest first."""
-    with db.conn:
+    with transaction(db):
         row = db.execute(
             "select p.message_id, p.part from outbox_parts p join outbox o on o.id = p.message_id"
             " where p.reference=? and substr(o.recipient, -9) = ? and p.sent_at >= ?"
@@ -309,6 +324,10 @@ class Outbox:
             concat_ref=int(row["concat_ref"] or message_id),
             status_report=self.config.status_reports,
         )
+        if len(done) >= len(pdus):
+            await self.store.call(finish_if_sent, message_id, len(pdus), self.clock())
+            self.notifier.notify()
+            return
         try:
             for number, pdu in enumerate(pdus, start=1):
                 if number in done:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from gateway.core.store import transaction
+
 
 def touch_session(db: sqlite_utils.Database, session_id: str, number: str, now: float, timeout: float) -> bool:
     """Record the session's activity; False when it had been idle past the timeout."""
-    with db.conn:
+    with transaction(db):
         row = db.execute("select last_at from ussd_sessions where session_id=?", [session_id]).fetchone()
         if row is not None and now - row[0] > timeout:
             return False

@@ -15,6 +15,7 @@ from gateway.core.commune import hamlet_id as find_hamlet
 from gateway.core.errors import InvalidRequest, LoginRefused, NotFound
 from gateway.core.principal import SYSTEM as SYSTEM
 from gateway.core.principal import User
+from gateway.core.store import transaction
 
 ROLES = ("admin", "official", "hamlet_head")
 ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head": "Trưởng thôn"}
@@ -50,7 +51,7 @@ def add_user(
         hamlet_id = find_hamlet(db, hamlet or "")
         if hamlet_id is None:
             raise InvalidRequest("Trưởng thôn cần có thôn", field="hamlet")
-    with db.conn:
+    with transaction(db):
         if db.execute("select 1 from users where username=?", [username]).fetchone():
             raise InvalidRequest(f"Đã có tài khoản {username!r}", field="username")
         db.execute(
@@ -77,7 +78,7 @@ def login(
 ) -> User:  # fmt: skip
     """Check a password; ten wrong in a row lock the account for a while, and an address that
     keeps failing is refused whatever account it tries."""
-    with db.conn:
+    with transaction(db):
         recent = db.execute(
             "select count(*) from login_failures where address=? and at>=?", [address, now - lock_seconds]
         ).fetchone()[0]
@@ -104,8 +105,10 @@ def login(
                     "update users set failed=?, locked_until=? where id=?",
                     [0 if locked else failed, locked, row[0]],
                 )
-            raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
-        db.execute("update users set failed=0, locked_until=null where id=?", [row[0]])
+        else:
+            db.execute("update users set failed=0, locked_until=null where id=?", [row[0]])
+    if not ok:  # raised after the commit: the failure must count
+        raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
     user = get(db, row[0])
     assert user is not None
     return user
@@ -113,7 +116,7 @@ def login(
 
 def new_token(db: sqlite_utils.Database, user_id: int, label: str, now: float) -> str:
     token = secrets.token_urlsafe(24)
-    with db.conn:
+    with transaction(db):
         db.execute(
             "insert into api_tokens (user_id, token_hash, label, created_at) values (?,?,?,?)",
             [user_id, _token_hash(token), label, now],
@@ -132,7 +135,7 @@ def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
 
 
 def audit(db: sqlite_utils.Database, user: str, action: str, detail: str, now: float) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("insert into audit (at, user, action, detail) values (?,?,?,?)", [now, user, action, detail[:1000]])
 
 
