@@ -175,6 +175,7 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
     ]
     yield
+    await app[sms_views.OUTBOX].stop(min(config.modem.send_timeout, 30.0))
     await announcer.close()
     announcer.renderer.close()
     for task in tasks:

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from broadcasts.views import ANNOUNCER, BROADCASTS
-from gateway.core.keys import CLOCK
+from gateway.core.keys import CLOCK, STORE
 from gateway.keywords.views import RESIDENTS
 from gateway.sms.views import OUTBOX, TRANSPORT
 from gateway.web import pages
@@ -45,4 +45,5 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
             for p in await announcer.broadcast_log(5)
         ],
         "balance": session.pop("balance", None),
+        "store_problem": app[STORE].problem,
     }

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from gateway.core.keys import STORE
 from gateway.sms.views import TRANSPORT
 from gateway.testing import AUTH, TOKEN, EmulatedModem, sql, until, wait_sent
 
@@ -95,8 +99,7 @@ async def _start_process(cfg: Path, log: Path) -> tuple[asyncio.subprocess.Proce
                 return proc, m.group(1)
 
 
-async def test_sigkill_mid_batch_then_restart_loses_nothing(emulator: EmulatedModem, tmp_path: Path) -> None:
-    emulator.submit_delay = 0.05
+def _process_config(tmp_path: Path, emulator: EmulatedModem) -> Path:
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         f"""
@@ -112,6 +115,12 @@ tokens = ["{TOKEN}"]
 """,
         encoding="utf-8",
     )
+    return cfg
+
+
+async def test_sigkill_mid_batch_then_restart_loses_nothing(emulator: EmulatedModem, tmp_path: Path) -> None:
+    emulator.submit_delay = 0.05
+    cfg = _process_config(tmp_path, emulator)
     log = tmp_path / "gateway.log"
     proc, url = await _start_process(cfg, log)
     async with aiohttp.ClientSession() as http:
@@ -159,3 +168,114 @@ async def test_a_message_the_modem_hangs_on_does_not_hold_the_queue(
     await until(client, failed)
     body = await (await client.get(f"/api/v1/messages/{poison}", headers=AUTH)).json()
     assert body["tries"] == 2 and "no answer to AT+CMGS" in body["last_error"]
+
+
+def _mount_small_disk(where: Path) -> bool:
+    where.mkdir()
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], capture_output=True)
+    return done.returncode == 0
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    return filler
+
+
+async def test_a_full_disk_stops_sending_says_why_and_resumes_without_a_repeat(
+    emulator: EmulatedModem, start_gateway: Any, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk"
+    if not _mount_small_disk(disk):
+        pytest.skip("needs root to mount a 3 MB tmpfs as the full disk")
+    try:
+        emulator.submit_delay = 0.05
+        client = await start_gateway(emulator, database={"path": str(disk / "loa.sqlite3")})
+        await post_batch(client)
+        await wait_sent(emulator, 3)
+        filler = _fill(disk)
+
+        async def refused() -> bool:
+            return client.app[STORE].problem is not None
+
+        await until(client, refused)
+        seen = await health(client)
+        assert seen["status"] == "degraded" and seen["store"]["writable"] is False
+        assert "full" in seen["store"]["problem"]
+        resp = await client.post("/api/v1/messages", json={"to": "0912345678", "text": "Tin mới"}, headers=AUTH)
+        assert resp.status == 503 and "full" in (await resp.json())["error"]
+        stopped_at = len(emulator.messages())
+        assert stopped_at < len(TEXTS)
+
+        filler.unlink()  # space comes back: sending resumes by itself
+        received = await wait_sent(emulator, len(TEXTS))
+
+        async def all_sent() -> bool:
+            rows = await sql(client, "select count(*) from outbox where status in ('sent','delivered')")
+            return int(rows[0][0]) == len(TEXTS)
+
+        await until(client, all_sent)
+        assert sorted(m.text for m in received) == sorted(TEXTS), "nothing lost, nothing sent twice"
+        assert (await health(client))["store"]["writable"] is True
+        await client.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+async def test_a_read_only_database_at_start_names_the_file_and_why(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    if not _mount_small_disk(disk):
+        pytest.skip("needs root to mount a tmpfs and make it read-only")
+    try:
+        db = disk / "loa.sqlite3"
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(f'[http]\nport = 0\n[database]\npath = "{db}"\n[modem]\nport = "/dev/null"\n', encoding="utf-8")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(30):
+            _, err = await proc.communicate()
+        text = err.decode()
+        assert proc.returncode == 1, text
+        assert f"loa: Không mở được cơ sở dữ liệu {db}" in text and "not writable" in text
+        assert "Traceback" not in text
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+async def test_sigterm_during_a_send_waits_for_it_and_records_it(emulator: EmulatedModem, tmp_path: Path) -> None:
+    emulator.submit_delay = 0.5
+    cfg, log = _process_config(tmp_path, emulator), tmp_path / "gateway.log"
+    proc, url = await _start_process(cfg, log)
+    async with aiohttp.ClientSession() as http:
+        for text in TEXTS[:6]:
+            resp = await http.post(f"{url}/api/v1/messages", json={"to": "0912345678", "text": text}, headers=AUTH)
+            assert resp.status == 202
+    await wait_sent(emulator, 2)
+    emulator.submitting.clear()
+    async with asyncio.timeout(20):
+        await emulator.submitting.wait()  # a PDU is with the network, its answer not yet back
+    proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        assert await proc.wait() == 0
+    stopped = len(emulator.messages())
+    assert stopped < 6, "stopped mid-batch"
+
+    proc, url = await _start_process(cfg, log)
+    try:
+        received = await wait_sent(emulator, 6, timeout=60)
+        assert sorted(m.text for m in received) == sorted(TEXTS[:6]), "the part in flight was not sent again"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await proc.wait() == 0

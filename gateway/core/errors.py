@@ -53,3 +53,9 @@ class ModemError(LoaError):
 
 class ModemUnavailable(ModemError):
     """The port is closed or the modem stopped answering: not the message's fault."""
+
+
+class StoreUnavailable(LoaError):
+    """The database cannot be written (disk full, read-only, I/O error): nothing new is accepted."""
+
+    status = 503

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
+
+from gateway.core.errors import StoreUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -60,12 +63,30 @@ def migrate(db: sqlite_utils.Database, sets: Sequence[MigrationSet]) -> list[str
     return applied
 
 
+# what SQLite says when the disk, not the statement, is at fault
+_CANNOT_WRITE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database file")
+
+
+def _why_not_writable(path: Path) -> str:
+    """Plain words for an unwritable database: which file, and what is wrong with it."""
+    folder = path.parent
+    if not folder.exists():
+        return f"thư mục {folder} không có (folder missing)"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"không được ghi vào thư mục {folder} (folder not writable by this user)"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"không được đọc/ghi tệp {path} (file permissions)"
+    return f"tệp {path}"
+
+
 class Store:
-    """Every read and write runs on one thread that owns the connection, off the event loop."""
+    """Every read and write runs on one thread that owns the connection, off the event loop.
+    When the disk refuses a write, `problem` says why (for /healthz) until a write succeeds again."""
 
     def __init__(self, path: str | Path, migrations: Sequence[MigrationSet] = ()) -> None:
         self.path = Path(path)
         self.migrations = list(migrations)
+        self.problem: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite_utils.Database | None = None
 
@@ -74,15 +95,20 @@ class Store:
         await self._run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False)
-        conn.execute("pragma journal_mode=wal")
-        # FULL: a message we answered 202 for survives a power cut, not just a crash
-        conn.execute("pragma synchronous=full")
-        conn.execute("pragma foreign_keys=on")
-        conn.execute("pragma busy_timeout=5000")
-        self._db = sqlite_utils.Database(conn)
-        migrate(self._db, self.migrations)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute("pragma journal_mode=wal")
+            # FULL: a message we answered 202 for survives a power cut, not just a crash
+            conn.execute("pragma synchronous=full")
+            conn.execute("pragma foreign_keys=on")
+            conn.execute("pragma busy_timeout=5000")
+            self._db = sqlite_utils.Database(conn)
+            migrate(self._db, self.migrations)
+        except (OSError, sqlite3.OperationalError, sqlite3.DatabaseError) as e:
+            raise StoreUnavailable(
+                f"Không mở được cơ sở dữ liệu {self.path}: {_why_not_writable(self.path)} ({e})", path=str(self.path)
+            ) from None
 
     async def close(self) -> None:
         if self._executor is None:
@@ -107,7 +133,18 @@ class Store:
         """Run fn(db, *args) on the store thread; wrap writes in `with transaction(db):`."""
 
         def job() -> T:
-            assert self._db is not None
-            return fn(self._db, *args, **kwargs)
+            db = self._db
+            assert db is not None
+            before = db.conn.total_changes
+            try:
+                result = fn(db, *args, **kwargs)
+            except sqlite3.OperationalError as e:
+                if not any(words in str(e).lower() for words in _CANNOT_WRITE):
+                    raise
+                self.problem = f"Không ghi được cơ sở dữ liệu ({e}): {_why_not_writable(self.path)}"
+                raise StoreUnavailable(self.problem, path=str(self.path)) from None
+            if self.problem is not None and db.conn.total_changes != before:
+                self.problem = None  # a write went through: the disk has room again
+            return result
 
         return await self._run(job)

@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core.clock import Clock
-from gateway.core.errors import ModemError, ModemUnavailable, NotFound
+from gateway.core.errors import ModemError, ModemUnavailable, NotFound, StoreUnavailable
 from gateway.core.notify import Notifier
 from gateway.core.priority import SMS
 from gateway.core.store import Store, transaction
@@ -268,6 +268,9 @@ class Outbox:
         self.clock = clock
         self._wake = asyncio.Event()
         self._losses: dict[int, int] = {}
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def enqueue(self, recipients: list[str], prepared: Prepared, *, priority: str, source: str) -> list[int]:
         ids = await self.store.call(enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock())
@@ -286,6 +289,17 @@ class Outbox:
     async def recent_failures(self, limit: int) -> list[dict[str, Any]]:
         return await self.store.call(recent_failures, limit)
 
+    async def stop(self, timeout: float) -> None:
+        """A clean stop: the part with the modem now is answered and recorded (waiting at most
+        `timeout`), and no other is started; the rest of the queue waits for the next start."""
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        if not self._idle.is_set():
+            log.warning("stopping with a part still with the modem: it may go out again after the restart")
+
     def wake(self) -> None:
         """Something was queued (here, or by another service's store function): look again."""
         self._wake.set()
@@ -296,6 +310,8 @@ class Outbox:
             try:
                 await self.transport.wait_connected()
                 self._wake.clear()
+                if self._stopping:
+                    return
                 due = await self.store.call(next_due, self.clock())
                 if due.row is None:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
@@ -303,7 +319,11 @@ class Outbox:
                         async with asyncio.timeout(due.wait):
                             await self._wake.wait()
                     continue
-                await self._send(due.row)
+                self._idle.clear()
+                try:
+                    await self._send(due.row)
+                finally:
+                    self._idle.set()
                 if self.config.send_interval:
                     await asyncio.sleep(self.config.send_interval)
             except asyncio.CancelledError:
@@ -332,8 +352,10 @@ class Outbox:
             for number, pdu in enumerate(pdus, start=1):
                 if number in done:
                     continue
+                if self._stopping:
+                    return  # the message stays 'sending'; the next start resumes at this part
                 reference = await self.transport.send_pdu(pdu)
-                await self.store.call(record_part, message_id, number, reference, number == len(pdus), self.clock())
+                await self._record(message_id, number, reference, number == len(pdus))
         except ModemUnavailable as e:
             # usually not this message's fault: it waits, untouched, for the modem to come back;
             # but a PDU the modem hangs on every time must not hold the queue for ever
@@ -348,6 +370,21 @@ class Outbox:
             self._losses.pop(message_id, None)
         finally:
             self.notifier.notify()
+
+    async def _record(self, message_id: int, part: int, reference: int, last: bool) -> None:
+        """The network has the part: record it before anything else is sent. While the store cannot
+        write (a full disk) sending stops here, and goes on by itself once the write succeeds."""
+        delay = 1.0
+        while True:
+            try:
+                await self.store.call(record_part, message_id, part, reference, last, self.clock())
+                return
+            except StoreUnavailable as e:
+                log.error("message %d part %d sent but not recorded; sending stops until it is: %s",
+                          message_id, part, e.message)  # fmt: skip
+                self.notifier.notify()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _count_try(self, row: dict[str, Any], e: ModemError) -> None:
         message_id = int(row["id"])

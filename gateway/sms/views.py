@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
+from gateway.core.keys import STORE
 from gateway.sms import outbox as outbox_db
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
@@ -32,9 +33,11 @@ def setup(app: web.Application, outbox: Outbox, inbox: Inbox) -> None:
 async def healthz(request: web.Request) -> web.Response:
     info = request.app[TRANSPORT].info
     counts = await request.app[OUTBOX].counts()
+    problem = request.app[STORE].problem
     return json_response(
         {
-            "status": "ok" if info.connected else "degraded",
+            "status": "ok" if info.connected and problem is None else "degraded",
+            "store": {"writable": problem is None, "problem": problem},
             "modem": {
                 "connected": info.connected,
                 "emulated": info.emulated,

@@ -166,6 +166,8 @@ class EmulatedModem:
         self.sent: list[SentPart] = []
         self.commands: list[str] = []
         self.on_sent: Callable[[SentMessage], None] | None = None
+        # set while a PDU is with the "network" (between the Ctrl-Z and the +CMGS answer)
+        self.submitting = asyncio.Event()
         self.on_command: Callable[[str], None] | None = None
         self._link_dir = Path(link_dir) if link_dir else None
         self._own_dir: Path | None = None
@@ -457,8 +459,12 @@ class EmulatedModem:
             self._lines("+CMS ERROR: 304")
             return
         number = str(d["number"])
-        if self.submit_delay:
-            await asyncio.sleep(self.submit_delay)
+        self.submitting.set()
+        try:
+            if self.submit_delay:
+                await asyncio.sleep(self.submit_delay)
+        finally:
+            self.submitting.clear()
         if number in self.faults.hang_numbers:
             return
         code = self.faults.fail_numbers.get(number)
