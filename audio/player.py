@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import heapq
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +17,7 @@ from audio.config import PlayerConfig
 from gateway.core.priority import Priority
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Player(Protocol):
@@ -25,9 +28,16 @@ class Relay(Protocol):
     async def set(self, on: bool) -> None: ...
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: a SIGKILLed or power-cut gateway takes its player with it
+    (prctl PR_SET_PDEATHSIG), so no sound goes on that nobody logs."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 async def _run(args: list[str]) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent
     )
     try:
         _, err = await proc.communicate()
@@ -197,7 +207,15 @@ class Station:
                 return
         self._busy = False
 
-    async def broadcast(self, wav: Path, priority: Priority) -> Outcome:
+    async def reset(self) -> None:
+        """At start, before anything plays: the relay off, whatever a power cut left it in."""
+        await self.relay.set(False)
+
+    async def broadcast(
+        self, wav: Path, priority: Priority, on_relay: Callable[[str], Awaitable[None]] | None = None
+    ) -> Outcome:
+        """Play one file; `on_relay` hears "on" as soon as the relay is on, before the sound starts,
+        so the log says the amplifier is on even if the power goes during the play."""
         current = self._current
         if current is not None and priority < current[0]:
             log.warning("%s interrupts the announcement playing", priority.name)
@@ -212,6 +230,8 @@ class Station:
         try:
             await self.relay.set(True)
             relay.append("on")
+            if on_relay is not None:
+                await on_relay("on")
             await self.sleep(self.warmup)
             await self.player.play(wav)
             await self.sleep(self.tail)

@@ -25,6 +25,7 @@ from schedules.recurrence import Rule, RuleError, parse_rule
 from schedules.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
+PLAY_AT_APPROVAL = json.dumps({"now": True})
 ON_TIME = 5.0  # seconds: a play that starts later than this is logged as late
 
 
@@ -87,7 +88,9 @@ class Announcer:
             except InvalidRequest as e:
                 raise InvalidRequest(e.message, field="zones") from None
         try:
-            rule = parse_rule(raw.get("when", "now"), now, self.tz)
+            when = raw.get("when", "now")
+            # "now" is the moment of approval, not of the draft: it is fixed when approved
+            rule = PLAY_AT_APPROVAL if when in (None, "now") else json.dumps(parse_rule(when, now, self.tz).as_json())
         except RuleError as e:
             raise InvalidRequest(str(e), field="when") from None
         return {
@@ -96,7 +99,7 @@ class Announcer:
             "repeat": repeat,
             "priority": priority,
             "zones": json.dumps(zones, ensure_ascii=False),
-            "rule": json.dumps(rule.as_json()),
+            "rule": rule,
             "starts_on": _date(raw.get("starts_on"), "starts_on"),
             "ends_on": _date(raw.get("ends_on"), "ends_on"),
         }
@@ -158,7 +161,11 @@ class Announcer:
                 raise InvalidRequest(
                     f"Thông báo đang ở trạng thái {rows[0]['status']}, không duyệt được", field="status"
                 )
-            first = self._first_play(rows[0], now - 1)
+            row = rows[0]
+            if row["rule"] == PLAY_AT_APPROVAL:
+                row["rule"] = json.dumps(Rule(at=now).as_json())
+                db.execute("update announcements set rule=? where id=?", [row["rule"], announcement_id])
+            first = self._first_play(row, now - 1)
             if first is None:
                 raise InvalidRequest("Không còn lần phát nào trong khoảng ngày đã chọn", field="when")
             db.execute(
@@ -214,7 +221,8 @@ class Announcer:
         """Rows left 'playing' by a power cut: the play's end is unknown, and the log says so."""
         with transaction(db):
             return db.execute(
-                "update broadcast_log set result='unknown', error='mất điện khi đang phát (power lost while playing)'"
+                "update broadcast_log set result='unknown', error='mất điện khi đang phát (power lost while playing)',"
+                " relay=case when relay='' then 'off (at start)' else relay || '→off (at start)' end"
                 " where result='playing'"
             ).rowcount
 
@@ -251,8 +259,11 @@ class Announcer:
         return await self.store.call(self.log, limit)
 
     async def recover(self) -> None:
-        """At start: plays a power cut left 'playing' are logged 'unknown'."""
-        await self.store.call(self._recover)
+        """At start (the relay already switched off): plays a power cut left 'playing' are logged
+        'unknown', with the relay's switching off at start."""
+        cut = await self.store.call(self._recover)
+        if cut:
+            log.warning("%d play(s) cut by a power failure logged as unknown", cut)
 
     async def _next_play(self) -> float | None:
         return await self.store.call(self.next_play_at)
@@ -281,11 +292,19 @@ class Announcer:
             return cur.lastrowid
 
         log_id = await self.store.call(start)
+
+        def set_relay(db: sqlite_utils.Database, state: str) -> None:
+            with transaction(db):
+                db.execute("update broadcast_log set relay=? where id=?", [state, log_id])
+
+        async def relay_state(state: str) -> None:
+            await self.store.call(set_relay, state)
+
         try:
             if not wav.exists():  # the cache was cleared: render again from the recipe
                 recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
                 wav = (await self.renderer.render(recipe)).wav
-            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]])
+            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state)
             result, relay, error = outcome.result, outcome.relay, outcome.error
         except Exception as e:
             log.exception("announcement %s could not play", row["id"])

@@ -132,8 +132,20 @@ def create_app(
     ussd_views.setup(app, Ussd(store, residents, commune=config.commune.name, config=config.residents))
     broadcast_views.setup(app, broadcasts)
     app.add_routes(dashboard.routes)
-    app.cleanup_ctx.extend([_store_ctx, _transport_ctx, _tasks_ctx])
+    app.cleanup_ctx.extend([_speakers_ctx, _store_ctx, _transport_ctx, _tasks_ctx])
     return app
+
+
+async def _speakers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Before anything else: the amplifier relay off, whatever a power cut left it in."""
+    station = app[broadcast_views.ANNOUNCER].station
+    try:
+        await station.reset()
+        log.info("amplifier relay switched off at start")
+    except Exception:
+        log.exception("could not switch the amplifier relay off at start")
+    yield
+    await station.reset()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -49,7 +49,7 @@ async def test_a_one_off_plays_once_at_its_time(emulator: EmulatedModem, start_g
     await client.app[SCHEDULER].advance(clock.now + 3600)
     assert len(player.plays) == 1
     relay = client.app[ANNOUNCER].station.relay
-    assert relay.states == [True, False]
+    assert relay.states == [False, True, False]  # off at start, then on and off around the play
     listed = await (await client.get("/api/v1/announcements", headers=AUTH)).json()
     assert listed["announcements"][0]["status"] == "done"
 
@@ -119,7 +119,7 @@ async def test_khan_cap_interrupts_a_long_announcement(emulator: EmulatedModem, 
     player.hold.set()  # type: ignore[union-attr]
     rows = await settle(client, 2)
     assert [(r[0], r[2]) for r in rows] == [(long_one, "interrupted"), (emergency, "played")]
-    assert client.app[ANNOUNCER].station.relay.states == [True, False, True, False]
+    assert client.app[ANNOUNCER].station.relay.states == [False, True, False, True, False]  # off at start
 
 
 async def test_the_relay_is_off_after_a_player_that_raised(emulator: EmulatedModem, start_gateway: Any) -> None:

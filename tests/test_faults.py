@@ -279,3 +279,126 @@ async def test_sigterm_during_a_send_waits_for_it_and_records_it(emulator: Emula
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0
+
+
+async def test_a_modem_that_hangs_after_taking_a_pdu_is_noticed_at_once(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    emulator.submit_delay = 0.05
+    client = await start_gateway(emulator, modem={"send_timeout": 60.0, "command_timeout": 2.0})
+    await post_batch(client)
+    await wait_sent(emulator, len(TEXTS))  # the gateway has measured how long this modem takes
+    emulator.faults.hang_numbers.add("+84987000222")
+    emulator.submitting.clear()
+    resp = await client.post("/api/v1/messages", json={"to": "0987000222", "text": "Tin làm treo modem"}, headers=AUTH)
+    assert resp.status == 202
+    async with asyncio.timeout(10):
+        await emulator.submitting.wait()
+    started = asyncio.get_running_loop().time()
+
+    async def overdue() -> bool:
+        body = await health(client)
+        return body["status"] == "degraded" and body["modem"]["overdue"] is not None
+
+    await until(client, overdue, timeout=5)
+    assert (await health(client))["modem"]["overdue"]["exchange"] == "AT+CMGS"
+
+    why: list[str | None] = []
+
+    async def lost() -> bool:
+        info = client.app[TRANSPORT].info
+        if not info.connected:
+            why.append(info.last_error)
+        return bool(why)
+
+    await until(client, lost, timeout=10)
+    # the modem's usual ~0.05 s times the margin, floored at command_timeout: not the 60 s send_timeout
+    assert asyncio.get_running_loop().time() - started < 5
+    assert "no answer to AT+CMGS" in str(why[0])
+
+
+async def _fifo_lines(fifo: Path) -> tuple[asyncio.StreamReader, int]:
+    """What the player and relay commands write to `fifo`, read without polling; the write end we
+    hold keeps the stream open while the gateway restarts."""
+    os.mkfifo(fifo)
+    read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    keep = os.open(fifo, os.O_WRONLY)
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0)
+    )
+    return reader, keep
+
+
+async def _exited(pid: int) -> None:
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def test_a_kill_mid_announcement_takes_the_player_with_it_and_the_relay_goes_off_at_start(
+    emulator: EmulatedModem, tmp_path: Path
+) -> None:
+    events = tmp_path / "events"
+    lines, keep = await _fifo_lines(events)
+    cfg = _process_config(tmp_path, emulator)
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8")
+        + f"""
+[audio]
+cache_dir = "{tmp_path / "audio"}"
+[player]
+kind = "command"
+command = ["sh", "-c", "echo play $$ > {events}; exec sleep 60"]
+relay = "command"
+relay_on_command = ["sh", "-c", "echo on > {events}"]
+relay_off_command = ["sh", "-c", "echo off > {events}"]
+warmup = 0.0
+tail = 0.0
+""",
+        encoding="utf-8",
+    )
+    log = tmp_path / "gateway.log"
+    try:
+        proc, url = await _start_process(cfg, log)
+        async with asyncio.timeout(30):
+            assert await lines.readline() == b"off\n"  # at start
+            async with aiohttp.ClientSession() as http:
+                made = await (await http.post(f"{url}/api/v1/announcements", json={"text": "Họp thôn", "repeat": 1},
+                                              headers=AUTH)).json()  # fmt: skip
+                resp = await http.post(f"{url}/api/v1/announcements/{made['id']}/approve", headers=AUTH)
+                assert resp.status == 200, await resp.text()
+                assert await lines.readline() == b"on\n"
+                word, pid = (await lines.readline()).split()
+                assert word == b"play"
+                (row,) = (await (await http.get(f"{url}/api/v1/broadcasts", headers=AUTH)).json())["log"]
+                assert (row["result"], row["relay"]) == ("playing", "on"), "the relay is logged on before the play"
+        os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        async with asyncio.timeout(10):
+            await _exited(int(pid))  # the player died with the gateway
+
+        proc, url = await _start_process(cfg, log)
+        try:
+            async with asyncio.timeout(30):
+                assert await lines.readline() == b"off\n"  # switched off at start, before anything else
+            async with aiohttp.ClientSession() as http:
+                (row,) = (await (await http.get(f"{url}/api/v1/broadcasts", headers=AUTH)).json())["log"]
+            assert (row["result"], row["relay"]) == ("unknown", "on→off (at start)")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                assert await proc.wait() == 0
+    finally:
+        os.close(keep)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from gateway.sms.pdu import SubmitPdu
 from gateway.sms.transport import Receiver, TransportInfo
 
 log = logging.getLogger(__name__)
+# a submit silent for this many times what submits usually take on this modem means a hung modem
+SUBMIT_MARGIN = 4.0
 
 FINAL_OK = ("OK",)
 FINAL_ERROR = ("ERROR", "+CMS ERROR:", "+CME ERROR:", "COMMAND NOT SUPPORT", "NO CARRIER")
@@ -117,6 +120,7 @@ class ATModem:
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_change = on_change
+        self._submit_avg: float | None = None  # seconds an answered AT+CMGS took, smoothed
 
     @property
     def huawei(self) -> bool:
@@ -418,14 +422,33 @@ class ATModem:
             if exc is not None:
                 raise exc
 
+    def submit_timeout(self, pdu: SubmitPdu) -> tuple[float, float]:
+        """(expected, timeout) for one submit: the serial transfer of this PDU plus what submits
+        have taken on this modem lately; a modem silent for SUBMIT_MARGIN times that is hung.
+        Until a submit has been measured, `send_timeout`; never less than `command_timeout`."""
+        serial = (len(pdu.hex) + 16) * 10 / self.config.baudrate
+        if self._submit_avg is None:
+            return self.config.send_timeout, self.config.send_timeout
+        expected = serial + self._submit_avg
+        timeout = min(self.config.send_timeout, max(self.config.command_timeout, SUBMIT_MARGIN * expected))
+        return expected, timeout
+
     async def send_pdu(self, pdu: SubmitPdu) -> int:
         async with self._lock:
-            lines = await self._exchange(
-                f"AT+CMGS={pdu.tpdu_length}",
-                self.config.command_timeout,
-                body=pdu.hex,
-                body_timeout=self.config.send_timeout,
-            )
+            expected, timeout = self.submit_timeout(pdu)
+            info = self.info
+            info.busy_with, info.busy_since, info.busy_expected = "AT+CMGS", time.monotonic(), expected
+            # /healthz turns "degraded" the moment the submit is overdue: tell the waiters then
+            overdue = asyncio.get_running_loop().call_later(expected, self.on_change)
+            try:
+                lines = await self._exchange(
+                    f"AT+CMGS={pdu.tpdu_length}", self.config.command_timeout, body=pdu.hex, body_timeout=timeout
+                )
+            finally:
+                overdue.cancel()
+                took = time.monotonic() - info.busy_since
+                info.busy_with = None
+            self._submit_avg = took if self._submit_avg is None else 0.8 * self._submit_avg + 0.2 * took
         ref = _match(_CMGS, lines)
         if ref is None:
             raise ModemError(f"no message reference in {lines!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,18 @@ class TransportInfo:
     operator: str | None = None
     smsc: str | None = None
     last_error: str | None = None
+    # the exchange in progress (a submit), when it began (time.monotonic) and how long it should take
+    busy_with: str | None = None
+    busy_since: float = 0.0
+    busy_expected: float = 0.0
+
+    @property
+    def overdue(self) -> float | None:
+        """Seconds an exchange has run past what this modem usually takes, or None."""
+        if self.busy_with is None:
+            return None
+        late = time.monotonic() - self.busy_since - self.busy_expected
+        return late if late > 0 else None
 
     @property
     def signal_dbm(self) -> int | None:

@@ -34,9 +34,10 @@ async def healthz(request: web.Request) -> web.Response:
     info = request.app[TRANSPORT].info
     counts = await request.app[OUTBOX].counts()
     problem = request.app[STORE].problem
+    overdue = info.overdue
     return json_response(
         {
-            "status": "ok" if info.connected and problem is None else "degraded",
+            "status": "ok" if info.connected and problem is None and overdue is None else "degraded",
             "store": {"writable": problem is None, "problem": problem},
             "modem": {
                 "connected": info.connected,
@@ -47,6 +48,7 @@ async def healthz(request: web.Request) -> web.Response:
                 "manufacturer": info.manufacturer,
                 "model": info.model,
                 "last_error": info.last_error,
+                "overdue": None if overdue is None else {"exchange": info.busy_with, "seconds": round(overdue, 1)},
             },
             "outbox": {
                 "queued": counts["queued"] + counts["sending"],
