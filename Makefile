@@ -39,6 +39,7 @@ bench: deps
 	$(BIN)/python -m bench.keywords
 	$(BIN)/python -m bench.broadcast
 	$(BIN)/python -m bench.audio
+	$(BIN)/python -m bench.faults
 
 emulator: deps
 	$(BIN)/loa emulator
