@@ -53,7 +53,23 @@ URC_PREFIXES = (
 )
 # These two announce a PDU on the next line.
 URC_WITH_PDU = ("+CDS:", "+CMT:")
+# A modem that restarted says one of these, whenever it happens, even in the middle of an answer;
+# a line starting "+CPIN:" or "+CFUN:" is the answer only when AT+CPIN? / AT+CFUN? is waiting.
+BOOT_LINES = ("RDY", "+CFUN:", "+CPIN:", "Call Ready", "SMS Ready", "+PBREADY", "+CREG:")
+RESTARTED = ("RDY", "+CFUN: 1", "+PBREADY", "Call Ready", "SMS Ready", "+CPIN: READY")
+# what a modem says when its SMS memory is full (it stops taking SMS until one is deleted)
+MEMORY_FULL = ("^SMMEMFULL", '+CIEV: "SMSFULL"', '+CIEV: "MEMFULL"', "+CMS ERROR: 322")
+READS = 3  # an SMS whose PDU line is not readable is read again this often before it is set aside
+QUIET = 0.3  # seconds without a byte from the modem: whatever it had to say is said
+REGISTRATION = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
+# +CME ERROR codes at start that mean "wait and ask again": SIM busy, device busy
+BUSY = frozenset({14, 515})
+# SIM states that no retry will change: a person must act
+SIM_STUCK = {"SIM PUK": "SIM bị khoá, cần mã PUK (SIM PUK required)", "SIM PIN2": "SIM cần PIN2 (SIM PIN2)",
+             "SIM PUK2": "SIM cần PUK2 (SIM PUK2)", "PH-SIM PIN": "máy khoá SIM (PH-SIM PIN)"}  # fmt: skip
 _INDEX = re.compile(r'^\+C(?:MTI|DSI):\s*"?(\w+)"?\s*,\s*(\d+)')
+_CREG = re.compile(r"^\+CREG:\s*(?:\d+\s*,\s*)?(\d+)")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 _CSQ = re.compile(r"^\+CSQ:\s*(\d+)")
 _RSSI = re.compile(r"^\^RSSI:\s*(\d+)")
@@ -73,6 +89,8 @@ class _Pending:
     final: asyncio.Future[tuple[str, list[str]]]
     prompt: asyncio.Future[None] | None = None
     lines: list[str] = field(default_factory=list)
+    # Wavecom answers AT+CPIN? without OK: the answer line alone ends it, a little later
+    answer_ends: str | None = None
 
 
 def decode_ussd(text: str, dcs: int, packed: bool) -> str:
@@ -121,6 +139,14 @@ class ATModem:
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_change = on_change
         self._submit_avg: float | None = None  # seconds an answered AT+CMGS took, smoothed
+        self._rx = asyncio.Event()  # set whenever bytes arrive from the modem
+        self._registered = asyncio.Event()
+        self._restarted = asyncio.Event()
+        self._sweep_now = asyncio.Event()
+        self._usual = ""  # the memory read and deleted from between notifications ("" = none known)
+        self._mem1 = ""  # the read/delete memory selected now
+        self._read_memories: list[str] = []  # every memory a sweep reads
+        self._ussd_text = False  # Huawei E1752: USSD as plain text after AT^USSDMODE=0
 
     @property
     def huawei(self) -> bool:
@@ -142,7 +168,10 @@ class ATModem:
         await self._close_port()
 
     async def wait_connected(self) -> None:
+        """Connected and registered on a network: a modem searching for the network would only
+        burn every message's tries."""
         await self._connected.wait()
+        await self._registered.wait()
 
     # ---- connection lifecycle ------------------------------------------------------------------
 
@@ -172,6 +201,8 @@ class ATModem:
             except Exception as e:
                 self.info.last_error = str(e) or type(e).__name__
                 log.warning("modem on %s unavailable: %s", self.port, self.info.last_error)
+                if isinstance(e, ModemError) and not e.transient:
+                    backoff = self.config.reconnect_max  # a person must act: do not hammer the SIM
             await self._close_port()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.config.reconnect_max)
@@ -204,6 +235,8 @@ class ATModem:
             self._writer = None
         self._urcs = asyncio.Queue()
         self._pdu_urc = None
+        self._registered.clear()
+        self._mem1 = ""
         if was_connected:
             self.on_change()
 
@@ -228,45 +261,146 @@ class ATModem:
 
     async def _initialise(self) -> None:
         # ESC aborts a PDU a previous run left half-typed after "> "; the modem would otherwise
-        # swallow our first commands as PDU text until a Ctrl-Z.
+        # swallow our first commands as PDU text until a Ctrl-Z. Some firmwares answer ERROR to
+        # that line: whatever it answers is let pass before anything is trusted.
         assert self._writer is not None
         self._writer.write(b"\x1b\r")
-        for _ in range(3):
-            self._lost.clear()
-            try:
-                await self.command("AT", timeout=2.0)
-                break
-            except ModemError:
-                continue
-        else:
-            raise ModemUnavailable(f"no answer to AT on {self.port}")
-        self._lost.clear()
-        await self.command("ATE0")
-        await self.command("AT+CMEE=1")
-        cpin = " ".join(await self.command("AT+CPIN?"))
-        if "SIM PIN" in cpin:
-            if not self.config.pin:
-                raise ModemError("SIM asks for a PIN: set [modem] pin", transient=False)
-            await self.command(f'AT+CPIN="{self.config.pin}"')
-        elif "READY" not in cpin:
-            raise ModemError(f"SIM not ready: {cpin or 'no answer'}")
-        self.info.manufacturer = _first(await self.command("AT+CGMI"))
-        self.info.model = _first(await self.command("AT+CGMM"))
+        await self._drain()
+        await self._align()
+        await self._setup("ATE0")
+        await self._setup("AT+CMEE=1")
+        await self._sim()
+        self.info.manufacturer = _first(await self._setup("AT+CGMI"))
+        self.info.model = _first(await self._setup("AT+CGMM"))
         if self.huawei:
             # Huawei sticks chatter ^RSSI/^BOOT lines every few seconds unless told not to
             await self._optional("AT^CURC=0")
-        await self.command("AT+CMGF=0")
+        await self._setup("AT+CMGF=0")
+        await self._memories()
+        self.info.cannot = []
         try:
-            await self.command("AT+CNMI=2,1,0,2,0")
+            await self._setup("AT+CNMI=2,1,0,2,0")
         except ModemError:
             # SIM800 refuses ds=2; with ds=1 its reports arrive as "+CDS: <len>" and a PDU line
-            await self.command("AT+CNMI=2,1,0,1,0")
+            try:
+                await self._setup("AT+CNMI=2,1,0,1,0")
+            except ModemError:
+                self._cannot("báo tin đến (AT+CNMI): tin nhận chỉ được đọc khi quét định kỳ")
         if self.config.smsc:
-            await self.command(f'AT+CSCA="{self.config.smsc}",145')
+            await self._setup(f'AT+CSCA="{self.config.smsc}",145')
         self.info.smsc = _match(_CSCA, await self._optional("AT+CSCA?"))
         await self._optional("AT+COPS=3,0")
         self.info.operator = _match(_COPS, await self._optional("AT+COPS?"))
+        await self._optional("AT+CREG=1")
         await self._poll_signal()
+
+    def _cannot(self, what: str) -> None:
+        text = f"Modem này không {what}"
+        if text not in self.info.cannot:
+            self.info.cannot.append(text)
+            log.warning("%s (%s %s)", text, self.info.manufacturer, self.info.model)
+
+    async def _drain(self, limit: float = 3.0) -> None:
+        """Wait until the modem has been quiet for QUIET seconds (at most `limit`): a late answer,
+        an ERROR to the ESC, boot lines, all arrive with no command waiting and are let go."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):
+                while True:
+                    self._rx.clear()
+                    try:
+                        async with asyncio.timeout(QUIET):
+                            await self._rx.wait()
+                    except TimeoutError:
+                        return
+
+    async def _align(self) -> None:
+        """Prove that answers pair with commands: two clean OKs to AT in a row, the line drained
+        after anything else (a stale answer, ERROR, busy)."""
+        clean = 0
+        for _ in range(12):
+            try:
+                await self.command("AT", timeout=2.0)
+            except ModemError as e:
+                clean = 0
+                self._lost.clear()
+                if e.code in BUSY:
+                    await asyncio.sleep(1.0)
+                await self._drain()
+                continue
+            clean += 1
+            if clean == 2:
+                return
+        raise ModemUnavailable(f"no answer to AT on {self.port}")
+
+    async def _setup(self, cmd: str) -> list[str]:
+        """A command at start: SIM busy (14) or device busy (515) mean wait and ask again."""
+        for attempt in range(10):
+            try:
+                return await self.command(cmd)
+            except ModemError as e:
+                if e.code not in BUSY or attempt == 9 or isinstance(e, ModemUnavailable):
+                    raise
+                log.info("modem busy (%s) on %s; asking again", e.code, cmd)
+                await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
+        raise AssertionError("unreachable")
+
+    async def _sim(self) -> None:
+        try:
+            cpin = " ".join(await self._setup("AT+CPIN?"))
+        except ModemError as e:
+            if e.code in (10, 13, 15):
+                self.info.sim = f"không có SIM hoặc SIM hỏng (+CME ERROR: {e.code})"
+                raise ModemError(f"SIM: {self.info.sim}", code=e.code, transient=False) from None
+            raise
+        for state, words in SIM_STUCK.items():
+            if state in cpin:
+                self.info.sim = words
+                raise ModemError(f"SIM: {words}", transient=False)
+        if "SIM PIN" in cpin:
+            if not self.config.pin:
+                self.info.sim = "SIM cần mã PIN: đặt [modem] pin (SIM asks for a PIN)"
+                raise ModemError(self.info.sim, transient=False)
+            try:
+                await self._setup(f'AT+CPIN="{self.config.pin}"')
+            except ModemError as e:
+                self.info.sim = f"mã PIN sai: SIM sẽ khoá sau vài lần nữa; kiểm tra [modem] pin ({e.message})"
+                raise ModemError(self.info.sim, code=e.code, transient=False) from None
+        elif "READY" not in cpin:
+            raise ModemError(f"SIM not ready: {cpin or 'no answer'}")
+        self.info.sim = "READY"
+
+    async def _memories(self) -> None:
+        """Select the SMS memories explicitly and learn every one a sweep must read."""
+        groups = [re.findall(r'"(\w+)"', g) for g in re.findall(r"\(([^()]*)\)", " ".join(
+            await self._optional("AT+CPMS=?")))]  # fmt: skip
+        groups = [g for g in groups if g]
+        if not groups:
+            self._usual = self._mem1 = ""
+            self._read_memories = []
+            self.info.memories = {}
+            self._cannot("chọn bộ nhớ tin nhắn (AT+CPMS): chỉ đọc bộ nhớ đang chọn")
+            return
+        readable = groups[0]
+        self._usual = "SM" if "SM" in readable else readable[0]
+        both = {"SM", "ME"} <= set(readable)
+        # MT is ME and SM together; BM holds cell broadcasts, not SMS
+        self._read_memories = [m for m in readable if m != "BM" and not (m == "MT" and both)]
+        for n in (3, 2, 1):
+            picks = [self._usual if self._usual in g else g[0] for g in (groups + [readable] * 3)[:n]]
+            try:
+                await self._setup("AT+CPMS=" + ",".join(f'"{m}"' for m in picks))
+                break
+            except ModemError:
+                continue
+        self._mem1 = self._usual
+
+    async def _select(self, memory: str) -> list[str]:
+        """With the lock held: make `memory` the one AT+CMGR/CMGL/CMGD act on."""
+        if not self._usual or memory == self._mem1:
+            return []
+        lines = await self._exchange(f'AT+CPMS="{memory}"', self.config.command_timeout)
+        self._mem1 = memory
+        return lines
 
     async def _optional(self, cmd: str) -> list[str]:
         try:
@@ -281,22 +415,47 @@ class ATModem:
         rssi = _match(_CSQ, await self._optional("AT+CSQ"))
         if rssi is not None:
             self.info.signal = None if int(rssi) == 99 else int(rssi)
+        stat = _match(_CREG, await self._optional("AT+CREG?"))
+        self._set_registration(None if stat is None else int(stat))
+
+    def _set_registration(self, stat: int | None) -> None:
+        """Sending waits while the modem is not on a network (an unknown answer counts as on)."""
+        before = self.info.registration
+        self.info.registration = None if stat is None else REGISTRATION.get(stat, f"stat {stat}")
+        if stat in (None, 1, 5):
+            self._registered.set()
+        else:
+            self._registered.clear()
+        if self.info.registration != before:
+            if stat not in (None, 1, 5):
+                log.warning("modem not on a network (%s): sending waits", self.info.registration)
+            self.on_change()
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
         while True:
-            if loop.time() >= next_sweep:
+            if self._restarted.is_set():
+                # it rebooted by itself: echo back on, settings gone; set it up again, then read
+                # what it stored meanwhile
+                self._restarted.clear()
+                log.warning("modem restarted by itself: setting it up again")
+                await self._initialise()
+                next_sweep = loop.time()
+            if loop.time() >= next_sweep or self._sweep_now.is_set():
+                self._sweep_now.clear()
                 await self._sweep()
                 next_sweep = loop.time() + self.config.sweep_interval
-            timeout = min(self.config.poll_interval, max(0.0, next_sweep - loop.time()))
+            poll = self.config.poll_interval if self._registered.is_set() else min(5.0, self.config.poll_interval)
+            timeout = min(poll, max(0.0, next_sweep - loop.time()))
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel at shutdown
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
-                    await self._lost.wait()
+                    await _first_of(self._lost, self._restarted, self._sweep_now)
             if self._lost.is_set():
                 raise ModemUnavailable(self.info.last_error or "modem lost")
-            await self._poll_signal()
+            if not self._restarted.is_set() and not self._sweep_now.is_set():
+                await self._poll_signal()
 
     # ---- the reader ------------------------------------------------------------------------------
 
@@ -308,6 +467,7 @@ class ATModem:
                 if not chunk:
                     self._mark_lost(f"{self.port} closed (unplugged?)")
                     return
+                self._rx.set()
                 buf = self._parse(buf + chunk)
         except asyncio.CancelledError:
             raise
@@ -350,20 +510,29 @@ class ATModem:
         if line.startswith(URC_WITH_PDU):
             self._pdu_urc = line
             return
-        if line.startswith(URC_PREFIXES):
+        p = self._pending
+        if line.startswith(URC_PREFIXES) or (line.startswith(BOOT_LINES) and not _answers(line, p)):
             self._urcs.put_nowait((line, None))
             return
-        p = self._pending
+        if line.startswith(MEMORY_FULL):
+            self._full(line)
         if p is None:
             log.debug("modem said %r with no command waiting", line)
             return
-        if line == p.command:  # echo, before ATE0 took effect
+        if line == p.command:  # echo, before ATE0 took effect (or back after a restart)
             return
         if line in FINAL_OK or line.startswith(FINAL_ERROR):
             if not p.final.done():
                 p.final.set_result((line, p.lines))
             return
         p.lines.append(line)
+        if p.answer_ends is not None and line.startswith(p.answer_ends):
+            asyncio.get_running_loop().call_later(QUIET, _end_without_ok, p)
+
+    def _full(self, line: str) -> None:
+        if not self._sweep_now.is_set():
+            log.warning("modem SMS memory full (%s): reading and emptying it now", line)
+        self._sweep_now.set()
 
     # ---- commands --------------------------------------------------------------------------------
 
@@ -378,6 +547,8 @@ class ATModem:
             raise ModemUnavailable("modem not connected")
         loop = asyncio.get_running_loop()
         p = _Pending(cmd, loop.create_future(), loop.create_future() if body is not None else None)
+        if cmd == "AT+CPIN?":
+            p.answer_ends = "+CPIN:"
         self._pending = p
         try:
             self._writer.write(cmd.encode() + b"\r")
@@ -460,13 +631,24 @@ class ATModem:
             # after a UCS-2 session some modems keep CSCS="UCS2" and then garble USSD
             await self._exchange('AT+CSCS="GSM"', self.config.command_timeout)
             self._ussd = loop.create_future()
-            arg = encode_ussd_packed(code) if self.huawei else code
+            packed = self.huawei and not self._ussd_text
+            arg = encode_ussd_packed(code) if packed else code
             try:
-                await self._exchange(f'AT+CUSD=1,"{arg}",15', self.config.command_timeout)
+                try:
+                    await self._exchange(f'AT+CUSD=1,"{arg}",15', self.config.command_timeout)
+                except ModemError:
+                    if not packed:
+                        raise
+                    # Huawei E1752 refuses AT+CUSD in its default ^USSDMODE=1: text mode, then again
+                    await self._exchange("AT^USSDMODE=0", self.config.command_timeout)
+                    self._ussd_text, packed = True, False
+                    await self._exchange(f'AT+CUSD=1,"{code}",15', self.config.command_timeout)
                 async with asyncio.timeout(self.config.ussd_timeout):
                     line = await self._ussd
             except TimeoutError:
-                raise ModemError(f"no USSD answer to {code}") from None
+                raise ModemError(
+                    f"no USSD answer to {code} in {self.config.ussd_timeout:g} s (this modem may not do USSD)"
+                ) from None
             finally:
                 self._ussd = None
         m = _CUSD.match(line)
@@ -475,7 +657,7 @@ class ATModem:
         status, text, dcs = int(m.group(1)), m.group(2), int(m.group(3) or 15)
         if status in (2, 4, 5) or text is None:
             raise ModemError(f"USSD {code} ended by the network (status {status})")
-        return decode_ussd(text, dcs, packed=self.huawei)
+        return decode_ussd(text, dcs, packed=packed)
 
     # ---- what the modem tells us on its own --------------------------------------------------------
 
@@ -496,7 +678,11 @@ class ATModem:
             # +CMT / +CDS: delivered straight to us, nothing stored on the modem to delete
             await self._deliver(pdu)
             return
-        if m := _INDEX.match(line):
+        if line.startswith(RESTARTED):
+            self._restarted.set()
+        elif m := _CREG.match(line):
+            self._set_registration(int(m.group(1)))
+        elif m := _INDEX.match(line):
             await self._read_stored(m.group(1), int(m.group(2)))
         elif m := _RSSI.match(line):
             rssi = int(m.group(1))
@@ -514,23 +700,119 @@ class ATModem:
 
     async def _read_stored(self, memory: str, index: int) -> None:
         # Read, persist and delete under one hold of the lock: indexes are reused at once, so a
-        # delete that runs after another reader's would remove a new, unread message.
+        # delete that runs after another reader's would remove a new, unread message. AT+CMGR
+        # acts on the selected memory: select the one the notification names, then the usual.
         async with self._lock:
-            lines = await self._exchange(f"AT+CMGR={index}", self.config.command_timeout)
-            pdus = [x for x in lines if not x.startswith("+CMGR")]
-            if not pdus:
-                return
-            await self._deliver(pdus[-1])
-            await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
+            try:
+                await self._select(memory)
+                for _ in range(READS):
+                    try:
+                        lines = await self._exchange(f"AT+CMGR={index}", self.config.command_timeout)
+                    except ModemError as e:
+                        if e.code == 321:  # invalid index: nothing stored there (read already)
+                            log.info("nothing at %s %d", memory, index)
+                            return
+                        raise
+                    pdu = stored_pdu(lines)
+                    if pdu is not None:
+                        break
+                head = next((i for i, x in enumerate(lines) if x.startswith("+CMGR:")), None)
+                if pdu is None:
+                    if head is None or head == len(lines) - 1:
+                        return
+                    # the same unreadable entry READS times: kept aside as it is, then deleted
+                    pdu = max(lines[head + 1 :], key=len)
+                    log.warning("unreadable SMS at %s %d (%r): kept in inbox_rejects", memory, index, pdu[:40])
+                await self._deliver(pdu)
+                await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
+            finally:
+                if self._mem1 != self._usual and not self._lost.is_set():
+                    await self._select(self._usual)
 
     async def _sweep(self) -> None:
-        """Read whatever the modem holds (missed notifications, messages from before a restart)."""
-        lines = await self.command("AT+CMGL=4")
-        indexes = [int(m.group(1)) for x in lines if x.startswith("+CMGL:") and (m := _CODE.search(x))]
-        for index in indexes:
-            await self._read_stored("SM", index)
-        if indexes:
-            log.info("sweep found %d stored message(s)", len(indexes))
+        """Read whatever every memory holds (missed notifications, SMS from before a restart, a
+        full memory), and note how full each is."""
+        found = 0
+        for memory in self._read_memories or [""]:
+            async with self._lock:
+                try:
+                    if memory:
+                        await self._select(memory)
+                    lines = await self._exchange("AT+CMGL=4", self.config.command_timeout)
+                except ModemUnavailable:
+                    raise
+                except ModemError as e:
+                    if not memory:
+                        self._cannot(f"liệt kê tin đã lưu (AT+CMGL → {e.message})")
+                    continue
+                finally:
+                    if memory and self._mem1 != self._usual and not self._lost.is_set():
+                        await self._select(self._usual)
+            indexes = [int(m.group(1)) for x in lines if x.startswith("+CMGL:") and (m := _CODE.search(x))]
+            for index in indexes:
+                await self._read_stored(memory or self._usual, index)
+            found += len(indexes)
+        if found:
+            log.info("sweep found %d stored message(s)", found)
+        await self._memory_use()
+
+    async def _memory_use(self) -> None:
+        if not self._read_memories:
+            return
+        use = {}
+        for memory in self._read_memories:
+            async with self._lock:
+                try:
+                    lines = await self._exchange(f'AT+CPMS="{memory}"', self.config.command_timeout)
+                    self._mem1 = memory
+                    m = re.search(r"(\d+)\s*,\s*(\d+)", " ".join(lines))
+                    if m:
+                        use[memory] = f"{m.group(1)}/{m.group(2)}"
+                except ModemUnavailable:
+                    raise
+                except ModemError:
+                    continue
+                finally:
+                    if self._mem1 != self._usual and not self._lost.is_set():
+                        await self._select(self._usual)
+        self.info.memories = use
+
+
+def stored_pdu(lines: list[str]) -> str | None:
+    """The PDU of an AT+CMGR answer: the first line after the +CMGR: header that is hex of the
+    length the header gives; boot lines and warnings a modem slips in between are not it."""
+    for i, line in enumerate(lines):
+        if not line.startswith("+CMGR:"):
+            continue
+        m = re.search(r",\s*(\d+)\s*$", line)
+        tpdu = int(m.group(1)) if m else None
+        for candidate in lines[i + 1 :]:
+            # the SMSC length octet, the SMSC, then the TPDU the header counts
+            if _HEX.fullmatch(candidate) and (
+                tpdu is None or len(candidate) == 2 * (1 + int(candidate[:2], 16) + tpdu)
+            ):
+                return candidate
+        return None
+    return None
+
+
+def _end_without_ok(p: _Pending) -> None:
+    if not p.final.done():
+        p.final.set_result(("OK", p.lines))
+
+
+def _answers(line: str, p: _Pending | None) -> bool:
+    """Whether `line` ("+CPIN: READY") answers the command waiting ("AT+CPIN?")."""
+    return p is not None and line.startswith("+") and p.command[2:].upper().startswith(line.split(":")[0].upper())
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 def _check(cmd: str, final: str, lines: list[str]) -> list[str]:

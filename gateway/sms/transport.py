@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.sms.pdu import SubmitPdu
@@ -21,6 +21,10 @@ class TransportInfo:
     operator: str | None = None
     smsc: str | None = None
     last_error: str | None = None
+    sim: str | None = None  # "READY", or what is wrong with the SIM in plain words
+    registration: str | None = None  # home, roaming, searching, denied, not registered; None: unknown
+    memories: dict[str, str] = field(default_factory=dict)  # SMS memory → "used/total"
+    cannot: list[str] = field(default_factory=list)  # what this modem cannot do, in plain words
     # the exchange in progress (a submit), when it began (time.monotonic) and how long it should take
     busy_with: str | None = None
     busy_since: float = 0.0

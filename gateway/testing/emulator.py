@@ -33,18 +33,62 @@ VN = timezone(timedelta(hours=7))
 
 @dataclass(frozen=True)
 class Family:
+    """How one modem model answers: data, not branches. The recorded ones carry the answers of real
+    modems as python-gsmmodem-new 0.13.0's test/fakemodems.py holds them (facts only, our code)."""
+
     name: str
     manufacturer: str
     model: str
-    has_clac: bool
-    reports: str  # "cdsi": stored, announced by index; "cds": the PDU inline
-    packed_ussd: bool
+    has_clac: bool = False
+    reports: str = "cdsi"  # "cdsi": stored, announced by index; "cds": the PDU inline
+    packed_ussd: bool = False  # Huawei: the USSD string is packed GSM-7 in hex
+    unknown: str = "ERROR"  # what an unknown command gets (Huawei E1752: COMMAND NOT SUPPORT)
+    curc: bool = False  # knows AT^CURC (Huawei)
+    # the answer to AT+CPMS=? as recorded, or None: the modem has no AT+CPMS at all
+    cpms_test: str | None = '+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")'
+    memories: tuple[tuple[str, int], ...] = (("SM", 30), ("ME", 100), ("SR", 30))
+    store_in: str = "SM"  # where a new SMS goes (survives power cycles on many sticks: may be ME)
+    cpms_max_args: int = 3  # Wavecom refuses the three-memory form
+    cnmi_refused: tuple[str, ...] = ()  # CNMI argument prefixes it answers ERROR to
+    can_receive: bool = True  # Nokia phones: no AT+CNMI, AT+CMGL or AT+CMGR for SMS
+    cpin_ok: bool = True  # Wavecom answers AT+CPIN? without OK
+    busy_at_start: int = 0  # +CME ERROR: 515 to the first commands after it opens (Wavecom)
+    sim_busy: tuple[str, ...] = ()  # commands answered +CME ERROR: 14 once (Qualcomm: AT+CSCA?)
+    esc_error: bool = False  # answers ERROR to a lone ESC or an empty line
+    ussd_mode: bool = False  # Huawei E1752: AT+CUSD refused until AT^USSDMODE=0 (text USSD)
+    full_urc: str | None = None  # what it says when its SMS memory fills up
+    answers_ussd: bool = True
 
 
+_ALL_MEMORIES = '+CPMS: ("ME","MT","SM","SR"),("ME","MT","SM","SR"),("ME","MT","SM","SR")'
 FAMILIES = {
-    "huawei": Family("huawei", "huawei", "E3531", True, "cdsi", True),
-    "sim800": Family("sim800", "SIMCOM_Ltd", "SIMCOM_SIM800L", False, "cds", False),
-}
+    f.name: f
+    for f in (
+        Family("huawei", "huawei", "E3531", has_clac=True, packed_ussd=True, unknown="COMMAND NOT SUPPORT",
+               curc=True, full_urc='^SMMEMFULL: "SM"'),
+        Family("sim800", "SIMCOM_Ltd", "SIMCOM_SIM800L", reports="cds", cnmi_refused=("2,1,0,2",),
+               esc_error=True, full_urc='+CIEV: "SMSFULL",1'),
+        # recorded: Wavecom Multiband 900E 1800 (CPIN? without OK; two memories; 515 twice at start)
+        Family("wavecom", " WAVECOM MODEM", " MULTIBAND  900E  1800",
+               cpms_test='+CPMS: (("SM","BM","SR"),("SM"))', memories=(("SM", 50), ("SR", 20)), cpms_max_args=2,
+               cpin_ok=False, busy_at_start=2),
+        # recorded: Huawei K3715 (all four memories); this one was used elsewhere and stores in ME
+        Family("k3715", "huawei", "K3715", has_clac=True, packed_ussd=True, curc=True, cpms_test=_ALL_MEMORIES,
+               memories=(("ME", 100), ("SM", 30), ("SR", 30)), store_in="ME", full_urc='^SMMEMFULL: "ME"'),
+        # recorded: Huawei E1752 ("COMMAND NOT SUPPORT"; USSD only after AT^USSDMODE=0)
+        Family("e1752", "huawei", "E1752", has_clac=True, unknown="COMMAND NOT SUPPORT", curc=True,
+               cpms_test=_ALL_MEMORIES, memories=(("ME", 100), ("SM", 30), ("SR", 30)), ussd_mode=True),
+        # recorded: Qualcomm M6280, a ZTE stick (SIM busy once on AT+CSCA?)
+        Family("m6280", "QUALCOMM INCORPORATED", "M6280", cpms_test=_ALL_MEMORIES,
+               memories=(("ME", 100), ("SM", 30), ("SR", 30)), sim_busy=("AT+CSCA?",)),
+        # recorded: ZTE K3565-Z (Vodafone)
+        Family("k3565z", "ZTE INCORPORATED", "K3565-Z", cpms_test=_ALL_MEMORIES,
+               memories=(("ME", 100), ("SM", 30), ("SR", 30)), esc_error=True),
+        # recorded: Nokia N79, a phone: sends SMS, cannot hand received SMS over AT (no CPMS, no CNMI)
+        Family("n79", "Nokia", "Nokia N79", cpms_test="+CPMS: (),(),()", memories=(), can_receive=False,
+               answers_ussd=False),
+    )
+}  # fmt: skip
 
 
 @dataclass
@@ -178,7 +222,13 @@ class EmulatedModem:
         self._pdu_mode_len: int | None = None
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._storage: dict[int, str] = {}
+        self._storage: dict[str, dict[int, str]] = {name: {} for name, _ in self.family.memories}
+        self._capacity = dict(self.family.memories)
+        names = [name for name, _ in self.family.memories]
+        # AT+CPMS memories: 1 read/list/delete, 2 write, 3 where new SMS go (kept across resets)
+        self.mem = [names[0] if names else "", names[0] if names else "", self.family.store_in if names else ""]
+        self._undelivered: list[str] = []  # held by the network while the memory is full
+        self.creg = 1  # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered
         self._mid_cmgs: list[str] = []
         self._mr = 0
         self._concat_ref = 0
@@ -187,6 +237,9 @@ class EmulatedModem:
         self._reset_state()
 
     def _reset_state(self) -> None:
+        self._busy = self.family.busy_at_start
+        self._sim_busy_left = set(self.family.sim_busy)
+        self.ussd_text_mode = False
         self.echo = True
         self.curc = True
         self.cnmi: str | None = None
@@ -285,6 +338,8 @@ class EmulatedModem:
             raw, self._inbuf = self._inbuf[:end], self._inbuf[end + 1 :]
             line = raw.replace(b"\x1b", b"").decode("ascii", "replace").strip("\n ")
             if not line:
+                if self.family.esc_error and not self.faults.silent:
+                    self._queue.put_nowait(("cmd", ""))  # "not a command": ERROR
                 continue
             self._queue.put_nowait(("cmd", line))
             if re.match(r"(?i)^AT\+CMGS=\d+$", line) and not self.faults.silent:
@@ -351,13 +406,20 @@ class EmulatedModem:
         self.commands.append(line)
         if self.on_command is not None:
             self.on_command(line)
-        if self.echo:
+        if self.echo and line:
             self._write(line.encode() + b"\r")
-        cmd = line.upper()
         fam = self.family
         ok = "OK"
-        if not cmd.startswith("AT"):
+        if not line.upper().startswith("AT"):
             self._lines("ERROR")
+            return
+        if self._busy > 0:
+            self._busy -= 1
+            self._lines("+CME ERROR: 515")
+            return
+        if line.upper() in self._sim_busy_left:
+            self._sim_busy_left.discard(line.upper())
+            self._lines("+CME ERROR: 14")
             return
         body = line[2:]
         upper = body.upper()
@@ -371,7 +433,8 @@ class EmulatedModem:
         elif upper.startswith("+CMEE"):
             self._lines(ok)
         elif upper == "+CPIN?":
-            self._lines("+CPIN: READY" if self.pin_ok else "+CPIN: SIM PIN", ok)
+            answer = "+CPIN: READY" if self.pin_ok else "+CPIN: SIM PIN"
+            self._lines(answer, ok) if fam.cpin_ok else self._lines(answer)
         elif upper.startswith("+CPIN="):
             given = body.split("=", 1)[1].strip('"')
             if given == self.pin:
@@ -386,22 +449,19 @@ class EmulatedModem:
         elif upper == "+CGMM":
             self._lines(fam.model, ok)
         elif upper == "+CLAC":
-            if fam.has_clac:
-                self._lines("+CGMI", "+CGMM", "+CMGS", "+CUSD", "^CURC", ok)
-            else:
-                self._lines("ERROR")
-        elif upper.startswith("^CURC"):
-            if fam.name == "huawei":
-                self.curc = upper.endswith("=1")
-                self._lines(ok)
-            else:
-                self._lines("ERROR")
+            self._lines("+CGMI", "+CGMM", "+CMGS", "+CUSD", "^CURC", ok) if fam.has_clac else self._lines("ERROR")
+        elif upper.startswith("^CURC") and fam.curc:
+            self.curc = upper.endswith("=1")
+            self._lines(ok)
+        elif upper.startswith("^USSDMODE=") and fam.ussd_mode:
+            self.ussd_text_mode = upper.endswith("=0")
+            self._lines(ok)
         elif upper.startswith("+CMGF="):
             self.pdu_mode = upper.endswith("0")
             self._lines(ok)
         elif upper.startswith("+CNMI="):
             args = upper.split("=", 1)[1]
-            if fam.name == "sim800" and args.startswith("2,1,0,2"):
+            if not fam.can_receive or args.startswith(fam.cnmi_refused or ("\0",)):
                 self._lines("ERROR")
             else:
                 self.cnmi = args
@@ -415,6 +475,10 @@ class EmulatedModem:
             self._lines(ok)
         elif upper == "+COPS?":
             self._lines(f'+COPS: 0,0,"{self.operator}",2', ok)
+        elif upper == "+CREG?":
+            self._lines(f"+CREG: 0,{self.creg}", ok)
+        elif upper.startswith("+CREG="):
+            self._lines(ok)
         elif upper == "+CSQ":
             self._lines("+CSQ: 21,99", ok)
         elif upper.startswith("+CSCS="):
@@ -429,28 +493,41 @@ class EmulatedModem:
             for line_ in self._mid_cmgs:
                 self.urc(line_)
             self._mid_cmgs.clear()
+        elif upper.startswith(("+CMGR=", "+CMGD=", "+CMGL")) and not fam.can_receive:
+            self._lines("ERROR")
         elif upper.startswith("+CMGR="):
-            index = int(upper.split("=")[1])
-            pdu = self._storage.get(index)
+            pdu = self._storage[self.mem[0]].get(int(upper.split("=")[1]))
             if pdu is None:
-                self._lines(ok)
+                self._lines("+CMS ERROR: 321")  # invalid memory index: nothing there in this memory
             else:
                 self._lines(f"+CMGR: 0,,{_tpdu_len(pdu)}", pdu, ok)
         elif upper.startswith("+CMGD="):
-            index = int(upper.split("=")[1].split(",")[0])
-            self._storage.pop(index, None)
+            self._storage[self.mem[0]].pop(int(upper.split("=")[1].split(",")[0]), None)
             self._lines(ok)
+            self._redeliver()
         elif upper.startswith("+CMGL"):
             out = []
-            for index, pdu in sorted(self._storage.items()):
+            for index, pdu in sorted(self._storage[self.mem[0]].items()):
                 out += [f"+CMGL: {index},0,,{_tpdu_len(pdu)}", pdu]
             self._lines(*out, ok)
         elif upper.startswith("+CUSD="):
             await self._ussd(body)
-        elif upper.startswith("+CPMS"):
-            self._lines('+CPMS: "SM",0,30,"SM",0,30,"SM",0,30', ok)
+        elif upper == "+CPMS=?" and fam.cpms_test is not None:
+            self._lines(fam.cpms_test, ok)
+        elif upper == "+CPMS?" and self._capacity:
+            self._lines("+CPMS: " + ",".join(f'"{m}",{self._used(m)},{self._capacity[m]}' for m in self.mem), ok)
+        elif upper.startswith("+CPMS=") and self._capacity:
+            names = [x.strip().strip('"') for x in body.split("=", 1)[1].split(",")]
+            if len(names) > fam.cpms_max_args or any(n not in self._capacity for n in names):
+                self._lines("ERROR")
+                return
+            self.mem[: len(names)] = names
+            self._lines("+CPMS: " + ",".join(f"{self._used(m)},{self._capacity[m]}" for m in self.mem), ok)
         else:
-            self._lines("COMMAND NOT SUPPORT" if fam.name == "huawei" else "ERROR")
+            self._lines(fam.unknown)
+
+    def _used(self, memory: str) -> int:
+        return len(self._storage[memory])
 
     async def _submit(self, pdu: str) -> None:
         try:
@@ -498,6 +575,12 @@ class EmulatedModem:
             self._lines("OK")
             return
         code = m.group(2) or ""
+        if self.family.ussd_mode and not self.ussd_text_mode:
+            self._lines("ERROR")  # E1752 in its default ^USSDMODE=1
+            return
+        if not self.family.answers_ussd:
+            self._lines("OK")  # and no +CUSD ever comes
+            return
         if self.family.packed_ussd and re.fullmatch(r"[0-9A-Fa-f]+", code):
             code = str(decodeGsm7(unpackSeptets(bytearray(bytes.fromhex(code))))).rstrip("\r@")
         self._lines("OK")
@@ -507,7 +590,7 @@ class EmulatedModem:
         answer = self.ussd_answer
         if not is_gsm7(answer):
             self.urc(f'+CUSD: 0,"{answer.encode("utf-16-be").hex().upper()}",72')
-        elif self.family.packed_ussd:
+        elif self.family.packed_ussd and not self.ussd_text_mode:
             self.urc(f'+CUSD: 0,"{bytes(packSeptets(encodeGsm7(answer))).hex().upper()}",15')
         else:
             self.urc(f'+CUSD: 0,"{answer}",15')
@@ -518,19 +601,42 @@ class EmulatedModem:
 
     # ---- the phone side ----
 
-    def _store(self, pdu: str) -> int:
-        index = next(i for i in range(1, 10_000) if i not in self._storage)
-        self._storage[index] = pdu
+    def _store(self, pdu: str, memory: str) -> int | None:
+        """Store in `memory`; None when it is full (the network keeps the SMS and tries again)."""
+        box = self._storage[memory]
+        if len(box) >= self._capacity[memory]:
+            return None
+        index = next(i for i in range(1, 10_000) if i not in box)
+        box[index] = pdu
         return index
 
-    def deliver_pdu(self, pdu: str, *, mid_cmgs: bool = False) -> None:
-        """The network hands the modem one PDU; it is stored and announced by +CMTI."""
-        index = self._store(pdu)
-        line = f'+CMTI: "SM",{index}'
+    def deliver_pdu(self, pdu: str, *, mid_cmgs: bool = False, memory: str | None = None) -> None:
+        """The network hands the modem one PDU; it is stored (in the receive memory, or `memory`) and
+        announced by +CMTI; a full memory holds it back and says so, as the family does."""
+        if not self.family.can_receive:
+            return
+        memory = memory or self.mem[2]
+        index = self._store(pdu, memory)
+        if index is None:
+            was_full = bool(self._undelivered)
+            self._undelivered.append(pdu)
+            if not was_full and self.family.full_urc:
+                self.urc(self.family.full_urc)
+            return
+        line = f'+CMTI: "{memory}",{index}'
         if mid_cmgs:
             self._mid_cmgs.append(line)
         else:
             self.urc(line)
+
+    def preload(self, memory: str, pdus: list[str]) -> None:
+        """SMS left on the stick from before the gateway started: stored, never announced."""
+        for pdu in pdus:
+            self._store(pdu, memory)
+
+    def _redeliver(self) -> None:
+        while self._undelivered and any(self._used(m) < self._capacity[m] for m in (self.mem[2],)):
+            self.deliver_pdu(self._undelivered.pop(0))
 
     def deliver(self, sender: str, text: str, *, mid_cmgs: bool = False) -> list[str]:
         self._concat_ref = (self._concat_ref + 1) % 256
@@ -548,12 +654,15 @@ class EmulatedModem:
             self._lines(f"+CDS: {_tpdu_len(pdu)}")
             self._write(pdu.encode() + b"\r\n")
         else:
-            index = self._store(pdu)
-            self.urc(f'+CDSI: "SM",{index}')
+            memory = "SR" if "SR" in self._capacity else self.mem[2]
+            index = self._store(pdu, memory)
+            if index is not None:
+                self.urc(f'+CDSI: "{memory}",{index}')
 
     @property
     def stored(self) -> int:
-        return len(self._storage)
+        """SMS and reports on the stick, in every memory, and any the network holds back."""
+        return sum(len(box) for box in self._storage.values()) + len(self._undelivered)
 
     def messages(self) -> list[SentMessage]:
         """What the phones received: concatenated parts joined, in the order they completed."""
