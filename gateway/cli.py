@@ -17,7 +17,7 @@ from gateway import config as config_mod
 from gateway.app import create_app, open_store
 from gateway.core.errors import ConfigError, LoaError
 from gateway.sms import numbers
-from gateway.testing.emulator import EmulatedModem, SentMessage
+from gateway.testing.emulator import FAMILIES, EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
 
@@ -101,6 +101,43 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     user = asyncio.run(add())
     print(f"user {user.username} ({user.role}) added to {cfg.database.path}")
+    return 0
+
+
+def cmd_modems(args: argparse.Namespace) -> int:
+    """List the serial ports a modem may be on, ask each, and print the config line to use."""
+    import glob
+
+    from gateway.sms.at import probe
+
+    ports = args.ports or [
+        *sorted(glob.glob("/dev/serial/by-id/*")),
+        *sorted(glob.glob("/dev/ttyUSB*")),
+        *sorted(glob.glob("/dev/ttyACM*")),
+    ]
+    if not ports:
+        print("Không thấy cổng nào (no serial ports). Cắm modem; nếu nó hiện ra như ổ CD-ROM, cài usb-modeswitch.")
+        return 1
+
+    async def ask() -> str | None:
+        first = None
+        for port in ports:
+            try:
+                async with asyncio.timeout(20):
+                    found = await probe(port)
+            except (OSError, LoaError, TimeoutError) as e:
+                print(f"  {port}: không mở được hoặc không trả lời AT ({getattr(e, 'message', e) or type(e).__name__})")
+                continue
+            print(f"OK {port}: {(found['manufacturer'] or '?').strip()} {(found['model'] or '?').strip()}, "
+                  f"SIM {found['sim']}")  # fmt: skip
+            first = first or port
+        return first
+
+    first = asyncio.run(ask())
+    if first is None:
+        print("Không cổng nào trả lời AT. Thử cổng khác của cùng modem, hoặc cài usb-modeswitch.")
+        return 1
+    print(f'\nDùng trong config.toml:\n[modem]\nport = "{first}"')
     return 0
 
 
@@ -202,10 +239,13 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--config")
     add.set_defaults(fn=cmd_user_add)
+    mod = sub.add_parser("modems", help="find the port a modem answers AT on, and print the config line")
+    mod.add_argument("ports", nargs="*", help="ports to probe (default: /dev/serial/by-id/*, ttyUSB*, ttyACM*)")
+    mod.set_defaults(fn=cmd_modems)
     tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
     tok.set_defaults(fn=cmd_token)
     emu = sub.add_parser("emulator", help="run an emulated modem on a pty and play the phone")
-    emu.add_argument("--family", choices=["huawei", "sim800"], default="huawei")
+    emu.add_argument("--family", choices=sorted(FAMILIES), default="huawei", help="which modem to behave as")
     emu.add_argument("--submit-delay", type=float, default=0.2, help="seconds per AT+CMGS")
     emu.add_argument("--command-delay", type=float, default=0.0, help="seconds per command")
     emu.add_argument("--auto-report", action="store_true", help="report every part delivered")

@@ -41,7 +41,7 @@ class Config:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "modem.emulator_family": ("huawei", "sim800"),
+    "modem.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "audio.engine": ("espeak-ng",),
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
     "player.kind": ("aplay", "command", "recording"),

@@ -203,6 +203,7 @@ class ATModem:
                 log.warning("modem on %s unavailable: %s", self.port, self.info.last_error)
                 if isinstance(e, ModemError) and not e.transient:
                     backoff = self.config.reconnect_max  # a person must act: do not hammer the SIM
+                self.on_change()
             await self._close_port()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.config.reconnect_max)
@@ -223,11 +224,13 @@ class ATModem:
         was_connected = self.info.connected
         self._connected.clear()
         self.info.connected = False
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # asyncio.wait, not `suppress(CancelledError): await task`: that would also swallow a
+            # cancel of the supervisor itself (a stop), which then slept on for ever
+            await asyncio.wait(tasks)
         self._fail_pending(ModemUnavailable("modem port closed"))
         if self._writer is not None:
             with contextlib.suppress(Exception):
@@ -775,7 +778,31 @@ class ATModem:
                 finally:
                     if self._mem1 != self._usual and not self._lost.is_set():
                         await self._select(self._usual)
-        self.info.memories = use
+        if use != self.info.memories:
+            self.info.memories = use
+            self.on_change()
+
+
+async def probe(port: str, baudrate: int = 115200) -> dict[str, str | None]:
+    """A short exchange on one serial port: does a modem answer AT there, and which one is it."""
+    from gateway.sms.config import ModemConfig
+
+    modem = ATModem(ModemConfig(port=port, baudrate=baudrate, command_timeout=2.0))
+    try:
+        await modem._open()
+        assert modem._writer is not None
+        modem._writer.write(b"\x1b\r")
+        await modem._drain()
+        await modem._align()
+        await modem._optional("ATE0")
+        found: dict[str, str | None] = {
+            "manufacturer": _first(await modem._optional("AT+CGMI")),
+            "model": _first(await modem._optional("AT+CGMM")),
+        }
+        found["sim"] = (_first(await modem._optional("AT+CPIN?")) or "?").replace("+CPIN:", "").strip()
+        return found
+    finally:
+        await modem._close_port()
 
 
 def stored_pdu(lines: list[str]) -> str | None:

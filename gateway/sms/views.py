@@ -35,9 +35,10 @@ async def healthz(request: web.Request) -> web.Response:
     counts = await request.app[OUTBOX].counts()
     problem = request.app[STORE].problem
     overdue = info.overdue
+    registered = info.registration in (None, "home", "roaming")
     return json_response(
         {
-            "status": "ok" if info.connected and problem is None and overdue is None else "degraded",
+            "status": "ok" if info.connected and problem is None and overdue is None and registered else "degraded",
             "store": {"writable": problem is None, "problem": problem},
             "modem": {
                 "connected": info.connected,
@@ -49,6 +50,10 @@ async def healthz(request: web.Request) -> web.Response:
                 "model": info.model,
                 "last_error": info.last_error,
                 "overdue": None if overdue is None else {"exchange": info.busy_with, "seconds": round(overdue, 1)},
+                "sim": info.sim,
+                "registration": info.registration,
+                "memories": info.memories,
+                "cannot": info.cannot,
             },
             "outbox": {
                 "queued": counts["queued"] + counts["sending"],

@@ -228,6 +228,7 @@ class EmulatedModem:
         # AT+CPMS memories: 1 read/list/delete, 2 write, 3 where new SMS go (kept across resets)
         self.mem = [names[0] if names else "", names[0] if names else "", self.family.store_in if names else ""]
         self._undelivered: list[str] = []  # held by the network while the memory is full
+        self.pin_puk = False  # three wrong PINs: the SIM wants its PUK
         self.creg = 1  # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered
         self._mid_cmgs: list[str] = []
         self._mr = 0
@@ -433,7 +434,7 @@ class EmulatedModem:
         elif upper.startswith("+CMEE"):
             self._lines(ok)
         elif upper == "+CPIN?":
-            answer = "+CPIN: READY" if self.pin_ok else "+CPIN: SIM PIN"
+            answer = "+CPIN: SIM PUK" if self.pin_puk else "+CPIN: READY" if self.pin_ok else "+CPIN: SIM PIN"
             self._lines(answer, ok) if fam.cpin_ok else self._lines(answer)
         elif upper.startswith("+CPIN="):
             given = body.split("=", 1)[1].strip('"')
@@ -647,6 +648,8 @@ class EmulatedModem:
 
     def report(self, reference: int, number: str | None = None, status: int = 0x00) -> None:
         """The network's delivery report for one sent part (status 0 = delivered)."""
+        if not self.family.can_receive:
+            return  # a phone without AT SMS reading hands no reports over either
         if number is None:
             number = next(p.number for p in reversed(self.sent) if p.reference == reference)
         pdu = status_report_pdu(reference, number, status, self.smsc)
