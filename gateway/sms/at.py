@@ -143,6 +143,7 @@ class ATModem:
         self._registered = asyncio.Event()
         self._restarted = asyncio.Event()
         self._sweep_now = asyncio.Event()
+        self._closing = asyncio.Event()
         self._usual = ""  # the memory read and deleted from between notifications ("" = none known)
         self._mem1 = ""  # the read/delete memory selected now
         self._read_memories: list[str] = []  # every memory a sweep reads
@@ -161,10 +162,11 @@ class ATModem:
         self._supervisor = asyncio.create_task(self._supervise(), name="modem-supervisor")
 
     async def close(self) -> None:
+        self._closing.set()
         if self._supervisor:
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            # bounded: a stop must never hang on a supervisor that missed its cancel
+            await asyncio.wait({self._supervisor}, timeout=5.0)
         await self._close_port()
 
     async def wait_connected(self) -> None:
@@ -205,7 +207,11 @@ class ATModem:
                     backoff = self.config.reconnect_max  # a person must act: do not hammer the SIM
                 self.on_change()
             await self._close_port()
-            await asyncio.sleep(backoff)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._closing.wait()
+            if self._closing.is_set():
+                return
             backoff = min(backoff * 2, self.config.reconnect_max)
 
     async def _open(self) -> None:
