@@ -139,11 +139,12 @@ class ATModem:
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_change = on_change
         self._submit_avg: float | None = None  # seconds an answered AT+CMGS took, smoothed
-        self._rx = asyncio.Event()  # set whenever bytes arrive from the modem
+        self._rx = asyncio.Event()  # set whenever an answer-like line (not a URC) arrives
         self._registered = asyncio.Event()
         self._restarted = asyncio.Event()
         self._sweep_now = asyncio.Event()
         self._closing = asyncio.Event()
+        self._ready = asyncio.Event()  # set up (PDU mode, memories): notifications can be acted on
         self._usual = ""  # the memory read and deleted from between notifications ("" = none known)
         self._mem1 = ""  # the read/delete memory selected now
         self._read_memories: list[str] = []  # every memory a sweep reads
@@ -273,6 +274,7 @@ class ATModem:
         # swallow our first commands as PDU text until a Ctrl-Z. Some firmwares answer ERROR to
         # that line: whatever it answers is let pass before anything is trusted.
         assert self._writer is not None
+        self._ready.clear()
         self._writer.write(b"\x1b\r")
         await self._drain()
         await self._align()
@@ -302,6 +304,7 @@ class ATModem:
         self.info.operator = _match(_COPS, await self._optional("AT+COPS?"))
         await self._optional("AT+CREG=1")
         await self._poll_signal()
+        self._ready.set()
 
     def _cannot(self, what: str) -> None:
         text = f"Modem này không {what}"
@@ -476,7 +479,6 @@ class ATModem:
                 if not chunk:
                     self._mark_lost(f"{self.port} closed (unplugged?)")
                     return
-                self._rx.set()
                 buf = self._parse(buf + chunk)
         except asyncio.CancelledError:
             raise
@@ -505,6 +507,7 @@ class ATModem:
                 self._on_line(line)
 
     def _on_prompt(self) -> None:
+        self._rx.set()
         p = self._pending
         if p is not None and p.prompt is not None and not p.prompt.done():
             p.prompt.set_result(None)
@@ -523,6 +526,9 @@ class ATModem:
         if line.startswith(URC_PREFIXES) or (line.startswith(BOOT_LINES) and not _answers(line, p)):
             self._urcs.put_nowait((line, None))
             return
+        # an answer-like line: whatever it belongs to, the line is not quiet yet (URCs do not count:
+        # they go their own way, and a flood of +CMTI must not hold up a reconnect)
+        self._rx.set()
         if line.startswith(MEMORY_FULL):
             self._full(line)
         if p is None:
@@ -692,6 +698,10 @@ class ATModem:
         elif m := _CREG.match(line):
             self._set_registration(int(m.group(1)))
         elif m := _INDEX.match(line):
+            if not self._ready.is_set():
+                # not set up yet (text mode, memories unselected): the sweep after set-up reads it
+                log.debug("%s before the modem is ready: left for the sweep", line)
+                return
             await self._read_stored(m.group(1), int(m.group(2)))
         elif m := _RSSI.match(line):
             rssi = int(m.group(1))
