@@ -125,4 +125,13 @@ def _m004_announcements(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [("003_broadcasts", _m003_broadcasts), ("004_announcements", _m004_announcements)]
+def _m006_reminder_errors(db: sqlite_utils.Database) -> None:
+    # a reminder that cannot fire is marked failed with its reason, and the others go on
+    db.table("reminders").add_column("last_error", str)
+
+
+MIGRATIONS = [
+    ("003_broadcasts", _m003_broadcasts),
+    ("004_announcements", _m004_announcements),
+    ("006_reminder_errors", _m006_reminder_errors),
+]

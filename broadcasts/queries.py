@@ -14,7 +14,7 @@ import sqlite_utils
 
 from broadcasts.config import BroadcastsConfig
 from broadcasts.people import Person, check_target, resolve, valid_number
-from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
 from gateway.sms.encoding import Policy, Prepared, prepare
@@ -29,10 +29,15 @@ ACK = re.compile(r"^\s*(?:ok|oke|okay|da nhan|xac nhan)\b\W*(\d+)?\s*$")
 
 
 def template_fields(template: str) -> set[str]:
+    """Only {ten}, {thon}, {ngay}, as they are: a format spec or conversion ({ten:>1000000000})
+    could make one message of gigabytes."""
     try:
-        found = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
     except ValueError as e:
         raise InvalidRequest(f"Mẫu tin lỗi: {e} (template error)", field="text") from None
+    if any(spec or conv for _, spec, conv in parsed):
+        raise InvalidRequest("Mẫu tin chỉ dùng {ten}, {thon}, {ngay}, không kèm định dạng", field="text")
+    found = {f for f, _, _ in parsed}
     if found - FIELDS:
         raise InvalidRequest(
             f"Mẫu tin có trường lạ {sorted(found - FIELDS)}; dùng {{ten}}, {{thon}}, {{ngay}}", field="text"
@@ -114,6 +119,8 @@ class Queries:
         first = rule.next_after(now - 1, self.tz)
         if first is None:
             raise InvalidRequest("Thời điểm đã qua (the time is in the past)", field="when")
+        # every message it would send is prepared now: one too long is refused before it is saved
+        self._messages(template, resolve(db, target, keep_opted=True), self._day(first))
         with transaction(db):
             cur = db.execute(
                 "insert into reminders (template, target, rule, status, created_at, next_fire_at)"
@@ -132,7 +139,17 @@ class Queries:
         due = db.execute(
             "select id from reminders where status='active' and next_fire_at<=? order by next_fire_at", [now]
         ).fetchall()
-        return [self.fire(db, rid, now, grace) for (rid,) in due]
+        runs = []
+        for (rid,) in due:
+            try:
+                runs.append(self.fire(db, rid, now, grace))
+            except Exception as e:
+                # one bad row never stops the others: it is marked failed, with its reason, and left
+                reason = e.message if isinstance(e, LoaError) else repr(e)
+                log.exception("reminder %d failed: %s", rid, reason)
+                with transaction(db):
+                    db.execute("update reminders set status='failed', last_error=? where id=?", [reason[:500], rid])
+        return runs
 
     def fire(self, db: sqlite_utils.Database, reminder_id: int, now: float, grace: float) -> dict[str, Any]:
         """One firing: its messages queued and its run recorded, or recorded missed when more than
@@ -198,6 +215,7 @@ class Queries:
                     "to": json.loads(r["target"]),
                     "when": json.loads(r["rule"]),
                     "status": r["status"],
+                    "last_error": r["last_error"],
                     "next_fire_at": r["next_fire_at"],
                     "runs": runs,
                 }
@@ -218,8 +236,9 @@ class Queries:
             raise InvalidRequest("Thiếu nội dung cảnh báo 'text'", field="text")
         target = check_target(db, raw.get("to"))
         minutes = raw.get("confirm_minutes", self.config.alert_confirm_minutes)
-        if not isinstance(minutes, int | float) or minutes <= 0:
-            raise InvalidRequest("confirm_minutes phải là số phút > 0", field="confirm_minutes")
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 1 <= minutes <= 7 * 24 * 60:
+            # NaN and infinity fail this too: a row that could never be checked again
+            raise InvalidRequest("confirm_minutes phải là số phút từ 1 đến 10080 (một tuần)", field="confirm_minutes")
         escalate_to = str(raw.get("escalate_to") or self.config.alert_escalate_to or "")
         if escalate_to:
             escalate_to, _ = valid_number(escalate_to)

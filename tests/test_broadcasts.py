@@ -253,3 +253,48 @@ async def test_two_open_alerts_to_one_head_are_told_apart_by_code(
     assert (await board(client, ids[0]))["summary"]["confirmed"] == 0
     await reply(client, emulator, number, "OK.")
     assert (await board(client, ids[0]))["summary"]["confirmed"] == 1
+
+
+async def test_templates_take_the_named_fields_only_without_a_format(gateway: Any) -> None:
+    for text in ("Chào {ten:>1000000000}", "Chào {ten!r}", "Chào {0}", "Chào {ho}"):
+        body = {"text": text, "to": {"hamlets": ["Nà Phìn"]}, "dry_run": True}
+        resp = await gateway.post("/api/v1/reminders", json=body, headers=AUTH)
+        assert resp.status == 400, text
+        assert (await resp.json())["field"] == "text"
+
+
+async def test_confirm_minutes_must_be_a_real_number_of_minutes(gateway: Any) -> None:
+    await add(gateway, "Vàng A Sử", "0912100001", "Nà Phìn", ["hamlet_head"])
+    for minutes in ("NaN", "Infinity", "-5", "0", "1e9", "true"):
+        data = f'{{"text": "Lũ về", "to": {{"hamlets": ["Nà Phìn"]}}, "confirm_minutes": {minutes}}}'
+        resp = await gateway.post("/api/v1/alerts", data=data, headers=AUTH | {"Content-Type": "application/json"})
+        assert resp.status == 400, minutes
+        assert (await resp.json())["field"] == "confirm_minutes"
+    assert await sql(gateway, "select * from alerts") == []
+
+
+async def test_a_reminder_too_long_to_send_is_refused_before_it_is_saved(gateway: Any) -> None:
+    await add(gateway, "Lò Thị Mai", "0912000001", "Nà Phìn")
+    body = {"text": "Thông báo rất dài " * 60, "to": {"hamlets": ["Nà Phìn"]}}
+    resp = await gateway.post("/api/v1/reminders", json=body, headers=AUTH)
+    assert resp.status == 400 and "quá dài" in (await resp.json())["error"]
+    assert await sql(gateway, "select * from reminders") == []
+
+
+async def test_one_reminder_that_cannot_fire_does_not_stop_the_others(
+    emulator: EmulatedModem, start_gateway: Any, clock: FakeClock
+) -> None:
+    client = await start_gateway(emulator, clock=clock)
+    await add(client, "Lò Thị Mai", "0912000001", "Nà Phìn")
+    for text in ("Họp thôn tối nay", "Nộp thuế trước ngày 15"):
+        body = {"text": text, "to": {"hamlets": ["Nà Phìn"]}, "when": {"at": "2026-12-04T11:00"}}
+        assert (await client.post("/api/v1/reminders", json=body, headers=AUTH)).status == 201
+    # the first one's target names a hamlet that is gone by the time it fires
+    await sql(client, "update reminders set target=? where template=?", '{"hamlets": ["Bản Cũ"]}', "Họp thôn tối nay")
+    await client.app[SCHEDULER].advance(at(2026, 12, 4, 11, 0, 1))
+    await settled(client)
+    assert [m.text for m in to(emulator, "+84912000001")] == ["Nộp thuế trước ngày 15"]
+    listed = {r["text"]: r for r in (await (await client.get("/api/v1/reminders", headers=AUTH)).json())["reminders"]}
+    assert listed["Họp thôn tối nay"]["status"] == "failed"
+    assert "Bản Cũ" in listed["Họp thôn tối nay"]["last_error"]
+    assert listed["Nộp thuế trước ngày 15"]["status"] == "done"
