@@ -1,4 +1,4 @@
-"""The inbox: inbound PDUs stored once, concatenated parts reassembled, reports passed on."""
+"""The inbox: inbound PDUs stored once, concatenated parts reassembled, delivery reports matched."""
 
 from __future__ import annotations
 
