@@ -196,9 +196,20 @@ class Announcer:
                 planned = row["next_play_at"]
                 due: list[float] = []
                 t: float | None = planned
-                while t is not None and t <= now:
-                    due.append(t)
-                    t = self._first_play(row, t)
+                try:
+                    while t is not None and t <= now:
+                        due.append(t)
+                        t = self._first_play(row, t)
+                except Exception as e:
+                    # one bad row never stops the others: logged failed, taken off the schedule
+                    log.exception("announcement %s cannot be scheduled", row["id"])
+                    db.execute(
+                        "insert into broadcast_log (announcement_id, planned_at, audio_key, zones, relay, result,"
+                        " error) values (?,?,?,?,'','failed',?)",
+                        [row["id"], planned, row["audio_key"], row["zones"], f"lịch phát hỏng: {e!r}"[:500]],
+                    )
+                    db.execute("update announcements set status='failed', next_play_at=null where id=?", [row["id"]])
+                    continue
                 *missed, last = due
                 if now - last > grace:
                     missed.append(last)

@@ -331,6 +331,11 @@ class Queries:
             for alert_id, text, minutes, escalate_to in db.execute(
                 "select id, text, confirm_minutes, escalate_to from alerts where status='open'"
             ).fetchall():
+                if not isinstance(minutes, int | float) or not 0 < minutes < float("inf"):
+                    # a row no check can work with (written before the input was checked): skipped, marked
+                    log.error("alert %d has no usable confirm_minutes (%r): marked failed", alert_id, minutes)
+                    db.execute("update alerts set status='failed' where id=?", [alert_id])
+                    continue
                 window = minutes * 60
                 for (number,) in db.execute(
                     "select number from alert_recipients where alert_id=? and confirmed_at is null"

@@ -154,3 +154,19 @@ async def test_an_alert_can_also_sound_on_the_loudspeakers(emulator: EmulatedMod
     assert rows[0][0] == announcement and rows[0][2] == "played"
     (zones,) = await sql(client, "select zones, priority from announcements where id=?", announcement)
     assert zones == ('["Nà Phìn"]', "khan_cap")
+
+
+async def test_an_announcement_whose_rule_cannot_be_read_does_not_stop_the_others(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 6, 0))
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player)
+    bad = await announce(client, when={"at": "2026-12-07T07:00"})
+    good = await announce(client, when={"at": "2026-12-07T07:00"})
+    await sql(client, "update announcements set rule=? where id=?", '{"cron": "not a cron"}', bad)
+    await asyncio.gather(*await client.app[SCHEDULER].advance(at(2026, 12, 7, 7, 0, 1)))
+    rows = {r[0]: r for r in await settle(client, 2)}
+    assert rows[good][2] == "played"
+    assert rows[bad][2] == "failed"
+    assert (await sql(client, "select status from announcements where id=?", bad)) == [("failed",)]

@@ -298,3 +298,23 @@ async def test_one_reminder_that_cannot_fire_does_not_stop_the_others(
     assert listed["Họp thôn tối nay"]["status"] == "failed"
     assert "Bản Cũ" in listed["Họp thôn tối nay"]["last_error"]
     assert listed["Nộp thuế trước ngày 15"]["status"] == "done"
+
+
+async def test_an_alert_row_no_check_can_use_is_marked_and_the_others_are_followed_up(
+    emulator: EmulatedModem, start_gateway: Any, clock: FakeClock
+) -> None:
+    client = await start_gateway(emulator, clock=clock)
+    await add(client, "Vàng A Sử", "0912100001", "Nà Phìn", ["hamlet_head"])
+    await add(client, "Lò Văn Páo", "0912100002", "Khau Phạ", ["hamlet_head"])
+    ids = []
+    for hamlet in ("Nà Phìn", "Khau Phạ"):
+        body = {"text": f"Lũ về {hamlet}", "to": {"hamlets": [hamlet]}, "confirm_minutes": 30}
+        resp = await client.post("/api/v1/alerts", json=body, headers=AUTH)
+        ids.append((await resp.json())["id"])
+    await settled(client)
+    # written by an older version that took NaN: stored as null
+    await sql(client, "update alerts set confirm_minutes=null where id=?", ids[0])
+    await client.app[SCHEDULER].advance(clock.now + 31 * 60)
+    await settled(client)
+    assert to(emulator, "+84912100002")[-1].text.startswith("Nhắc lại: Lũ về Khau Phạ")
+    assert (await sql(client, "select status from alerts where id=?", ids[0])) == [("failed",)]
