@@ -184,3 +184,16 @@ def test_a_sent_message_set_back_to_sending_does_not_stop_the_outbox(tmp_path: P
         outbox.finish_if_sent(db, mid, 2, NOW)
         assert outbox.next_due(db, NOW).row["id"] == other  # type: ignore[index]
         assert db.execute("select status from outbox where id=?", [mid]).fetchone()[0] in ("sent", "delivered")
+
+
+async def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from gateway.app import open_store
+    from gateway.testing import make_config
+
+    db = tmp_path / "fresh" / "db" / "loa.sqlite3"
+    config = make_config(tmp_path, "/dev/null", database={"path": str(db)})
+    store = open_store(config)
+    await store.open()
+    await store.close()
+    assert db.parent.stat().st_mode & 0o777 == 0o700
+    assert db.stat().st_mode & 0o777 == 0o600

@@ -96,7 +96,9 @@ class Store:
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # residents' numbers and messages: readable by the gateway's user only
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.path.touch(mode=0o600, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False)
             conn.execute("pragma journal_mode=wal")
             # FULL: a message we answered 202 for survives a power cut, not just a crash
