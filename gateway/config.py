@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import re
@@ -113,6 +114,21 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
             f"config key broadcasts.timezone: unknown time zone {config.broadcasts.timezone!r}",
             key="broadcasts.timezone",
         ) from None
+    if config.web.secret:
+        try:
+            key = base64.urlsafe_b64decode(config.web.secret.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(
+                "config key web.secret: must be 32 bytes in url-safe base64 (44 characters), e.g. from"
+                ' python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"',
+                key="web.secret",
+            )
+    if config.residents.ussd_token and len(config.residents.ussd_token) < 16:
+        raise ConfigError(
+            "config key residents.ussd_token: at least 16 characters (guessable)", key="residents.ussd_token"
+        )
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config

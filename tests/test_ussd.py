@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.sms.encoding import is_gsm7, septets
-from gateway.testing import sql
+from gateway.testing import USSD_TOKEN, EmulatedModem, say, sql
 
 PHONE = "+84961234567"
 
 
 async def dial(client: Any, text: str, session: str = "ATUid_1", phone: str = PHONE) -> str:
     resp = await client.post(
-        "/ussd/africastalking",
+        f"/ussd/africastalking?token={USSD_TOKEN}",
         data={
             "sessionId": session,
             "serviceCode": "*384*123#",
@@ -70,26 +70,31 @@ async def test_a_session_resumes_from_the_joined_text(gateway: Any) -> None:
     assert await dial(gateway, "1*1", session="A") == await dial(gateway, "1*1", session="B")
 
 
-async def test_subscribe_by_ussd(gateway: Any) -> None:
+async def test_the_menu_tells_how_to_subscribe_and_the_residents_own_sms_does_it(
+    gateway: Any, emulator: EmulatedModem
+) -> None:
     hamlets = await dial(gateway, "2")
     assert "1 Khau Pha" in hamlets
     done = await dial(gateway, "2*4")
-    assert done.startswith("END Da dang ky nhan tin thon Na Phin")
-    rows = await sql(gateway, "select number from subscriptions")
-    assert rows == [(PHONE,)]
-    stop = await dial(gateway, "3", session="C")
-    assert stop.startswith("END Da ngung nhan tin")
+    assert done == "END De nhan tin thon Na Phin, nhan tin: DK Na Phin gui so 0912345678."
+    # the aggregator's phoneNumber is not the resident's consent: nothing changed yet
     assert await sql(gateway, "select number from subscriptions") == []
+    await say(gateway, emulator, "DK Na Phin", sender=PHONE)
+    assert await sql(gateway, "select number from subscriptions") == [(PHONE,)]
+    stop = await dial(gateway, "3", session="C")
+    assert stop == "END De ngung nhan tin cua xa, nhan tin HUY gui so 0912345678."
+    assert await sql(gateway, "select number from subscriptions") == [(PHONE,)]
 
 
 async def test_bad_input_ends_cleanly_or_shows_the_menu(gateway: Any) -> None:
     assert (await dial(gateway, "7")).startswith("CON Chon sai. xa Na Phin tra loi:")
     assert (await dial(gateway, "1*99")).startswith("CON Chon sai. Chon thu tuc:")
     assert (await dial(gateway, "abc*<script>")).startswith("CON Chon sai.")
-    resp = await gateway.post("/ussd/africastalking", data={"text": "1"})
-    assert (await resp.text()).startswith("END ")
-    resp = await gateway.post("/ussd/africastalking", data=b"\xff\xfe", headers={"Content-Type": "text/plain"})
-    assert (await resp.text()).startswith("END ")
+    url = f"/ussd/africastalking?token={USSD_TOKEN}"
+    resp = await gateway.post(url, data={"text": "1"})
+    assert resp.status == 400 and (await resp.text()) == "END Thieu thong tin phien."
+    resp = await gateway.post(url, data=b"\xff\xfe", headers={"Content-Type": "text/plain"})
+    assert resp.status == 400 and (await resp.text()).startswith("END ")
 
 
 async def test_an_idle_session_expires(emulator: Any, start_gateway: Any) -> None:

@@ -11,3 +11,4 @@ class ResidentsConfig:
     choice_timeout: float = 3600.0
     ussd_session_timeout: float = 180.0
     ussd_token: str = ""
+    sms_number: str = ""

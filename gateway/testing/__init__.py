@@ -1,6 +1,6 @@
 """What tests (ours and a deployer's) drive Loa with: the modem emulator, a fake clock, waits, a phone."""
 
-from gateway.testing.config import AUTH, HAMLETS, TOKEN, make_config
+from gateway.testing.config import AUTH, HAMLETS, TOKEN, USSD_TOKEN, make_config
 from gateway.testing.emulator import EmulatedModem, SentMessage, deliver_pdus, status_report_pdu
 from gateway.testing.helpers import (
     VN,
@@ -22,6 +22,7 @@ __all__ = [
     "AUTH",
     "HAMLETS",
     "TOKEN",
+    "USSD_TOKEN",
     "VN",
     "EmulatedModem",
     "FakeClock",

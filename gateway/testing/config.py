@@ -8,6 +8,7 @@ from typing import Any
 from gateway import config as config_mod
 
 TOKEN = "test-token-0123456789"
+USSD_TOKEN = "ussd-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HAMLETS = ["Nà Phìn", "Khau Phạ", "Khau Vai", "Pả Vi", "Lũng Cú"]
 
@@ -25,6 +26,7 @@ def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config
         "sms": {"retry_base": 0.01, "retry_max": 0.05},
         "api": {"tokens": [TOKEN]},
         "commune": {"name": "xã Nà Phìn", "hamlets": HAMLETS},
+        "residents": {"ussd_token": USSD_TOKEN, "sms_number": "0912345678"},
         "audio": {"cache_dir": str(tmp_path / "audio")},
         "player": {"kind": "recording", "relay": "recording", "warmup": 0.0, "tail": 0.0},
     }

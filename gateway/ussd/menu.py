@@ -25,7 +25,6 @@ class Item:
 class Screen:
     text: str
     end: bool
-    action: tuple[str, str] | None = None  # ("subscribe", hamlet) / ("stop", "") for the caller to do
 
     def render(self) -> str:
         return ("END " if self.end else "CON ") + self.text
@@ -66,11 +65,11 @@ def _chunks(text: str) -> list[str]:
 
 
 class Menu:
-    def __init__(self, commune: str, procedures: list[Item], hamlets: list[str]) -> None:
+    def __init__(self, commune: str, procedures: list[Item], hamlets: list[str], sms_number: str = "") -> None:
         self.commune = _clean(commune)
         self.procedures = [Item(p.key, _clean(p.title), _clean(p.body)) for p in procedures]
         self.hamlets = [_clean(h) for h in hamlets]
-        self.names = hamlets
+        self.to = f"so {_clean(sms_number)}" if sms_number else "so nhan tin cua xa"
 
     def main(self, note: str = "") -> Screen:
         text = f"{note}{self.commune} tra loi:\n1 Thu tuc hanh chinh\n2 Nhan tin cua thon\n3 Ngung nhan tin"
@@ -100,7 +99,8 @@ class Menu:
                     return Screen("Xa chua nhap danh sach thon.", end=True)
                 stack.append(("hamlets", 0, ""))
             elif kind == "main" and choice == "3":
-                return Screen("Da ngung nhan tin cua xa. Quay lai muc 2 de nhan lai.", end=True, action=("stop", ""))
+                # the aggregator's phoneNumber is not proof: only the number's own SMS changes what it gets
+                return Screen(f"De ngung nhan tin cua xa, nhan tin HUY gui {self.to}.", end=True)
             elif kind in ("procs", "hamlets") and choice.isdigit() and choice not in (NEXT, BACK):
                 lines = self._lines(kind)
                 pages = _pages(lines, self._head(kind))
@@ -112,12 +112,8 @@ class Menu:
                 if kind == "procs":
                     stack.append(("answer", 0, self.procedures[index].key))
                 else:
-                    name = self.names[index]
-                    return Screen(
-                        f"Da dang ky nhan tin thon {self.hamlets[index]}. Nhan HUY de ngung.",
-                        end=True,
-                        action=("subscribe", name),
-                    )
+                    hamlet = self.hamlets[index]
+                    return Screen(f"De nhan tin thon {hamlet}, nhan tin: DK {hamlet} gui {self.to}.", end=True)
             else:
                 note = WRONG
         return self._render(stack[-1], note)

@@ -1,9 +1,8 @@
-"""The USSD menu as a service: one screen per callback, sessions that expire, subscriptions by menu."""
+"""The USSD menu as a service: one screen per callback, sessions that expire."""
 
 from __future__ import annotations
 
 from gateway.core.store import Store
-from gateway.keywords import service as svc
 from gateway.keywords.config import ResidentsConfig
 from gateway.keywords.service import Residents
 from gateway.ussd.menu import Item, Menu, Screen
@@ -18,7 +17,8 @@ class Ussd:
         self.config = config
 
     async def screen(self, session_id: str, phone: str, text: str) -> Screen:
-        """The screen for the inputs so far (`text` is every input joined by `*`), acting on the last."""
+        """The screen for the inputs so far (`text` is every input joined by `*`). It only reads:
+        subscribing and stopping are done by the resident's own SMS, which the menu tells them to send."""
         residents = self.residents
         fresh = await self.store.call(
             touch_session, session_id, phone, residents.clock(), self.config.ussd_session_timeout
@@ -27,15 +27,5 @@ class Ussd:
             return Screen("Phien da het han. Vui long quay so lai.", end=True)
         names = [h.name for h in await residents.hamlets()]
         procedures = [Item(p.key, p.name, p.answer_plain) for p in residents.procedures.values()]
-        menu = Menu(self.commune, procedures, names)
-        screen = menu.walk(text.split("*") if text else [])
-        if screen.action is not None:
-            number = svc.as_number(phone)
-            if number is None:
-                return Screen("So dien thoai khong hop le.", end=True)
-            kind, arg = screen.action
-            if kind == "subscribe":
-                await residents.subscribe_number(number, arg)
-            else:
-                await residents.unsubscribe_number(number)
-        return screen
+        menu = Menu(self.commune, procedures, names, self.config.sms_number)
+        return menu.walk(text.split("*") if text else [])
