@@ -15,3 +15,6 @@ class BroadcastsConfig:
     misfire_grace: float = 21600.0
     alert_confirm_minutes: float = 30.0
     alert_escalate_to: str = ""
+    daily_segments_hamlet_head: int = 100
+    daily_segments_official: int = 2000
+    daily_segments_admin: int = 0

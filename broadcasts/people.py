@@ -11,11 +11,14 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core.commune import fold_name, hamlet_id
-from gateway.core.errors import Forbidden, InvalidRequest, NotFound
+from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
 from gateway.core.store import transaction
 from gateway.sms import numbers
+from gateway.sms import outbox as outbox_db
+from gateway.sms.encoding import Prepared
 
+DAY = 86400.0
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
 ROLE_WORDS = {
     "dan": "resident",
@@ -93,13 +96,21 @@ def _upsert(db: sqlite_utils.Database, number: str, name: str, hid: int | None, 
 
 def import_csv(db: sqlite_utils.Database, data: bytes, now: float) -> ImportReport:
     """Every valid row in one transaction, every other row reported with its reason; duplicates merged."""
-    text = data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else _decode(data)
+    try:
+        text = data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else _decode(data)
+    except UnicodeDecodeError as e:
+        raise InvalidRequest(
+            f"Tệp CSV có ký tự hỏng ở byte {e.start}: hãy lưu lại tệp dạng CSV UTF-8 (invalid UTF-8)", field="file"
+        ) from None
     sample = text[:2048]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as e:
+        raise InvalidRequest(f"Tệp CSV không đọc được: {e}", field="file") from None
     if not rows:
         raise InvalidRequest("Tệp CSV trống (empty file)")
     header = [fold_name(h) for h in rows[0]]
@@ -318,6 +329,32 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
         return list(people.values())
     opted = opted_out(db)
     return [p for p in people.values() if p.number not in opted]
+
+
+def send_typed(
+    db: sqlite_utils.Database, user: User, recipients: list[str], prepared: Prepared, priority: str, now: float,
+    daily_segments: int,
+) -> tuple[list[int], list[str]]:  # fmt: skip
+    """Numbers typed by hand (the API), in one transaction: those who sent HUY are skipped unless it
+    is an alert, and the user's segments in 24 hours stay within `daily_segments` (0 = no ceiling).
+    Returns (queued ids, skipped numbers)."""
+    with transaction(db):
+        opted = set() if priority == "alert" else opted_out(db)
+        keep = [n for n in recipients if n not in opted]
+        skipped = [n for n in recipients if n in opted]
+        source = f"api:{user.username}"
+        if daily_segments and keep:
+            used = db.execute(
+                "select coalesce(sum(segments), 0) from outbox where source=? and created_at>=?", [source, now - DAY]
+            ).fetchone()[0]
+            wanted = prepared.segments * len(keep)
+            if used + wanted > daily_segments:
+                raise LimitReached(
+                    f"Vượt hạn mức {daily_segments} tin một ngày của tài khoản: đã gửi {used}, lần này {wanted}",
+                    field="to", used=used, wanted=wanted, limit=daily_segments,
+                )  # fmt: skip
+        ids = outbox_db.enqueue(db, keep, prepared, outbox_db.PRIORITIES[priority], source, now) if keep else []
+    return ids, skipped
 
 
 def check_own_target(db: sqlite_utils.Database, user: User, target: Any) -> None:

@@ -307,7 +307,7 @@ class Queries:
             ).fetchone()[0]
             if left == 0:
                 db.execute("update alerts set status='confirmed' where id=?", [code])
-        return True, None
+        return True, f"Đã nhận xác nhận cảnh báo {code}. Cảm ơn."
 
     def next_alert_check_at(self, db: sqlite_utils.Database) -> float | None:
         """When someone's confirmation window ends next: a re-send, or after it an escalation."""

@@ -38,6 +38,7 @@ class Broadcasts:
         *,
         config: BroadcastsConfig,
         policy: Policy,
+        reply_cap: int,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -46,6 +47,7 @@ class Broadcasts:
         self.notifier = notifier
         self.clock = clock
         self.config = config
+        self.reply_cap = reply_cap
         self.q = Queries(config, policy)
 
     def jobs(self) -> list[Job]:
@@ -81,18 +83,30 @@ class Broadcasts:
             return False
         consumed, reply = await self.store.call(self.q.acknowledge, number, msg.text, self.clock())
         if reply:
-            await self.outbox.enqueue([number], prepare(reply, self.q.policy), priority="alert", source="alert:ack")
+            # answered like any automatic reply: 15 OKs cost at most the daily cap
+            await self.outbox.auto_reply(number, prepare(reply, self.q.policy), "alert-ack", self.reply_cap)
         if consumed:
             self.notifier.notify()
         return consumed
 
     # ---- messages and reminders ----
 
-    async def send_to_numbers(self, user: User, recipients: list[str], prepared: Prepared, priority: str) -> list[int]:
-        """The same text to numbers typed by hand (the API); a hamlet head only to their own hamlet."""
+    async def send_to_numbers(
+        self, user: User, recipients: list[str], prepared: Prepared, priority: str
+    ) -> tuple[list[int], list[str]]:
+        """The same text to numbers typed by hand (the API): a hamlet head only to their own hamlet,
+        alert priority only for officials, HUY honoured but for alerts, within the role's daily
+        segments. Returns (queued ids, numbers skipped because they sent HUY)."""
+        if priority == "alert":
+            user.require("admin", "official")
         if user.is_head:
             await self.store.call(people.check_own_numbers, user, recipients)
-        return await self.outbox.enqueue(recipients, prepared, priority=priority, source="api")
+        ceiling = getattr(self.config, f"daily_segments_{user.role}", 0)
+        ids, skipped = await self.store.call(
+            people.send_typed, user, recipients, prepared, priority, self.clock(), ceiling
+        )
+        self.outbox.wake()
+        return ids, skipped
 
     async def check_target(self, user: User, target: Any, *, numbers: bool = False) -> None:
         """Refused unless this user may send to this target: a hamlet head only to their own hamlet,

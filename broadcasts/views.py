@@ -19,7 +19,7 @@ from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
 from gateway.sms.encoding import POLICIES, prepare
 from gateway.web import pages
-from gateway.web.http import authorise, int_param, json_response, read_json
+from gateway.web.http import BIG_BODIES, authorise, int_param, json_response, read_json
 
 routes = web.RouteTableDef()
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
@@ -33,6 +33,11 @@ def setup(app: web.Application, broadcasts: Broadcasts) -> None:
     app[BROADCASTS] = broadcasts
     app[ANNOUNCER] = broadcasts.announcer
     app.add_routes(routes)
+    # the uploads' own limits (a form's other fields need a little more room than the file)
+    app[BIG_BODIES].update(
+        {"/api/v1/contacts/import": MAX_CSV, "/contacts/import": MAX_CSV + 65536,
+         "/api/v1/clips": MAX_CLIP, "/announcements": MAX_CLIP + 65536}
+    )  # fmt: skip
 
 
 @routes.post("/api/v1/messages")
@@ -55,11 +60,12 @@ async def send_messages(request: web.Request) -> web.Response:
         raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
     recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
     prepared = prepare(text, policy)
-    ids = await request.app[BROADCASTS].send_to_numbers(user, recipients, prepared, priority)
+    ids, skipped = await request.app[BROADCASTS].send_to_numbers(user, recipients, prepared, priority)
     return json_response(
         {
             "ids": ids,
-            "to": recipients,
+            "to": [n for n in recipients if n not in skipped],
+            "skipped": [{"to": n, "reason": "Người này đã nhắn HUY (opted out)"} for n in skipped],
             "segments": prepared.segments,
             "encoding": prepared.encoding,
             "body": prepared.body,

@@ -16,6 +16,7 @@ from broadcasts import migrations as broadcast_migrations
 from broadcasts import views as broadcast_views
 from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
+from broadcasts.views import MAX_CLIP
 from gateway import dashboard
 from gateway.config import Config
 from gateway.core import commune
@@ -39,7 +40,7 @@ from gateway.ussd.service import Ussd
 from gateway.web import migrations as web_migrations
 from gateway.web import pages
 from gateway.web import views as web_views
-from gateway.web.http import TOKENS, audit_api, error_middleware
+from gateway.web.http import BIG_BODIES, TOKENS, audit_api, error_middleware, guard
 from schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,10 @@ def create_app(
     player: Player | None = None,
     clock: Clock = system_clock,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, audit_api])
+    # the biggest body any path takes (a clip); every other path is held to its own limit by `guard`
+    app = web.Application(middlewares=[guard, error_middleware, audit_api], client_max_size=MAX_CLIP + 65536)
     app[CONFIG] = config
+    app[BIG_BODIES] = {}
     app[CLOCK] = clock
     store = app[STORE] = open_store(config)
     notifier = app[NOTIFIER] = Notifier()
@@ -91,8 +94,9 @@ def create_app(
         timezone=config.broadcasts.timezone, repeat=config.audio.repeat, grace=config.schedules.grace,
     )  # fmt: skip
     broadcasts = Broadcasts(
-        store, outbox, announcer, scheduler, notifier, clock, config=config.broadcasts, policy=config.sms.encoding
-    )
+        store, outbox, announcer, scheduler, notifier, clock, config=config.broadcasts, policy=config.sms.encoding,
+        reply_cap=config.residents.daily_reply_cap,
+    )  # fmt: skip
     residents = Residents(
         store, outbox, notifier, clock, config=config.residents, commune=config.commune, policy=config.sms.encoding
     )

@@ -116,10 +116,10 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         ) from None
     if config.web.secret:
         try:
-            key = base64.urlsafe_b64decode(config.web.secret.encode("ascii"))
+            session_key = base64.urlsafe_b64decode(config.web.secret.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
-            key = b""
-        if len(key) != 32:
+            session_key = b""
+        if len(session_key) != 32:
             raise ConfigError(
                 "config key web.secret: must be 32 bytes in url-safe base64 (44 characters), e.g. from"
                 ' python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"',

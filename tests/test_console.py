@@ -215,7 +215,7 @@ async def test_ten_wrong_passwords_lock_the_account(browser: Browser, site: Any)
     other = await login(browser, site, "canbo")  # other accounts still work
     await other.wait_for_selector("#modem")
     rows = await site.app[STORE].call(accounts.audit_log)
-    assert [r["action"] for r in rows[:2]] == ["login", "login refused"]
+    assert [r["action"] for r in rows[:2]] == ["đăng nhập", "đăng nhập bị từ chối"]
 
 
 async def test_an_official_edits_an_answer_and_a_too_long_one_is_refused_beside_its_field(

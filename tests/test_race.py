@@ -31,7 +31,7 @@ async def test_200_out_100_in_each_exactly_once(gateway: Any, emulator: Emulated
             assert resp.status == 202
 
     async def api_sent() -> bool:
-        rows = await sql(gateway, "select count(*) from outbox where source='api' and status='sent'")
+        rows = await sql(gateway, "select count(*) from outbox where source='api:api' and status='sent'")
         return int(rows[0][0]) == 200
 
     await until(gateway, api_sent, timeout=120)
@@ -49,5 +49,5 @@ async def test_200_out_100_in_each_exactly_once(gateway: Any, emulator: Emulated
     stored = Counter(r[0] for r in await sql(gateway, "select text from inbox"))
     assert stored == Counter(inbound), "every inbound message exactly once"
     assert mid_cmgs >= 10, "the draw put inbound SMS inside AT+CMGS exchanges"
-    statuses = await sql(gateway, "select status, count(*) from outbox where source='api' group by status")
+    statuses = await sql(gateway, "select status, count(*) from outbox where source='api:api' group by status")
     assert dict(statuses) == {"sent": 200}

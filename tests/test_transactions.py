@@ -22,7 +22,7 @@ from gateway.keywords import queries as resident_queries
 from gateway.sms import inbox, outbox
 from gateway.sms.encoding import prepare
 from gateway.sms.pdu import StatusReport, decode_deliver
-from gateway.testing import at, deliver_pdus
+from gateway.testing import VN, at, deliver_pdus
 from gateway.web import accounts
 
 NOW = at(2026, 12, 5, 10, 0)
@@ -162,7 +162,7 @@ CASES: dict[str, tuple[Callable[[sqlite_utils.Database], Any], Callable[..., Any
             lambda db, _: resident_queries.unsubscribe(db, "+84912345678", NOW), 2),
     "a wrong password": (
         lambda db: accounts.add_user(db, "canbo", "mat-khau-dai", "official", None, NOW),
-        lambda db, _: refused(accounts.login, db, "canbo", "sai", "1.2.3.4", NOW, 10, 900), 2),
+        lambda db, _: refused(accounts.login, db, "canbo", "sai", "1.2.3.4", NOW, 10, 900, VN), 1),
 }  # fmt: skip
 
 

@@ -40,6 +40,12 @@ class NotFound(LoaError):
     status = 404
 
 
+class LimitReached(LoaError):
+    """A ceiling set in the config (SMS segments a day for a role) would be passed."""
+
+    status = 429
+
+
 class ModemError(LoaError):
     """The modem (or any transport) answered ERROR / +CMS ERROR / +CME ERROR, or not at all."""
 

@@ -124,7 +124,8 @@ class Residents:
     async def question(self, msg: Inbound) -> bool:
         """Nobody could answer: the officials' inbox, and the menu once a day."""
         await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
-        if await self.store.call(q.replies_since, msg.sender, "auto:menu", self.clock() - DAY) == 0:
+        number = msg.number
+        if number and await self.store.call(q.replies_since, number, "auto:menu", self.clock() - DAY) == 0:
             await self.reply(msg.sender, self.menu, "menu")
         return True
 
@@ -180,20 +181,16 @@ class Residents:
         return fold(text) if self.policy == "gsm7" else text
 
     async def reply(self, sender: str, text: str, kind: str) -> list[int]:
-        """An automatic reply: never to a short code or a name, and at most the daily cap per number."""
-        if not numbers.can_reply(sender):
-            log.info("no automatic reply to %r (short code or alphanumeric sender)", sender)
-            return []
-        sent = await self.store.call(q.replies_since, sender, "auto:%", self.clock() - DAY)
-        if sent >= self.config.daily_reply_cap:
-            log.warning("daily reply cap reached for %s: %s not sent", sender, kind)
-            return []
-        return await self.outbox.enqueue([sender], fit(text, self.policy), priority="reply", source=f"auto:{kind}")
+        """An automatic reply: only to a Vietnamese mobile number, at most the daily cap per number."""
+        found = await self.outbox.auto_reply(sender, fit(text, self.policy), kind, self.config.daily_reply_cap)
+        return [] if found is None else [found]
 
     async def answer_question(self, question_id: int, text: str) -> dict[str, Any]:
         question = await self.store.call(q.get_question, question_id)
         if not numbers.can_reply(question["sender"]):
-            raise InvalidRequest(f"Không thể trả lời người gửi {question['sender']!r} (short code or name)", field="id")
+            raise InvalidRequest(
+                f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
+            )
         prepared = prepare(text, self.policy)
         (message_id,) = await self.outbox.enqueue(
             [question["sender"]], prepared, priority="reply", source=f"question:{question_id}"

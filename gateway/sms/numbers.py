@@ -66,6 +66,10 @@ def key(number: str) -> str:
 
 
 def can_reply(sender: str) -> bool:
-    """Never auto-reply to a short code or an alphanumeric sender: it costs and reaches no one."""
-    digits = sender.lstrip("+")
-    return digits.isdigit() and len(digits) >= 9
+    """Only a Vietnamese mobile number is answered: a short code, a name, a 1900 or a foreign number
+    costs (sometimes dearly) and reaches no one who asked."""
+    try:
+        normalise(sender)
+    except InvalidRequest:
+        return False
+    return True

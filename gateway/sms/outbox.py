@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core.clock import Clock
-from gateway.core.errors import ModemError, ModemUnavailable, NotFound, StoreUnavailable
+from gateway.core.errors import InvalidRequest, ModemError, ModemUnavailable, NotFound, StoreUnavailable
 from gateway.core.notify import Notifier
 from gateway.core.priority import SMS
 from gateway.core.store import Store, transaction
@@ -22,6 +22,7 @@ from gateway.sms.pdu import StatusReport, build_submit
 from gateway.sms.transport import Transport
 
 log = logging.getLogger(__name__)
+DAY = 86400.0
 
 # the names the API uses; the scale is the one audio uses too (gateway.core.priority)
 PRIORITIES = SMS
@@ -82,6 +83,22 @@ def enqueue_many(
             ),
         )
     return list(range(first, first + len(messages)))
+
+
+def enqueue_reply(
+    db: sqlite_utils.Database, number: str, prepared: Prepared, source: str, now: float, cap: int
+) -> int | None:
+    """An automatic reply, unless this number already had `cap` of them in 24 hours (counted and
+    queued in one transaction, so two messages handled at once cannot both slip under the cap)."""
+    with transaction(db):
+        sent = db.execute(
+            "select count(*) from outbox where recipient=? and source like 'auto:%' and created_at>=?",
+            [number, now - DAY],
+        ).fetchone()[0]
+        if sent >= cap:
+            return None
+        (message_id,) = enqueue(db, [number], prepared, PRIORITIES["reply"], source, now)
+    return message_id
 
 
 def next_due(db: sqlite_utils.Database, now: float) -> Due:
@@ -276,6 +293,21 @@ class Outbox:
         ids = await self.store.call(enqueue, recipients, prepared, PRIORITIES[priority], source, self.clock())
         self.wake()
         return ids
+
+    async def auto_reply(self, sender: str, prepared: Prepared, kind: str, daily_cap: int) -> int | None:
+        """What the gateway answers by itself: only to a Vietnamese mobile number (never a short code,
+        a name, a foreign or a 1900 number: it costs and reaches no one), at most `daily_cap` a day."""
+        try:
+            number = numbers.normalise(sender)
+        except InvalidRequest:
+            log.info("no automatic reply to %r (not a Vietnamese mobile number)", sender)
+            return None
+        message_id = await self.store.call(enqueue_reply, number, prepared, f"auto:{kind}", self.clock(), daily_cap)
+        if message_id is None:
+            log.warning("daily reply cap reached for %s: %s not sent", number, kind)
+        else:
+            self.wake()
+        return message_id
 
     async def get(self, message_id: int) -> dict[str, Any]:
         return await self.store.call(get, message_id)

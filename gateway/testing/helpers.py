@@ -104,3 +104,20 @@ async def say(client: Any, emulator: EmulatedModem, text: str, sender: str = RES
     await routed(client, n + 1)
     await settled(client)
     return to(emulator, sender)[before:]
+
+
+async def csrf_of(client: Any, path: str) -> str:
+    """The CSRF token a console page carries (the form a person would post)."""
+    html = str(await (await client.get(path)).text())
+    marker = 'name="csrf" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+async def log_in(client: Any, username: str, password: str) -> int:
+    """Log in to the console as a person does, through the login form; the status of the answer."""
+    csrf = await csrf_of(client, "/login")
+    resp = await client.post(
+        "/login", data={"csrf": csrf, "username": username, "password": password}, allow_redirects=False
+    )
+    return int(resp.status)

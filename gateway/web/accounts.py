@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import sqlite_utils
@@ -19,6 +19,7 @@ from gateway.core.store import transaction
 
 ROLES = ("admin", "official", "hamlet_head")
 ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head": "Trưởng thôn"}
+MAX_NAME = 64  # a username, and what of a typed one is kept in the logs
 ADDRESS_LIMIT = 30  # failures from one address in the lock window before it is refused outright
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone's")
@@ -45,15 +46,17 @@ def add_user(
         raise InvalidRequest("Tên đăng nhập chỉ gồm chữ, số, dấu chấm, gạch dưới", field="username")
     if role not in ROLES:
         raise InvalidRequest(f"Vai trò phải là {', '.join(ROLES)}", field="role")
-    if len(password) < 8:
-        raise InvalidRequest("Mật khẩu cần ít nhất 8 ký tự", field="password")
+    if len(username) > MAX_NAME:
+        raise InvalidRequest(f"Tên đăng nhập dài nhất {MAX_NAME} ký tự", field="username")
+    _check_password(password)
     hamlet_id = None
     if role == "hamlet_head":
         hamlet_id = find_hamlet(db, hamlet or "")
         if hamlet_id is None:
             raise InvalidRequest("Trưởng thôn cần có thôn", field="hamlet")
     with transaction(db):
-        if db.execute("select 1 from users where username=?", [username]).fetchone():
+        # "Admin1" beside "admin1" would be two accounts nobody can tell apart
+        if db.execute("select 1 from users where username=? collate nocase", [username]).fetchone():
             raise InvalidRequest(f"Đã có tài khoản {username!r}", field="username")
         db.execute(
             "insert into users (username, password_hash, role, hamlet_id, created_at, failed) values (?,?,?,?,?,0)",
@@ -64,54 +67,127 @@ def add_user(
     return user
 
 
-def users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return list(
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidRequest("Mật khẩu cần ít nhất 8 ký tự", field="password")
+    if len(password) > 200:
+        raise InvalidRequest("Mật khẩu dài nhất 200 ký tự", field="password")
+
+
+def users(db: sqlite_utils.Database, now: float, lock_after: int, lock_seconds: float) -> list[dict[str, Any]]:
+    """Every account, with whether it is disabled and until when some address is locked out of it."""
+    rows = list(
         db.query(
-            "select u.id, u.username, u.role, h.name as hamlet, u.locked_until from users u"
-            " left join hamlets h on h.id = u.hamlet_id order by u.username"
+            "select u.id, u.username, u.role, h.name as hamlet, u.disabled from users u"
+            " left join hamlets h on h.id = u.hamlet_id order by u.username collate nocase"
         )
     )
+    locks = dict(
+        db.execute(
+            "select username, max(last) from (select username collate nocase as username, max(at) as last"
+            " from login_failures where at>=? group by username collate nocase, address having count(*)>=?)"
+            " group by username collate nocase",
+            [now - lock_seconds, lock_after],
+        ).fetchall()
+    )
+    folded = {k.casefold(): v for k, v in locks.items() if k}
+    for row in rows:
+        last = folded.get(row["username"].casefold())
+        row["locked_until"] = None if last is None else last + lock_seconds
+    return rows
 
 
 def login(
     db: sqlite_utils.Database, username: str, password: str, address: str, now: float, lock_after: int,
-    lock_seconds: float,
+    lock_seconds: float, tz: tzinfo,
 ) -> User:  # fmt: skip
-    """Check a password; ten wrong in a row lock the account for a while, and an address that
-    keeps failing is refused whatever account it tries."""
+    """Check a password. Wrong ones lock that account from that address only (anyone elsewhere, the
+    owner included, still logs in), and an address that keeps failing is refused whatever it tries."""
+    username = username.strip()[:MAX_NAME]
     with transaction(db):
         recent = db.execute(
             "select count(*) from login_failures where address=? and at>=?", [address, now - lock_seconds]
         ).fetchone()[0]
         if recent >= ADDRESS_LIMIT:
             raise LoginRefused("Quá nhiều lần đăng nhập sai từ máy này; thử lại sau ít phút")
-        row = db.execute(
-            "select id, password_hash, failed, locked_until from users where username=?", [username.strip()]
+        failed, last = db.execute(
+            "select count(*), max(at) from login_failures where address=? and username=? collate nocase and at>=?",
+            [address, username, now - lock_seconds],
         ).fetchone()
-        if row is not None and row[3] and row[3] > now:
-            until = datetime.fromtimestamp(row[3]).strftime("%H:%M")
-            raise LoginRefused(f"Tài khoản đang bị khoá đến {until} vì nhập sai mật khẩu nhiều lần")
+        if failed >= lock_after:
+            until = datetime.fromtimestamp(last + lock_seconds, tz).strftime("%H:%M")
+            raise LoginRefused(f"Tài khoản đang bị khoá trên máy này đến {until} vì nhập sai mật khẩu nhiều lần")
+        row = db.execute(
+            "select id, password_hash, disabled from users where username=? collate nocase", [username]
+        ).fetchone()
         try:
             # an unknown name costs the same argon2 work as a known one: timing tells no names
             ok = _hasher.verify(row[1] if row is not None else _DUMMY, password) and row is not None
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
-            db.execute("insert into login_failures (address, at) values (?,?)", [address, now])
-            if row is not None:
-                failed = row[2] + 1
-                locked = now + lock_seconds if failed >= lock_after else None
-                db.execute(
-                    "update users set failed=?, locked_until=? where id=?",
-                    [0 if locked else failed, locked, row[0]],
-                )
+            db.execute("insert into login_failures (address, username, at) values (?,?,?)", [address, username, now])
         else:
-            db.execute("update users set failed=0, locked_until=null where id=?", [row[0]])
+            db.execute("delete from login_failures where address=? and username=? collate nocase", [address, username])
     if not ok:  # raised after the commit: the failure must count
         raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
+    if row[2]:
+        raise LoginRefused("Tài khoản này đã bị khoá bởi quản trị; hãy hỏi quản trị xã")
     user = get(db, row[0])
     assert user is not None
     return user
+
+
+def unlock(db: sqlite_utils.Database, user_id: int) -> None:
+    """An admin lifts every lockout of this account (wrong passwords from any address are forgotten)."""
+    with transaction(db):
+        db.execute(
+            "delete from login_failures where username = (select username from users where id=?) collate nocase",
+            [user_id],
+        )
+
+
+def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool) -> None:
+    """A disabled account cannot log in, and its sessions and API tokens stop working at once."""
+    with transaction(db):
+        db.execute("update users set disabled=? where id=?", [int(disabled), user_id])
+        db.execute("delete from sessions where user_id=?", [user_id])
+
+
+def set_password(db: sqlite_utils.Database, user_id: int, password: str) -> None:
+    """A new password ends every session of the account (a stolen cookie stops working)."""
+    _check_password(password)
+    with transaction(db):
+        db.execute("update users set password_hash=? where id=?", [_hasher.hash(password), user_id])
+        db.execute("delete from sessions where user_id=?", [user_id])
+
+
+# ---- console sessions: the cookie carries only a random id; logging out deletes it here ----
+
+
+def start_session(db: sqlite_utils.Database, user_id: int, now: float, lifetime: float) -> str:
+    session_id = secrets.token_urlsafe(32)
+    with transaction(db):
+        db.execute("delete from sessions where expires_at<?", [now])
+        db.execute(
+            "insert into sessions (id_hash, user_id, created_at, expires_at) values (?,?,?,?)",
+            [_token_hash(session_id), user_id, now, now + lifetime],
+        )
+    return session_id
+
+
+def session_user(db: sqlite_utils.Database, session_id: str, now: float) -> User | None:
+    row = db.execute(
+        "select s.user_id from sessions s join users u on u.id = s.user_id"
+        " where s.id_hash=? and s.expires_at>=? and u.disabled=0",
+        [_token_hash(session_id), now],
+    ).fetchone()
+    return None if row is None else get(db, row[0])
+
+
+def end_session(db: sqlite_utils.Database, session_id: str) -> None:
+    with transaction(db):
+        db.execute("delete from sessions where id_hash=?", [_token_hash(session_id)])
 
 
 def new_token(db: sqlite_utils.Database, user_id: int, label: str, now: float) -> str:
@@ -130,17 +206,42 @@ def _token_hash(token: str) -> str:
 
 
 def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
-    row = db.execute("select user_id from api_tokens where token_hash=?", [_token_hash(token)]).fetchone()
+    row = db.execute(
+        "select t.user_id from api_tokens t join users u on u.id = t.user_id where t.token_hash=? and u.disabled=0",
+        [_token_hash(token)],
+    ).fetchone()
     return None if row is None else get(db, row[0])
 
 
-def audit(db: sqlite_utils.Database, user: str, action: str, detail: str, now: float) -> None:
+def tokens(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "select t.id, t.label, t.created_at, u.username from api_tokens t join users u on u.id = t.user_id"
+            " order by t.id"
+        )
+    )
+
+
+def revoke_token(db: sqlite_utils.Database, token_id: int) -> None:
     with transaction(db):
-        db.execute("insert into audit (at, user, action, detail) values (?,?,?,?)", [now, user, action, detail[:1000]])
+        if db.execute("delete from api_tokens where id=?", [token_id]).rowcount == 0:
+            raise NotFound(f"Không có token số {token_id}", id=token_id)
 
 
-def audit_log(db: sqlite_utils.Database, limit: int = 200) -> list[dict[str, Any]]:
-    return list(db.query("select * from audit order by id desc limit ?", [limit]))
+def audit(db: sqlite_utils.Database, user: str, action: str, detail: str, now: float) -> None:
+    # whatever a caller typed as a username or detail, one row stays small
+    with transaction(db):
+        db.execute(
+            "insert into audit (at, user, action, detail) values (?,?,?,?)",
+            [now, user[:MAX_NAME], action[:200], detail[:1000]],
+        )
+
+
+def audit_log(db: sqlite_utils.Database, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` rows, or those older than the row `before` (the next page)."""
+    if before is None:
+        return list(db.query("select * from audit order by id desc limit ?", [limit]))
+    return list(db.query("select * from audit where id<? order by id desc limit ?", [before, limit]))
 
 
 def user_by_name(db: sqlite_utils.Database, username: str) -> User:

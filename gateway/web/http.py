@@ -88,13 +88,51 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidRequest("Dữ liệu gửi lên không phải JSON hợp lệ (invalid JSON)") from None
+    except RecursionError:
+        raise InvalidRequest("JSON lồng nhau quá sâu (JSON nested too deep)") from None
     if not isinstance(body, dict):
         raise InvalidRequest("Cần một đối tượng JSON (expected a JSON object)")
     return body
 
 
 def int_param(value: str, name: str) -> int:
+    """A whole number as SQLite can hold it (a 40-digit id is refused here, not by the database)."""
     try:
-        return int(value)
+        number = int(value) if len(value) <= 19 else None
     except ValueError:
-        raise InvalidRequest(f"{name} phải là số nguyên (must be an integer)", field=name) from None
+        number = None
+    if number is None or not -(2**63) <= number < 2**63:
+        raise InvalidRequest(f"{name} phải là số nguyên (must be an integer)", field=name)
+    return number
+
+
+# what a page may load: only this server's own files, never framed by another site
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; object-src 'none';"
+    " base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+MAX_BODY = 1024 * 1024  # any request but the uploads named in `BIG_BODIES`
+BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer; a body over its path's limit refused before it is read.
+    The outermost middleware, so that error answers carry the headers too."""
+    limit = request.app[BIG_BODIES].get(request.path, MAX_BODY)
+    if request.content_length is not None and request.content_length > limit:
+        response: web.StreamResponse = error_body(
+            413, f"Dữ liệu gửi lên quá lớn: tối đa {limit // 1024} KB (request body too large)"
+        )
+        response.headers.update(HEADERS)
+        return response
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        e.headers.update(HEADERS)
+        raise
+    response.headers.update(HEADERS)
+    return response

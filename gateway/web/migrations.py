@@ -30,4 +30,16 @@ def _m005_accounts(db: sqlite_utils.Database) -> None:
     db.table("audit").create({"id": int, "at": float, "user": str, "action": str, "detail": str}, pk="id")
 
 
-MIGRATIONS = [("005_accounts", _m005_accounts)]
+def _m007_sessions(db: sqlite_utils.Database) -> None:
+    # server-side sessions so logout, a new password or a disabled account end every cookie
+    db.table("sessions").create(
+        {"id_hash": str, "user_id": int, "created_at": float, "expires_at": float}, pk="id_hash"
+    )
+    db.table("sessions").create_index(["user_id"])
+    db.table("users").add_column("disabled", int, not_null_default=0)
+    # lockouts count per (address, account): a stranger's wrong passwords no longer lock the owner out
+    db.table("login_failures").add_column("username", str)
+    db.execute("create unique index users_username_nocase on users (username collate nocase)")
+
+
+MIGRATIONS = [("005_accounts", _m005_accounts), ("007_sessions", _m007_sessions)]

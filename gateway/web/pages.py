@@ -56,7 +56,10 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
             key,
             cookie_name="loa_session",
             httponly=True,
-            samesite="Strict",
+            # Lax, not Strict: with Strict a link followed from elsewhere arrives without the cookie,
+            # and the login page it lands on would replace the open session (a cross-site logout).
+            # Forms are guarded by the CSRF token, not by the cookie's SameSite.
+            samesite="Lax",
             max_age=int(config.session_hours * 3600),
         ),
     )
@@ -75,8 +78,10 @@ async def session_user(request: web.Request) -> User | None:
     if USER in request:
         return request[USER]
     session = await get_session(request)
-    user_id = session.get("user_id")
-    user = await request.app[STORE].call(accounts.get, user_id) if isinstance(user_id, int) else None
+    session_id = session.get("sid")
+    user = None
+    if isinstance(session_id, str):
+        user = await request.app[STORE].call(accounts.session_user, session_id, request.app[CLOCK]())
     if user is not None:
         request[USER] = user
     return user
@@ -104,7 +109,12 @@ async def csrf_token(request: web.Request) -> str:
 
 async def form(request: web.Request) -> Any:
     """The posted form, refused unless it carries this session's CSRF token."""
-    posted = await request.post()
+    try:
+        posted = await request.post()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text="Biểu mẫu không đọc được (không phải UTF-8).", content_type="text/plain"
+        ) from None
     session = await get_session(request)
     expected = session.get("csrf")
     given = posted.get("csrf")

@@ -10,13 +10,14 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from gateway.core import commune
-from gateway.core.errors import LoaError, LoginRefused
+from gateway.core.errors import InvalidRequest, LoaError, LoginRefused
 from gateway.core.keys import CLOCK, STORE
 from gateway.web import accounts, pages
 from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
 
 routes = web.RouteTableDef()
+AUDIT_PAGE = 100
 WEB = web.AppKey("web", WebConfig)
 
 
@@ -46,15 +47,16 @@ async def login(request: web.Request) -> web.StreamResponse:
             now,
             config.lock_after,
             config.lock_minutes * 60,
+            request.app[pages.CONSOLE].tz,
         )
     except LoginRefused as e:
-        await store.call(accounts.audit, username, "login refused", e.message, now)
+        await store.call(accounts.audit, username, "đăng nhập bị từ chối", e.message, now)
         context = {"username": username, "error": e.message}
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
     session = await new_session(request)
-    session["user_id"] = user.id
+    session["sid"] = await store.call(accounts.start_session, user.id, now, config.session_hours * 3600)
     session["csrf"] = secrets.token_urlsafe(24)
-    await store.call(accounts.audit, user.username, "login", "", now)
+    await store.call(accounts.audit, user.username, "đăng nhập", "", now)
     raise web.HTTPSeeOther("/")
 
 
@@ -62,6 +64,8 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     await pages.form(request)
     session = await get_session(request)
+    if isinstance(session.get("sid"), str):
+        await request.app[STORE].call(accounts.end_session, session["sid"])
     session.invalidate()
     raise web.HTTPSeeOther("/login")
 
@@ -71,11 +75,19 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def users_page(request: web.Request) -> dict[str, Any]:
     await pages.user(request, "admin")
     session = await get_session(request)
+    config, store = request.app[WEB], request.app[STORE]
+    rows = await store.call(accounts.users, request.app[CLOCK](), config.lock_after, config.lock_minutes * 60)
+    for row in rows:
+        row["locked"] = pages.when(request, row["locked_until"])
+    tokens = await store.call(accounts.tokens)
+    for token in tokens:
+        token["when"] = pages.when(request, token["created_at"])
     return {
-        "users": await request.app[STORE].call(accounts.users),
+        "users": rows,
+        "tokens": tokens,
         "token": session.pop("token", None),
         "roles": ROLE_NAMES,
-        "hamlets": [h.name for h in await request.app[STORE].call(commune.hamlets)],
+        "hamlets": [h.name for h in await store.call(commune.hamlets)],
     }
 
 
@@ -95,19 +107,58 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, "add user", {"username": made.username, "role": made.role})
+        await pages.audit(request, user, "thêm tài khoản", {"username": made.username, "role": made.role})
         await pages.flash(request, f"Đã tạo tài khoản {made.username}.")
     raise web.HTTPSeeOther("/users")
 
 
-@routes.post("/users/{id:\\d+}/token")
-async def new_token(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin")
+@routes.post("/users/{id:\\d{1,9}}/{action:token|unlock|disable|enable|password}")
+async def user_action(request: web.Request) -> web.StreamResponse:
+    admin = await pages.user(request, "admin")
+    form = await pages.form(request)
+    store = request.app[STORE]
+    target = await store.call(accounts.get, int(request.match_info["id"]))
+    if target is None:
+        raise web.HTTPNotFound(text="Không có tài khoản này.", content_type="text/plain")
+    action = request.match_info["action"]
+    try:
+        if action == "token":
+            session = await get_session(request)
+            session["token"] = await store.call(accounts.new_token, target.id, "console", request.app[CLOCK]())
+            done = f"Đã tạo token API cho {target.username}."
+        elif action == "unlock":
+            await store.call(accounts.unlock, target.id)
+            done = f"Đã mở khoá {target.username}."
+        elif action in ("disable", "enable"):
+            if target.id == admin.id:
+                raise InvalidRequest("Không tự khoá tài khoản của mình được", field="id")
+            await store.call(accounts.set_disabled, target.id, action == "disable")
+            done = f"Đã {'khoá' if action == 'disable' else 'mở lại'} tài khoản {target.username}."
+        else:
+            await store.call(accounts.set_password, target.id, str(form.get("password", "")))
+            done = f"Đã đặt mật khẩu mới cho {target.username}; mọi phiên đăng nhập cũ đã kết thúc."
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        names = {"token": "tạo token API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
+                 "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu"}  # fmt: skip
+        await pages.audit(request, admin, names[action], {"username": target.username})
+        await pages.flash(request, done)
+    raise web.HTTPSeeOther("/users")
+
+
+@routes.post("/tokens/{id:\\d{1,9}}/revoke")
+async def revoke_token(request: web.Request) -> web.StreamResponse:
+    admin = await pages.user(request, "admin")
     await pages.form(request)
-    target = int(request.match_info["id"])
-    session = await get_session(request)
-    session["token"] = await request.app[STORE].call(accounts.new_token, target, "console", request.app[CLOCK]())
-    await pages.audit(request, user, "new API token", {"user_id": target})
+    token_id = int(request.match_info["id"])
+    try:
+        await request.app[STORE].call(accounts.revoke_token, token_id)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, admin, "thu hồi token API", {"id": token_id})
+        await pages.flash(request, f"Đã thu hồi token số {token_id}; nó không dùng được nữa.")
     raise web.HTTPSeeOther("/users")
 
 
@@ -115,7 +166,9 @@ async def new_token(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("audit.html")
 async def audit_page(request: web.Request) -> dict[str, Any]:
     await pages.user(request, "admin")
-    rows = await request.app[STORE].call(accounts.audit_log, 300)
+    before = request.query.get("before", "")
+    older = int(before) if before.isdigit() and len(before) <= 12 else None
+    rows = await request.app[STORE].call(accounts.audit_log, AUDIT_PAGE, older)
     for r in rows:
         r["when"] = pages.when(request, r["at"])
-    return {"rows": rows}
+    return {"rows": rows, "next": rows[-1]["id"] if len(rows) == AUDIT_PAGE else None}
