@@ -19,6 +19,10 @@ class AudioConfig:
     highpass: float = 120.0
     cache_dir: str = "data/audio"
     abbreviations_file: str = ""
+    max_text: int = 2000
+    max_seconds: float = 900.0
+    max_clip_seconds: float = 300.0
+    max_memory_mb: int = 768
 
 
 @dataclass(frozen=True)

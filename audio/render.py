@@ -37,18 +37,31 @@ class Synthesizer(Protocol):
 class Espeak:
     """espeak-ng from Debian: Vietnamese voices, far faster than real time."""
 
-    def __init__(self, voice: str, rate: int) -> None:
+    def __init__(self, voice: str, rate: int, memory_mb: int = 0) -> None:
         self.voice = voice
         self.rate = rate
+        self.memory_mb = memory_mb
 
     async def synthesize(self, text: str, out: Path) -> None:
-        await run(["espeak-ng", "-v", self.voice, "-s", str(self.rate), "-w", str(out), "--stdin"], text.encode())
+        args = ["espeak-ng", "-v", self.voice, "-s", str(self.rate), "-w", str(out), "--stdin"]
+        await run(args, text.encode(), memory_mb=self.memory_mb)
 
 
-async def run(args: list[str], stdin: bytes | None = None) -> str:
-    """A tool (espeak-ng, ffmpeg) as a subprocess; its stderr is returned, a failure raised with it."""
+# container formats a phone or a recorder makes; never a playlist or a list of other files
+# (hls, concat, ...), which would make ffmpeg read whatever they name on the Pi
+CLIP_FORMATS = {
+    "wav", "mp3", "ogg", "flac", "aac", "amr", "aiff", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2",
+}  # fmt: skip
+
+
+async def run(args: list[str], stdin: bytes | None = None, *, memory_mb: int = 0) -> str:
+    """A tool (espeak-ng, ffmpeg) as a subprocess; its stderr is returned, a failure raised with it.
+    With `memory_mb`, the tool's address space is capped (prlimit, from util-linux)."""
     if shutil.which(args[0]) is None:
         raise AudioError(f"{args[0]} is not installed (make run installs it: apt-get install {args[0]})")
+    name = args[0]
+    if memory_mb:
+        args = ["prlimit", f"--as={memory_mb * 1024 * 1024}", "--", *args]
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -58,7 +71,7 @@ async def run(args: list[str], stdin: bytes | None = None) -> str:
     _, err = await proc.communicate(stdin)
     text = err.decode("utf-8", "replace")
     if proc.returncode != 0:
-        raise AudioError(f"{args[0]} failed ({proc.returncode}): {text[-500:]}")
+        raise AudioError(f"{name} failed ({proc.returncode}): {text[-500:]}")
     return text
 
 
@@ -71,24 +84,28 @@ def _summary(err: str, name: str) -> tuple[float, float]:
     return float(i.group(1)), float(peak.group(1))
 
 
-async def measure(path: Path, chain: str = "", out: Path | None = None) -> tuple[float, float]:
+async def measure(path: Path, chain: str = "", out: Path | None = None, memory_mb: int = 0) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP) by ffmpeg's EBU R128 meter, after `chain`;
     with `out`, the filtered audio is written there in the same pass."""
     filters = f"{chain},ebur128=peak=true" if chain else "ebur128=peak=true"
     target = [*("-ac", "1", "-ar", str(RATE), "-y", str(out))] if out else ["-f", "null", "-"]
-    err = await run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", filters, *target])
+    err = await run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", filters, *target], memory_mb=memory_mb
+    )
     return _summary(err, path.name)
 
 
-async def level(src: Path, out: Path, lufs: float, peak: float, highpass: float = 0.0) -> tuple[float, float]:
+async def level(
+    src: Path, out: Path, lufs: float, peak: float, highpass: float = 0.0, memory_mb: int = 0
+) -> tuple[float, float]:
     """Bring to `lufs` with one gain, a limiter holding the peaks under `peak` (espeak is peaky)."""
     hp = f"highpass=f={highpass}," if highpass else ""
-    loudness, _ = await measure(src, hp.rstrip(","))
+    loudness, _ = await measure(src, hp.rstrip(","), memory_mb=memory_mb)
     limit = 10 ** ((peak - LIMITER_MARGIN) / 20)
     gain = lufs - loudness
     for _ in range(3):
         chain = f"{hp}volume={gain:.2f}dB,alimiter=limit={limit:.4f}:attack=2:release=50:level=false"
-        got, tp = await measure(src, chain, out)
+        got, tp = await measure(src, chain, out, memory_mb)
         if abs(got - lufs) <= 0.3:
             break
         gain += lufs - got  # the limiter took some loudness away: ask for that much more
@@ -133,7 +150,7 @@ def _wav_seconds(path: Path) -> float:
 class Renderer:
     def __init__(self, config: AudioConfig, synthesizer: Synthesizer | None = None) -> None:
         self.config = config
-        self.synth = synthesizer or Espeak(config.voice, config.rate)
+        self.synth = synthesizer or Espeak(config.voice, config.rate, config.max_memory_mb)
         self.cache = Path(config.cache_dir)
         # pydub work runs here, one thread, off the event loop
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loa-audio")
@@ -162,6 +179,13 @@ class Renderer:
             raise InvalidRequest("Cần văn bản hoặc một đoạn ghi âm (text or clip)", field="text")
         if text is not None and not text.strip():
             raise InvalidRequest("Văn bản trống", field="text")
+        if text is not None and len(text) > self.config.max_text:
+            raise InvalidRequest(
+                f"Văn bản dài {len(text)} ký tự; đọc được tối đa {self.config.max_text} ký tự một thông báo",
+                field="text",
+            )
+        if repeat is not None and not 1 <= repeat <= 5:
+            raise InvalidRequest("repeat phải từ 1 đến 5", field="repeat")
         c = self.config
         speech = normalise(text, self.abbreviations()) if text is not None else f"clip:{clip_sha}"
         return Recipe(speech, c.voice, c.rate, repeat or c.repeat, c.gap, self._chime_id(), c.target_lufs,
@@ -174,16 +198,41 @@ class Renderer:
         if out.exists():
             return sha
         out.parent.mkdir(parents=True, exist_ok=True)
+        limit = self.config.max_clip_seconds
         with tempfile.TemporaryDirectory() as d:
             src = Path(d) / "upload"
             src.write_bytes(data)
+            demuxer = await self._probe_clip(src)
             try:
-                await run(["ffmpeg", "-hide_banner", "-nostats", "-y", "-i", str(src), "-ac", "1", "-ar", str(RATE),
-                           str(Path(d) / "clip.wav")])  # fmt: skip
+                # the probed format forced, local files only, at most the limit (+1 s to tell "too long")
+                await run(["ffmpeg", "-hide_banner", "-nostats", "-y", "-protocol_whitelist", "file",
+                           "-f", demuxer, "-i", str(src), "-t", str(limit + 1), "-vn", "-ac", "1", "-ar", str(RATE),
+                           str(Path(d) / "clip.wav")], memory_mb=self.config.max_memory_mb)  # fmt: skip
             except AudioError:
                 raise InvalidRequest("Tệp ghi âm không đọc được (ffmpeg cannot read it)", field="clip") from None
+            seconds = _wav_seconds(Path(d) / "clip.wav")
+            if seconds > limit:
+                raise InvalidRequest(f"Đoạn ghi âm dài quá {limit:.0f} giây", field="clip")
+            if seconds < 0.1:
+                raise InvalidRequest("Tệp ghi âm không có tiếng (no audio)", field="clip")
             shutil.move(str(Path(d) / "clip.wav"), out)
         return sha
+
+    async def _probe_clip(self, src: Path) -> str:
+        """The upload's container, read from the bytes through a pipe (so a playlist cannot open the
+        files it names); refused unless it is a plain audio format."""
+        proc = await asyncio.create_subprocess_exec(
+            "ffprobe", "-v", "error", "-protocol_whitelist", "pipe", "-show_entries", "format=format_name",
+            "-of", "default=nw=1:nk=1", "-i", "pipe:0",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        found, _ = await proc.communicate(src.read_bytes())
+        name = found.decode("ascii", "replace").strip()
+        if proc.returncode != 0 or name not in CLIP_FORMATS:
+            raise InvalidRequest(
+                f"Tệp ghi âm phải là WAV, MP3, OGG, M4A, AMR, FLAC hoặc WebM (not {name or 'audio'})", field="clip"
+            )
+        return name.split(",")[0]
 
     async def render(self, recipe: Recipe) -> Rendered:
         out = self.cache / f"{recipe.key}.wav"
@@ -202,16 +251,25 @@ class Renderer:
                     shutil.copy(clip, raw)
                 else:
                     await self.synth.synthesize(recipe.speech, raw)
+                # refused before any of it is assembled: the whole is speech × repeat, pauses, two chimes
+                whole = _wav_seconds(raw) * recipe.repeat + recipe.gap * (recipe.repeat - 1) + 4.0
+                if whole > self.config.max_seconds:
+                    raise InvalidRequest(
+                        f"Thông báo sẽ dài {whole / 60:.0f} phút; tối đa {self.config.max_seconds / 60:.0f} phút"
+                        " (bớt lời hoặc bớt số lần đọc)",
+                        field="text",
+                    )
+                memory = self.config.max_memory_mb
                 speech = tmp / "speech-level.wav"
-                await level(raw, speech, recipe.target_lufs, recipe.true_peak, self.config.highpass)
+                await level(raw, speech, recipe.target_lufs, recipe.true_peak, self.config.highpass, memory)
                 chime = await self._chime(recipe)
                 joined = tmp / "joined.wav"
                 await self._in_pool(_assemble, chime, speech, joined, recipe.repeat, recipe.gap)
                 final = tmp / "final.wav"
-                loudness, peak = await measure(joined)
+                loudness, peak = await measure(joined, memory_mb=memory)
                 if abs(loudness - recipe.target_lufs) > 0.5 or peak > recipe.true_peak:
                     # the chime and the pauses moved the whole: level it once more as one
-                    await level(joined, final, recipe.target_lufs, recipe.true_peak)
+                    await level(joined, final, recipe.target_lufs, recipe.true_peak, memory_mb=memory)
                 else:
                     joined.replace(final)
                 final.replace(out)
