@@ -202,7 +202,7 @@ class Renderer:
         with tempfile.TemporaryDirectory() as d:
             src = Path(d) / "upload"
             src.write_bytes(data)
-            demuxer = await self._probe_clip(src)
+            demuxer = await self._probe_clip(data)
             try:
                 # the probed format forced, local files only, at most the limit (+1 s to tell "too long")
                 await run(["ffmpeg", "-hide_banner", "-nostats", "-y", "-protocol_whitelist", "file",
@@ -218,7 +218,7 @@ class Renderer:
             shutil.move(str(Path(d) / "clip.wav"), out)
         return sha
 
-    async def _probe_clip(self, src: Path) -> str:
+    async def _probe_clip(self, data: bytes) -> str:
         """The upload's container, read from the bytes through a pipe (so a playlist cannot open the
         files it names); refused unless it is a plain audio format."""
         proc = await asyncio.create_subprocess_exec(
@@ -226,7 +226,7 @@ class Renderer:
             "-of", "default=nw=1:nk=1", "-i", "pipe:0",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        found, _ = await proc.communicate(src.read_bytes())
+        found, _ = await proc.communicate(data)
         name = found.decode("ascii", "replace").strip()
         if proc.returncode != 0 or name not in CLIP_FORMATS:
             raise InvalidRequest(
