@@ -73,8 +73,12 @@ class Announcer:
         clip = raw.get("clip")
         if (text is None) == (clip is None):
             raise InvalidRequest("Cần 'text' hoặc 'clip' (một trong hai)", field="text")
+        if not isinstance(text if clip is None else clip, str):
+            raise InvalidRequest(
+                "'text' / 'clip' phải là chuỗi (must be a string)", field="text" if clip is None else "clip"
+            )
         priority = raw.get("priority", "thuong")
-        if priority not in AUDIO:
+        if not isinstance(priority, str) or priority not in AUDIO:
             raise InvalidRequest(f"priority phải là {', '.join(AUDIO)}", field="priority")
         repeat = raw.get("repeat", self.repeat)
         if not isinstance(repeat, int) or not 1 <= repeat <= 5:

@@ -313,6 +313,14 @@ async def send(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("send.html", request, context, status=400)
 
 
+def _whole(text: str, default: int) -> int | str:
+    """A small whole number typed in a form; anything else is passed on as typed, to be refused by name."""
+    text = text.strip()
+    if not text:
+        return default
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else text
+
+
 @routes.get("/announcements")
 @aiohttp_jinja2.template("announcements.html")
 async def announcements_page(request: web.Request) -> dict[str, Any]:
@@ -336,7 +344,7 @@ async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     a = request.app[ANNOUNCER]
     body: dict[str, Any] = {
         "priority": str(form.get("priority", "thuong")),
-        "repeat": int(str(form.get("repeat", "2")) or 2),
+        "repeat": _whole(str(form.get("repeat", "2")), 2),
         "zones": [str(z) for z in form.getall("zones", [])],
     }
     clip = form.get("clip")
@@ -365,7 +373,7 @@ async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/announcements")
 
 
-@routes.post("/announcements/{id:\\d+}/{action:approve|cancel}")
+@routes.post("/announcements/{id:\\d{1,9}}/{action:approve|cancel}")
 async def decide(request: web.Request) -> web.StreamResponse:
     user = await pages.user(request, "admin", "official")
     await pages.form(request)

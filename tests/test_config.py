@@ -51,6 +51,10 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[smss]\n", "unknown config section [smss]"),
         ("[http]\nport = 70000\n", "http.port"),
         ("[http\nport = 1\n", "is not valid TOML"),
+        # `loa run` would crash on these later: refused by check-config already
+        ("[web]\nsecret = 'abc'\n", "config key web.secret: must be 32 bytes"),
+        ("[web]\nsecret = 'Zm9v'\n", "config key web.secret: must be 32 bytes"),
+        ("[residents]\nussd_token = 'short'\n", "config key residents.ussd_token: at least 16"),
     ],
 )
 def test_a_broken_config_names_the_key(tmp_path: Path, toml: str, message: str) -> None:

@@ -97,7 +97,7 @@ async def questions_page(request: web.Request) -> dict[str, Any]:
     return {"open": open_, "answered": answered}
 
 
-@routes.post("/questions/{id:\\d+}/answer")
+@routes.post("/questions/{id:\\d{1,9}}/answer")
 async def answer(request: web.Request) -> web.StreamResponse:
     user = await pages.user(request, "admin", "official")
     form = await pages.form(request)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -22,7 +24,11 @@ ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head
 MAX_NAME = 64  # a username, and what of a typed one is kept in the logs
 ADDRESS_LIMIT = 30  # failures from one address in the lock window before it is refused outright
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("not a password of anyone's")
+
+
+@functools.cache
+def _dummy() -> str:
+    return str(_hasher.hash("not a password of anyone's"))
 
 
 def _user(db: sqlite_utils.Database, where: str, arg: Any) -> User | None:
@@ -41,6 +47,20 @@ def get(db: sqlite_utils.Database, user_id: int) -> User | None:
 def add_user(
     db: sqlite_utils.Database, username: str, password: str, role: str, hamlet: str | None, now: float
 ) -> User:
+    """An account, the password hashed on the calling thread (the command line, tests)."""
+    check_password(password)
+    return insert_user(db, username, hash_password(password), role, hamlet, now)
+
+
+def hash_password(password: str) -> str:
+    """CPU only (argon2 takes ~0.1 s): the console runs it off the store thread."""
+    check_password(password)
+    return str(_hasher.hash(password))
+
+
+def insert_user(
+    db: sqlite_utils.Database, username: str, password_hash: str, role: str, hamlet: str | None, now: float
+) -> User:
     username = username.strip()
     if not username or not username.replace(".", "").replace("_", "").isalnum():
         raise InvalidRequest("Tên đăng nhập chỉ gồm chữ, số, dấu chấm, gạch dưới", field="username")
@@ -48,7 +68,6 @@ def add_user(
         raise InvalidRequest(f"Vai trò phải là {', '.join(ROLES)}", field="role")
     if len(username) > MAX_NAME:
         raise InvalidRequest(f"Tên đăng nhập dài nhất {MAX_NAME} ký tự", field="username")
-    _check_password(password)
     hamlet_id = None
     if role == "hamlet_head":
         hamlet_id = find_hamlet(db, hamlet or "")
@@ -60,14 +79,14 @@ def add_user(
             raise InvalidRequest(f"Đã có tài khoản {username!r}", field="username")
         db.execute(
             "insert into users (username, password_hash, role, hamlet_id, created_at, failed) values (?,?,?,?,?,0)",
-            [username, _hasher.hash(password), role, hamlet_id, now],
+            [username, password_hash, role, hamlet_id, now],
         )
     user = _user(db, "u.username=?", username)
     assert user is not None
     return user
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password) < 8:
         raise InvalidRequest("Mật khẩu cần ít nhất 8 ký tự", field="password")
     if len(password) > 200:
@@ -97,45 +116,84 @@ def users(db: sqlite_utils.Database, now: float, lock_after: int, lock_seconds: 
     return rows
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A login under way: who it names (if anyone) and the hash to check the password against."""
+
+    username: str
+    address: str
+    user_id: int | None
+    password_hash: str
+    disabled: bool
+
+
+def login_attempt(
+    db: sqlite_utils.Database, username: str, address: str, now: float, lock_after: int, lock_seconds: float,
+    tz: tzinfo,
+) -> Attempt:  # fmt: skip
+    """Step 1 of a login, refused at once when locked. Wrong passwords lock that account from that
+    address only (anyone elsewhere, the owner included, still logs in), and an address that keeps
+    failing is refused whatever it tries."""
+    username = username.strip()[:MAX_NAME]
+    recent = db.execute(
+        "select count(*) from login_failures where address=? and at>=?", [address, now - lock_seconds]
+    ).fetchone()[0]
+    if recent >= ADDRESS_LIMIT:
+        raise LoginRefused("Quá nhiều lần đăng nhập sai từ máy này; thử lại sau ít phút")
+    failed, last = db.execute(
+        "select count(*), max(at) from login_failures where address=? and username=? collate nocase and at>=?",
+        [address, username, now - lock_seconds],
+    ).fetchone()
+    if failed >= lock_after:
+        until = datetime.fromtimestamp(last + lock_seconds, tz).strftime("%H:%M")
+        raise LoginRefused(f"Tài khoản đang bị khoá trên máy này đến {until} vì nhập sai mật khẩu nhiều lần")
+    row = db.execute(
+        "select id, password_hash, disabled from users where username=? collate nocase", [username]
+    ).fetchone()
+    if row is None:
+        # an unknown name costs the same argon2 work as a known one: timing tells no names
+        return Attempt(username, address, None, _dummy(), False)
+    return Attempt(username, address, row[0], row[1], bool(row[2]))
+
+
+def verify(password_hash: str, password: str) -> bool:
+    """Step 2, CPU only (argon2 takes ~0.1 s): run it off the store thread."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def login_result(db: sqlite_utils.Database, attempt: Attempt, ok: bool, now: float) -> User:
+    """Step 3: the failure counted (or the address's count for this account cleared), then the user."""
+    ok = ok and attempt.user_id is not None
+    with transaction(db):
+        if not ok:
+            db.execute(
+                "insert into login_failures (address, username, at) values (?,?,?)",
+                [attempt.address, attempt.username, now],
+            )
+        else:
+            db.execute(
+                "delete from login_failures where address=? and username=? collate nocase",
+                [attempt.address, attempt.username],
+            )
+    if not ok or attempt.user_id is None:  # raised after the commit: the failure must count
+        raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
+    if attempt.disabled:
+        raise LoginRefused("Tài khoản này đã bị khoá bởi quản trị; hãy hỏi quản trị xã")
+    user = get(db, attempt.user_id)
+    assert user is not None
+    return user
+
+
 def login(
     db: sqlite_utils.Database, username: str, password: str, address: str, now: float, lock_after: int,
     lock_seconds: float, tz: tzinfo,
 ) -> User:  # fmt: skip
-    """Check a password. Wrong ones lock that account from that address only (anyone elsewhere, the
-    owner included, still logs in), and an address that keeps failing is refused whatever it tries."""
-    username = username.strip()[:MAX_NAME]
-    with transaction(db):
-        recent = db.execute(
-            "select count(*) from login_failures where address=? and at>=?", [address, now - lock_seconds]
-        ).fetchone()[0]
-        if recent >= ADDRESS_LIMIT:
-            raise LoginRefused("Quá nhiều lần đăng nhập sai từ máy này; thử lại sau ít phút")
-        failed, last = db.execute(
-            "select count(*), max(at) from login_failures where address=? and username=? collate nocase and at>=?",
-            [address, username, now - lock_seconds],
-        ).fetchone()
-        if failed >= lock_after:
-            until = datetime.fromtimestamp(last + lock_seconds, tz).strftime("%H:%M")
-            raise LoginRefused(f"Tài khoản đang bị khoá trên máy này đến {until} vì nhập sai mật khẩu nhiều lần")
-        row = db.execute(
-            "select id, password_hash, disabled from users where username=? collate nocase", [username]
-        ).fetchone()
-        try:
-            # an unknown name costs the same argon2 work as a known one: timing tells no names
-            ok = _hasher.verify(row[1] if row is not None else _DUMMY, password) and row is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            db.execute("insert into login_failures (address, username, at) values (?,?,?)", [address, username, now])
-        else:
-            db.execute("delete from login_failures where address=? and username=? collate nocase", [address, username])
-    if not ok:  # raised after the commit: the failure must count
-        raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu")
-    if row[2]:
-        raise LoginRefused("Tài khoản này đã bị khoá bởi quản trị; hãy hỏi quản trị xã")
-    user = get(db, row[0])
-    assert user is not None
-    return user
+    """The three steps at once, on the calling thread (the command line, tests)."""
+    attempt = login_attempt(db, username, address, now, lock_after, lock_seconds, tz)
+    return login_result(db, attempt, verify(attempt.password_hash, password), now)
 
 
 def unlock(db: sqlite_utils.Database, user_id: int) -> None:
@@ -154,11 +212,11 @@ def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool) -> Non
         db.execute("delete from sessions where user_id=?", [user_id])
 
 
-def set_password(db: sqlite_utils.Database, user_id: int, password: str) -> None:
-    """A new password ends every session of the account (a stolen cookie stops working)."""
-    _check_password(password)
+def set_password(db: sqlite_utils.Database, user_id: int, password_hash: str) -> None:
+    """A new password (hashed by `hash_password`) ends every session of the account: a stolen
+    cookie stops working."""
     with transaction(db):
-        db.execute("update users set password_hash=? where id=?", [_hasher.hash(password), user_id])
+        db.execute("update users set password_hash=? where id=?", [password_hash, user_id])
         db.execute("delete from sessions where user_id=?", [user_id])
 
 
