@@ -83,6 +83,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
+    import json
     import time
 
     from gateway.core.principal import User
@@ -95,7 +96,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         store = open_store(cfg)
         await store.open()
         try:
-            return await store.call(accounts.add_user, args.username, password, args.role, args.hamlet, time.time())
+            made = await store.call(accounts.add_user, args.username, password, args.role, args.hamlet, time.time())
+            who = f"dòng lệnh ({getpass.getuser()})"
+            detail = json.dumps({"username": made.username, "role": made.role}, ensure_ascii=False)
+            await store.call(accounts.audit, who, "thêm tài khoản", detail, time.time())
+            return made
         finally:
             await store.close()
 

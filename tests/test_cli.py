@@ -31,6 +31,22 @@ def test_a_broken_config_is_reported_with_its_key(tmp_path: Path) -> None:
     assert done.returncode == 0 and "config OK" in done.stdout
 
 
+def test_an_account_made_on_the_command_line_is_in_the_audit_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "loa.sqlite3"}"\n', encoding="utf-8")
+    done = subprocess.run(
+        [*LOA, "user", "add", "quantri", "--role", "admin", "--password-stdin", "--config", str(cfg)],
+        input="matkhau-an-toan-1\n", capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "loa.sqlite3") as db:
+        rows = db.execute("select user, action, detail from audit").fetchall()
+    assert len(rows) == 1 and rows[0][0].startswith("dòng lệnh (")
+    assert rows[0][1:] == ("thêm tài khoản", '{"username": "quantri", "role": "admin"}')
+
+
 async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Path, aiohttp_client: Any) -> None:
     from gateway.app import create_app
     from gateway.sms.views import TRANSPORT

@@ -192,6 +192,31 @@ async def test_a_form_without_its_csrf_token_is_refused(browser: Browser, site: 
     assert await sql_outbox(site) == 0
 
 
+async def test_a_link_followed_from_another_site_keeps_the_session(browser: Browser, site: Any) -> None:
+    # an official clicks a link to the console in a message on another site: still logged in after
+    page = await login(browser, site, "canbo")
+    await page.wait_for_selector("#modem")
+    elsewhere = "http://tin-nhan.example/"
+    link = f'<a id="go" href="{site.url}/send">Gửi tin</a>'
+    await page.route(elsewhere, lambda route: route.fulfill(body=link, content_type="text/html"))
+    await page.goto(elsewhere)
+    await page.click("#go")
+    await page.wait_for_load_state()
+    assert page.url == f"{site.url}/send"
+    await page.goto("/")
+    await page.wait_for_selector("#modem")  # the dashboard, not the login page
+
+
+async def test_the_send_page_counter_runs_under_the_content_security_policy(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto("/send")
+    await page.fill("#text", "Họp thôn")
+    assert "8 ký tự · 1 tin" in await page.inner_text("#counter")
+    assert errors == []
+
+
 async def sql_outbox(site: Any) -> int:
     class Client:
         app = site.app
