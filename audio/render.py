@@ -56,12 +56,14 @@ CLIP_FORMATS = {
 
 async def run(args: list[str], stdin: bytes | None = None, *, memory_mb: int = 0) -> str:
     """A tool (espeak-ng, ffmpeg) as a subprocess; its stderr is returned, a failure raised with it.
-    With `memory_mb`, the tool's address space is capped (prlimit, from util-linux)."""
+    With `memory_mb`, the tool's address space is capped (prlimit, from util-linux); it runs niced."""
     if shutil.which(args[0]) is None:
         raise AudioError(f"{args[0]} is not installed (make run installs it: apt-get install {args[0]})")
     name = args[0]
     if memory_mb:
         args = ["prlimit", f"--as={memory_mb * 1024 * 1024}", "--", *args]
+    # below the gateway's own priority: a render never slows the SMS path or /healthz on a small Pi
+    args = ["nice", "-n", "10", *args]
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,

@@ -40,6 +40,9 @@ class _Phrase:
     edits: int
 
 
+MAX_WORDS = 60
+
+
 class Matcher:
     def __init__(self, procedures: list[Procedure]) -> None:
         self.codes = {p.key.lower(): p.key for p in procedures}
@@ -57,7 +60,8 @@ class Matcher:
         self.vocabulary = frozenset(vocabulary)
 
     def match(self, message: str) -> Match:
-        words = repair(tokens(message), self.vocabulary)
+        # a question is a sentence or two; a 10-part SMS of one-letter words would cost ~0.3 ms a word
+        words = repair(tokens(message)[:MAX_WORDS], self.vocabulary)
         content = [w for w in words if w not in FILLERS]
         shouted = {w.lower() for w in re.findall(r"\b[A-Z]{2,3}\b", message)}
         codes = [w for w in words if w in self.codes and (w in shouted or len(content) == 1)]

@@ -58,6 +58,7 @@ class Family:
     ussd_mode: bool = False  # Huawei E1752: AT+CUSD refused until AT^USSDMODE=0 (text USSD)
     full_urc: str | None = None  # what it says when its SMS memory fills up
     answers_ussd: bool = True
+    revision: str = "11.609.18.00.00"  # AT+CGMR
 
 
 _ALL_MEMORIES = '+CPMS: ("ME","MT","SM","SR"),("ME","MT","SM","SR"),("ME","MT","SM","SR")'
@@ -449,10 +450,25 @@ class EmulatedModem:
             self._lines(fam.manufacturer, ok)
         elif upper == "+CGMM":
             self._lines(fam.model, ok)
+        elif upper in ("+CGMR", "+GMR"):
+            self._lines(fam.revision, ok)
+        elif upper in ("+CGSN", "+GSN"):
+            self._lines("861234567890123", ok)
+        elif upper == "+CIMI":
+            self._lines("452040123456789", ok)
+        elif upper == "+CFUN?":
+            self._lines("+CFUN: 1", ok)
+        elif upper.startswith("+CFUN="):
+            self._lines(ok)
+        elif upper == "+CPAS":
+            self._lines("+CPAS: 0", ok)
         elif upper == "+CLAC":
             self._lines("+CGMI", "+CGMM", "+CMGS", "+CUSD", "^CURC", ok) if fam.has_clac else self._lines("ERROR")
         elif upper.startswith("^CURC") and fam.curc:
             self.curc = upper.endswith("=1")
+            self._lines(ok)
+        elif upper.startswith("^PORTSEL") and fam.curc:
+            # Huawei: which port sends the unsolicited lines; Gammu waits for this answer at start
             self._lines(ok)
         elif upper.startswith("^USSDMODE=") and fam.ussd_mode:
             self.ussd_text_mode = upper.endswith("=0")
@@ -460,6 +476,8 @@ class EmulatedModem:
         elif upper.startswith("+CMGF="):
             self.pdu_mode = upper.endswith("0")
             self._lines(ok)
+        elif upper == "+CNMI=?" and fam.can_receive:
+            self._lines("+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)", ok)
         elif upper.startswith("+CNMI="):
             args = upper.split("=", 1)[1]
             if not fam.can_receive or args.startswith(fam.cnmi_refused or ("\0",)):
@@ -480,8 +498,16 @@ class EmulatedModem:
             self._lines(f"+CREG: 0,{self.creg}", ok)
         elif upper.startswith("+CREG="):
             self._lines(ok)
+        elif upper == "+CGREG?":
+            self._lines(f"+CGREG: 0,{self.creg}", ok)
+        elif upper.startswith("+CGREG="):
+            self._lines(ok)
         elif upper == "+CSQ":
             self._lines("+CSQ: 21,99", ok)
+        elif upper == "+CSCS=?":
+            self._lines('+CSCS: ("IRA","GSM","UCS2")', ok)
+        elif upper == "+CSCS?":
+            self._lines(f'+CSCS: "{self.cscs}"', ok)
         elif upper.startswith("+CSCS="):
             self.cscs = body.split("=", 1)[1].strip('"').upper()
             self._lines(ok)
@@ -572,7 +598,8 @@ class EmulatedModem:
         if m is None:
             self._lines("ERROR")
             return
-        if m.group(1) == "2":
+        if m.group(1) == "2" or m.group(2) is None:
+            # AT+CUSD=1 alone only turns the result codes on: no session, nothing comes back
             self._lines("OK")
             return
         code = m.group(2) or ""
