@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs: speech and audio processing; Chromium for the console tests
-DEBS := espeak-ng ffmpeg chromium
+# Debian packages the project needs: speech and audio processing; Chromium for the console tests;
+# Gammu SMSD, the peer the benchmarks measure Loa against
+DEBS := espeak-ng ffmpeg chromium gammu-smsd
 
 .PHONY: run test lint deps debs bench emulator clean
 
@@ -34,12 +35,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# every benchmark, one table (Markdown here, JSON in bench-results.json), Gammu SMSD beside Loa
 bench: deps
-	$(BIN)/python -m bench.sms_path
-	$(BIN)/python -m bench.keywords
-	$(BIN)/python -m bench.broadcast
-	$(BIN)/python -m bench.audio
-	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench
 
 emulator: deps
 	$(BIN)/loa emulator

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import Figure
 from gateway.testing import EmulatedModem
 
 TOKEN = "bench-token-0000000000"
@@ -243,6 +244,43 @@ async def stalled_modem() -> dict[str, Any]:
     return {"healthz_degraded_after_s": round(degraded or noticed, 2), "modem_reset_after_s": round(noticed, 2)}
 
 
+async def run(quick: bool = False, *, kills_in_all: int | None = None, batch: int | None = None,
+              seed: int = 1) -> tuple[list[Figure], dict[str, Any]]:  # fmt: skip
+    """The figures, and every trial's raw results."""
+    total = kills_in_all if kills_in_all is not None else (2 if quick else 100)
+    size = batch if batch is not None else (60 if quick else 300)
+    rng = random.Random(seed)
+    results: dict[str, Any] = {"kill": []}
+    left = total
+    while left > 0:
+        n = min(10, left)
+        results["kill"].append(await kills(n, size, rng))
+        left -= n
+    results["sigterm"] = await sigterm(1 if quick else 5)
+    results["full_disk"] = await full_disk()
+    results["stalled_modem"] = await stalled_modem()
+    k, disk, stall = results["kill"], results["full_disk"], results["stalled_modem"]
+    figures = [
+        Figure("faults", f"outbound lost over {total} SIGKILLs mid-batch", sum(t["outbound_lost"] for t in k), "",
+               f"batches of {size}; parts repeated {sum(t['outbound_repeated'] for t in k)}; inbound"
+               f" {sum(t['inbound'] for t in k)}: lost {sum(t['inbound_lost'] for t in k)}, duplicated"
+               f" {sum(t['inbound_duplicated'] for t in k)}"),
+        Figure("faults", "recovery after a SIGKILL, median", sorted(t["recover_median_s"] for t in k)[len(k) // 2],
+               "s", f"max {max(t['recover_max_s'] for t in k)} s"),
+        Figure("faults", "parts repeated after SIGTERMs mid-submit", results["sigterm"]["repeated"], "",
+               f"{results['sigterm']['sigterms']} SIGTERMs"),
+        Figure("faults", "stalled modem: /healthz degraded after", stall["healthz_degraded_after_s"], "s",
+               f"modem reset after {stall['modem_reset_after_s']} s"),
+    ]  # fmt: skip
+    if "skipped" not in disk:
+        figures.append(
+            Figure("faults", "full disk: all sent after space came back in", disk["all_sent_after_space_back_s"], "s",
+                   f"API answered {disk['api_while_full']} while full; lost {disk['lost']}, repeated"
+                   f" {disk['repeated']}")
+        )  # fmt: skip
+    return figures, results
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--kills", type=int, default=100, help="SIGKILLs in all, 10 per trial")
@@ -250,29 +288,9 @@ async def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
-    rng = random.Random(args.seed)
-    results: dict[str, Any] = {"kill": []}
-    left = args.kills
-    while left > 0:
-        n = min(10, left)
-        results["kill"].append(await kills(n, args.batch, rng))
-        left -= n
-        print("kill trial:", results["kill"][-1], flush=True)
-    results["sigterm"] = await sigterm(5)
-    print("sigterm:", results["sigterm"], flush=True)
-    results["full_disk"] = await full_disk()
-    print("full disk:", results["full_disk"], flush=True)
-    results["stalled_modem"] = await stalled_modem()
-    print("stalled modem:", results["stalled_modem"], flush=True)
-    k = results["kill"]
-    print(
-        f"\n{sum(t['kills'] for t in k)} SIGKILLs over {len(k)} batches of {args.batch}: "
-        f"outbound lost {sum(t['outbound_lost'] for t in k)}, repeated {sum(t['outbound_repeated'] for t in k)}; "
-        f"inbound {sum(t['inbound'] for t in k)}: lost {sum(t['inbound_lost'] for t in k)}, "
-        f"duplicated {sum(t['inbound_duplicated'] for t in k)}; "
-        f"recovery median {sorted(t['recover_median_s'] for t in k)[len(k) // 2]} s, "
-        f"max {max(t['recover_max_s'] for t in k)} s"
-    )
+    figures, results = await run(kills_in_all=args.kills, batch=args.batch, seed=args.seed)
+    for f in figures:
+        print(f"{f.name}: {f.value} {f.unit} ({f.detail})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bench import Figure
 from gateway import config as config_mod
 from gateway.app import create_app
 from gateway.core.keys import NOTIFIER, STORE
@@ -143,27 +144,27 @@ async def inbound_latency(n: int) -> dict[str, float]:
     }
 
 
+async def run(quick: bool = False) -> list[Figure]:
+    n, cpu_n, inbound = (20, 100, 20) if quick else (150, 1000, 100)
+    u = await utilisation(n, 0.2)
+    c = await cpu_per_sms(cpu_n)
+    i = await inbound_latency(inbound)
+    return [
+        Figure("sms_path", "modem utilisation at 200 ms per submit", round(u["utilisation"], 3), "",
+               f"{u['per_minute']:.1f} of {u['max_per_minute']:.0f} SMS/min, {n} messages"),
+        Figure("sms_path", "gateway CPU per outbound SMS", round(c["cpu_ms_per_sms"], 2), "ms",
+               f"zero modem delay, {c['sms_per_minute']:.0f} SMS/min, {cpu_n} messages"),
+        Figure("sms_path", "inbound +CMTI to row in SQLite, median", round(i["median_ms"], 1), "ms",
+               f"p95 {i['p95_ms']:.1f} ms, max {i['max_ms']:.1f} ms, {inbound} SMS"),
+    ]  # fmt: skip
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--messages", type=int, default=150, help="messages for the utilisation run")
-    p.add_argument("--cpu-messages", type=int, default=1000)
-    p.add_argument("--inbound", type=int, default=100)
+    p.add_argument("--quick", action="store_true", help="small sizes: a check that it runs")
     args = p.parse_args()
-    u = await utilisation(args.messages, 0.2)
-    print(
-        f"modem utilisation at 200 ms/submit: {u['utilisation']:.3f} "
-        f"({u['per_minute']:.1f} of {u['max_per_minute']:.0f} SMS/min, {args.messages} messages)"
-    )
-    c = await cpu_per_sms(args.cpu_messages)
-    print(
-        f"gateway CPU per outbound SMS at zero modem delay: {c['cpu_ms_per_sms']:.2f} ms "
-        f"({c['sms_per_minute']:.0f} SMS/min, {args.cpu_messages} messages)"
-    )
-    i = await inbound_latency(args.inbound)
-    print(
-        f"inbound +CMTI → row in SQLite: median {i['median_ms']:.1f} ms, "
-        f"p95 {i['p95_ms']:.1f} ms, max {i['max_ms']:.1f} ms ({args.inbound} SMS)"
-    )
+    for f in await run(args.quick):
+        print(f"{f.name}: {f.value} {f.unit} ({f.detail})")
 
 
 if __name__ == "__main__":

@@ -230,6 +230,8 @@ class EmulatedModem:
         self.mem = [names[0] if names else "", names[0] if names else "", self.family.store_in if names else ""]
         self._undelivered: list[str] = []  # held by the network while the memory is full
         self.pin_puk = False  # three wrong PINs: the SIM wants its PUK
+        self.creg_n = 0  # AT+CREG=<n>: 2 adds the location area and cell to the answer
+        self.cops_format = 0
         self.creg = 1  # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered
         self._mid_cmgs: list[str] = []
         self._mr = 0
@@ -490,14 +492,25 @@ class EmulatedModem:
         elif upper.startswith("+CSCA="):
             self.smsc = body.split("=", 1)[1].split(",")[0].strip('"')
             self._lines(ok)
+        elif upper.startswith("+COPS=3,"):
+            # 27.007: only the format of later +COPS? answers (0 long, 1 short, 2 numeric MCC+MNC)
+            given = upper.split(",")[1][:1]
+            self.cops_format = int(given) if given.isdigit() else 0
+            self._lines(ok)
         elif upper.startswith("+COPS="):
             self._lines(ok)
         elif upper == "+COPS?":
-            self._lines(f'+COPS: 0,0,"{self.operator}",2', ok)
+            name = "45204" if self.cops_format == 2 else self.operator
+            self._lines(f'+COPS: 0,{self.cops_format},"{name}",2', ok)
         elif upper == "+CREG?":
-            self._lines(f"+CREG: 0,{self.creg}", ok)
+            where = ',"00A1","1B2C"' if self.creg_n == 2 and self.creg in (1, 5) else ""
+            self._lines(f"+CREG: {self.creg_n},{self.creg}{where}", ok)
         elif upper.startswith("+CREG="):
+            if upper[6:7].isdigit():
+                self.creg_n = int(upper[6:7])
             self._lines(ok)
+        elif upper == "+CGATT?":
+            self._lines(f"+CGATT: {int(self.creg in (1, 5))}", ok)
         elif upper == "+CGREG?":
             self._lines(f"+CGREG: 0,{self.creg}", ok)
         elif upper.startswith("+CGREG="):

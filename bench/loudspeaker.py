@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import sys
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
 
-# this file is named audio.py, like the package it measures: keep its folder off the import path
-sys.path = [p for p in sys.path if not p.endswith("bench")]
+from aiohttp import web
 
-import asyncio  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from aiohttp import web  # noqa: E402
-
-from audio.config import AudioConfig  # noqa: E402
-from audio.player import RecordingPlayer  # noqa: E402
-from audio.render import Renderer  # noqa: E402
-from broadcasts.views import ANNOUNCER  # noqa: E402
-from gateway import config as config_mod  # noqa: E402
-from gateway.app import SCHEDULER, create_app  # noqa: E402
-from gateway.core.keys import NOTIFIER, STORE  # noqa: E402
-from gateway.sms.views import TRANSPORT  # noqa: E402
+from audio.config import AudioConfig
+from audio.player import RecordingPlayer
+from audio.render import Renderer
+from bench import Figure
+from broadcasts.views import ANNOUNCER
+from gateway import config as config_mod
+from gateway.app import SCHEDULER, create_app
+from gateway.core.keys import NOTIFIER, STORE
+from gateway.sms.views import TRANSPORT
 
 NOTICE = (
     "Thông báo của Ủy ban nhân dân xã: 7h30 sáng thứ Hai, ngày 15/12/2026, trạm y tế xã tổ chức tiêm chủng "
@@ -91,16 +88,25 @@ async def jitter(tmp: Path, plays: int) -> list[float]:
         await runner.cleanup()
 
 
-async def main() -> None:
+async def run(quick: bool = False) -> list[Figure]:
+    plays = 10 if quick else 100
     with tempfile.TemporaryDirectory() as d:
         seconds, cold, cached = await render_times(Path(d) / "cache")
-        print(f"render of a {seconds:.0f}-second announcement: cold {cold:.2f} s, cached {cached * 1000:.2f} ms")
-        lags = await jitter(Path(d), 100)
-    lags.sort()
-    print(
-        f"start jitter of {len(lags)} scheduled plays: median {statistics.median(lags) * 1000:.1f} ms, "
-        f"p95 {lags[int(0.95 * (len(lags) - 1))] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms"
-    )
+        lags = sorted(await jitter(Path(d), plays))
+    return [
+        Figure("loudspeaker", f"render of a {seconds:.0f}-second announcement, cold", round(cold, 2), "s",
+               f"from the cache {cached * 1000:.2f} ms"),
+        Figure("loudspeaker", "start jitter of scheduled plays, median", round(statistics.median(lags) * 1000, 1), "ms",
+               f"p95 {lags[int(0.95 * (len(lags) - 1))] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms, {plays} plays"),
+    ]  # fmt: skip
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="10 plays instead of 100")
+    args = p.parse_args()
+    for f in await run(args.quick):
+        print(f"{f.name}: {f.value} {f.unit} ({f.detail})")
 
 
 if __name__ == "__main__":
