@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -19,7 +24,7 @@ from broadcasts.service import Broadcasts
 from broadcasts.views import MAX_CLIP
 from gateway import dashboard
 from gateway.config import Config
-from gateway.core import commune
+from gateway.core import backup, commune
 from gateway.core.clock import Clock, system_clock
 from gateway.core.keys import CLOCK, NOTIFIER, STORE
 from gateway.core.notify import Notifier
@@ -41,7 +46,7 @@ from gateway.web import migrations as web_migrations
 from gateway.web import pages
 from gateway.web import views as web_views
 from gateway.web.http import BIG_BODIES, TOKENS, audit_api, error_middleware, guard
-from schedules.scheduler import Scheduler
+from schedules.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +122,8 @@ def create_app(
     )
     inbox = Inbox(store, notifier, clock, config.sms, router, scheduler)
     scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs())
+    if config.backup.path:
+        scheduler.add(_backup_job(config, clock))
 
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
@@ -138,6 +145,33 @@ def create_app(
     app.add_routes(dashboard.routes)
     app.cleanup_ctx.extend([_speakers_ctx, _store_ctx, _transport_ctx, _tasks_ctx])
     return app
+
+
+def _backup_job(config: Config, clock: Clock) -> Job:
+    """The daily copy of the database to [backup] path, at [backup] hour local time; one missed while
+    the Pi was off is made at the next start; a failure (the USB stick pulled out) is logged and
+    tried again an hour later, never spinning."""
+    folder, source = Path(config.backup.path), Path(config.database.path)
+    tz = ZoneInfo(config.broadcasts.timezone)
+    failed_at: list[float] = []
+
+    async def next_at() -> float:
+        due = await asyncio.to_thread(backup.next_due, folder, datetime.fromtimestamp(clock(), tz), config.backup.hour)
+        return max(due.timestamp(), failed_at[-1] + 3600 if failed_at else 0.0)
+
+    async def run(now: float, grace: float) -> list[asyncio.Task[None]]:
+        today = datetime.fromtimestamp(now, tz).date()
+        try:
+            made = await asyncio.to_thread(backup.daily, source, folder, today, config.backup)
+        except (OSError, sqlite3.Error, backup.BackupError) as e:
+            failed_at.append(now)
+            log.error("daily backup to %s failed: %s; trying again in an hour", folder, e)
+        else:
+            failed_at.clear()
+            log.info("database backed up to %s", made)
+        return []
+
+    return Job("backup", math.inf, next_at, run)
 
 
 async def _speakers_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -180,6 +214,8 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("demo mode: API token for this run: %s", next(iter(tokens)))
     elif not tokens:
         log.warning("no [api] tokens configured: the API answers 401 until you add one")
+    if not config.backup.path:
+        log.warning("no [backup] path: the database is not copied anywhere (set it to a USB stick's folder)")
     residents = app[keyword_views.RESIDENTS]
     announcer = app[broadcast_views.ANNOUNCER]
     await residents.start()

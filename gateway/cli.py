@@ -109,6 +109,49 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A checked copy of the database now (Loa may be running), into the daily rotation."""
+    import datetime
+    from pathlib import Path
+
+    from gateway.core import backup
+
+    cfg = config_mod.load(args.config)
+    folder = args.to or cfg.backup.path
+    if not folder:
+        print("no folder: give --to DIR or set [backup] path", file=sys.stderr)
+        return 2
+    source = Path(cfg.database.path)
+    if not source.exists():
+        print(f"no database at {source}", file=sys.stderr)
+        return 2
+    made = backup.daily(source, Path(folder), datetime.date.today(), cfg.backup)
+    print(f"{source} → {made} (integrity ok)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in the database's place; refused while Loa runs; the replaced file is kept."""
+    import fcntl
+    import time
+    from pathlib import Path
+
+    from gateway.core import backup
+
+    cfg = config_mod.load(args.config)
+    target = Path(cfg.database.path)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(f"{target}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Loa is running on {target}: stop it first (systemctl stop loa)", file=sys.stderr)
+            return 1
+        kept = backup.restore(Path(args.file), target, time.strftime("%Y%m%d-%H%M%S"))
+    print(f"{args.file} → {target}" + (f"; the replaced database is kept as {kept}" if kept else ""))
+    return 0
+
+
 def cmd_modems(args: argparse.Namespace) -> int:
     """List the serial ports a modem may be on, ask each, and print the config line to use."""
     import glob
@@ -244,6 +287,14 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--config")
     add.set_defaults(fn=cmd_user_add)
+    back = sub.add_parser("backup", help="copy the database now (while Loa runs), checked, into the rotation")
+    back.add_argument("--to", help="the folder (default: [backup] path)")
+    back.add_argument("--config")
+    back.set_defaults(fn=cmd_backup)
+    rest = sub.add_parser("restore", help="put a backup in the database's place (Loa stopped)")
+    rest.add_argument("file", help="a backup, e.g. /media/usb/loa/loa-2026-11-27.sqlite3")
+    rest.add_argument("--config")
+    rest.set_defaults(fn=cmd_restore)
     mod = sub.add_parser("modems", help="find the port a modem answers AT on, and print the config line")
     mod.add_argument("ports", nargs="*", help="ports to probe (default: /dev/serial/by-id/*, ttyUSB*, ttyACM*)")
     mod.set_defaults(fn=cmd_modems)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from audio.config import AudioConfig, PlayerConfig
 from broadcasts.config import BroadcastsConfig
+from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
 from gateway.core.errors import ConfigError
 from gateway.core.store import DatabaseConfig
@@ -28,6 +29,7 @@ from schedules.config import SchedulesConfig
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     modem: ModemConfig = field(default_factory=ModemConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -129,6 +131,10 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         raise ConfigError(
             "config key residents.ussd_token: at least 16 characters (guessable)", key="residents.ussd_token"
         )
+    if not 0 <= config.backup.hour <= 23:
+        raise ConfigError(f"config key backup.hour: {config.backup.hour} is not an hour (0–23)", key="backup.hour")
+    if config.backup.keep_daily < 1 or config.backup.keep_weekly < 0:
+        raise ConfigError("config key backup.keep_daily: at least 1 (keep_weekly at least 0)", key="backup.keep_daily")
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config

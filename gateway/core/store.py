@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import IO, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
+from gateway.core import backup
 from gateway.core.errors import StoreUnavailable
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 Migration = Callable[[sqlite_utils.Database], None]
@@ -45,6 +49,12 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def pending(db: sqlite_utils.Database, sets: Sequence[MigrationSet]) -> list[str]:
+    """The migrations not yet applied to this database, in order."""
+    done = {row["name"] for row in db["_migrations"].rows} if db["_migrations"].exists() else set()
+    return [name for migrations in sets for name, _ in migrations if name not in done]
 
 
 def migrate(db: sqlite_utils.Database, sets: Sequence[MigrationSet]) -> list[str]:
@@ -89,16 +99,23 @@ class Store:
         self.problem: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite_utils.Database | None = None
+        self._lock: IO[str] | None = None
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loa-sqlite")
-        await self._run(self._open)
+        try:
+            await self._run(self._open)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
 
     def _open(self) -> None:
         try:
             # residents' numbers and messages: readable by the gateway's user only
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path.touch(mode=0o600, exist_ok=True)
+            self._take_lock()
             conn = sqlite3.connect(self.path, check_same_thread=False)
             conn.execute("pragma journal_mode=wal")
             # FULL: a message we answered 202 for survives a power cut, not just a crash
@@ -106,6 +123,12 @@ class Store:
             conn.execute("pragma foreign_keys=on")
             conn.execute("pragma busy_timeout=5000")
             self._db = sqlite_utils.Database(conn)
+            waiting = pending(self._db, self.migrations)
+            if waiting and len(waiting) < sum(len(m) for m in self.migrations):
+                # an upgrade changes the tables: the rows as they were, beside the database first
+                before = self.path.with_name(f"{self.path.name}.before-{waiting[0]}")
+                backup.copy(self.path, before)
+                log.warning("database copied to %s before migrating (%s)", before, ", ".join(waiting))
             migrate(self._db, self.migrations)
         except (OSError, sqlite3.OperationalError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(
@@ -123,6 +146,22 @@ class Store:
         if self._db is not None:
             self._db.conn.close()
             self._db = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        """One gateway per database: a second `loa run`, or `loa restore`, finds it held."""
+        lock = open(f"{self.path}.lock", "a")  # noqa: SIM115 - held for the life of the store
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StoreUnavailable(
+                f"Cơ sở dữ liệu {self.path} đang được một Loa khác dùng (another loa run holds {self.path}.lock)",
+                path=str(self.path),
+            ) from None
+        self._lock = lock
 
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._executor is None:
