@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs: speech and audio processing; Chromium for the console tests;
+# Debian packages the project needs: speech and audio processing, aplay for the loudspeakers;
+# Chromium for the console tests;
 # Gammu SMSD, the peer the benchmarks measure Loa against
-DEBS := espeak-ng ffmpeg chromium gammu-smsd
+DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd
 
 .PHONY: run test lint deps debs bench emulator clean
 

@@ -152,6 +152,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every check the person keeping the Pi would make; exit 1 when any fails."""
+    from gateway import doctor
+
+    cfg = config_mod.load(args.config)
+    checks = asyncio.run(doctor.run(cfg, toggle_relay=args.relay))
+    for check in checks:
+        print(check.line())
+    failed = sum(c.status == "FAIL" for c in checks)
+    warned = sum(c.status == "WARN" for c in checks)
+    print(f"\n{failed} lỗi, {warned} cảnh báo ({failed} failed, {warned} warnings)")
+    return 1 if failed else 0
+
+
 def cmd_modems(args: argparse.Namespace) -> int:
     """List the serial ports a modem may be on, ask each, and print the config line to use."""
     import glob
@@ -287,6 +301,10 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--config")
     add.set_defaults(fn=cmd_user_add)
+    doc = sub.add_parser("doctor", help="check config, database, disk, backups, clock, modem, sound, relay")
+    doc.add_argument("--relay", action="store_true", help="also switch the amplifier relay on for a second")
+    doc.add_argument("--config")
+    doc.set_defaults(fn=cmd_doctor)
     back = sub.add_parser("backup", help="copy the database now (while Loa runs), checked, into the rotation")
     back.add_argument("--to", help="the folder (default: [backup] path)")
     back.add_argument("--config")

@@ -24,6 +24,7 @@ LAYERS = [
     ("gateway.cli", 5),
     ("gateway.config", 5),
     ("gateway.dashboard", 5),
+    ("gateway.doctor", 5),
     ("gateway.testing", 5),
 ]
 # side by side on one layer, only these may use each other (the USSD menu is over the residents' service)
