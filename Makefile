@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Gammu SMSD, the peer the benchmarks measure Loa against
 DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd
 
-.PHONY: run test lint deps debs bench emulator clean
+.PHONY: run test lint deps debs bench emulator clean install uninstall
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,36 @@ bench: deps
 
 emulator: deps
 	$(BIN)/loa emulator
+
+# As root: the `loa` system user, Loa in /opt/loa, /etc/loa/config.toml (0640, kept if present),
+# /var/lib/loa (0700) and the systemd unit, started at once. Run again to upgrade.
+PREFIX := /opt/loa
+install: debs
+	@[ "$$(id -u)" = 0 ] || { echo "make install needs root (sudo make install)"; exit 1; }
+	for g in dialout audio gpio; do getent group $$g >/dev/null || groupadd --system $$g; done
+	id -u loa >/dev/null 2>&1 || useradd --system --home-dir /var/lib/loa --no-create-home \
+	  --shell /usr/sbin/nologin --user-group loa
+	usermod -a -G dialout,audio,gpio loa
+	install -d -m 0755 $(PREFIX)
+	install -m 0644 README.md $(PREFIX)/README.md
+	$(PYTHON) -m venv $(PREFIX)/venv
+	$(PREFIX)/venv/bin/pip install --quiet --upgrade pip
+	$(PREFIX)/venv/bin/pip install --quiet .
+	install -d -m 0700 -o loa -g loa /var/lib/loa
+	install -d -m 0750 -o root -g loa /etc/loa
+	[ -e /etc/loa/config.toml ] || install -m 0640 -o root -g loa config.example.toml /etc/loa/config.toml
+	install -m 0644 deploy/loa.service /etc/systemd/system/loa.service
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable loa && systemctl restart loa; \
+	else echo "systemd is not running here: the unit is installed, start it where systemd runs"; fi
+
+# The service goes; /etc/loa and /var/lib/loa (config, database, audio) stay.
+uninstall:
+	@[ "$$(id -u)" = 0 ] || { echo "make uninstall needs root"; exit 1; }
+	if [ -d /run/systemd/system ]; then systemctl disable --now loa || true; fi
+	rm -f /etc/systemd/system/loa.service
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	rm -rf $(PREFIX)
+	@echo "kept: /etc/loa (config) and /var/lib/loa (database, audio); remove them by hand if wanted"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -14,18 +15,23 @@ import sys
 from aiohttp import web
 
 from gateway import config as config_mod
+from gateway import service
 from gateway.app import create_app, open_store
 from gateway.core.errors import ConfigError, LoaError
+from gateway.core.keys import STORE
 from gateway.sms import numbers
+from gateway.sms.views import TRANSPORT
 from gateway.testing.emulator import FAMILIES, EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
 
 
 def _logging(verbose: bool) -> None:
+    # under systemd the journal stamps every line itself: no second time stamp
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"{stamp}%(levelname)s %(name)s: %(message)s",
     )
 
 
@@ -42,7 +48,16 @@ async def _serve(cfg: config_mod.Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    service.notify("READY=1")
+    interval = service.watchdog_interval()
+    pinger = None
+    if interval is not None:
+        pinger = asyncio.create_task(service.watchdog(app[STORE], app[TRANSPORT], interval), name="watchdog")
     await stop.wait()
+    service.notify("STOPPING=1")
+    if pinger is not None:
+        pinger.cancel()
+        await asyncio.wait({pinger})
     log.info("stopping: finishing the exchange with the modem, closing the database")
     await runner.cleanup()
     log.info("Loa stopped")

@@ -129,11 +129,19 @@ async def modem(config: Config) -> Check:
                  f" SIM {sim}")  # fmt: skip
 
 
+SOUND_DEVICES = Path("/dev/snd")
+
+
+def _has_sound_device() -> bool:
+    return SOUND_DEVICES.exists()
+
+
 async def sound(config: Config) -> Check:
     """A short tone through the configured player: what the loudspeakers would get."""
     if config.player.kind == "recording":
         return Check("WARN", "Không phát ra loa: [player] kind = recording (records only)",
                      'đặt [player] kind = "aplay" trên Pi có loa')  # fmt: skip
+    no_device = not _has_sound_device()
     with tempfile.TemporaryDirectory() as d:
         tone = Path(d) / "tone.wav"
         made = await asyncio.create_subprocess_exec(
@@ -147,7 +155,7 @@ async def sound(config: Config) -> Check:
                 await make_player(config.player).play(tone)
         except (OSError, RuntimeError, TimeoutError) as e:
             said = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            if config.player.kind == "aplay" and not Path("/dev/snd").exists():
+            if config.player.kind == "aplay" and no_device:
                 said = f"máy này không có thiết bị âm thanh (no sound device: /dev/snd missing; {said})"
             return Check("FAIL", f"Không phát được âm thanh qua {config.player.kind}: {said}",
                          "không có card âm thanh? `aplay -l` liệt kê; đặt [player] device")  # fmt: skip

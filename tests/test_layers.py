@@ -25,6 +25,7 @@ LAYERS = [
     ("gateway.config", 5),
     ("gateway.dashboard", 5),
     ("gateway.doctor", 5),
+    ("gateway.service", 5),
     ("gateway.testing", 5),
 ]
 # side by side on one layer, only these may use each other (the USSD menu is over the residents' service)

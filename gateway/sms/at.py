@@ -158,6 +158,10 @@ class ATModem:
     def port(self) -> str:
         return self._port() if callable(self._port) else self._port
 
+    @property
+    def alive(self) -> bool:
+        return self._supervisor is not None and not self._supervisor.done()
+
     async def start(self, receiver: Receiver) -> None:
         self._receiver = receiver
         self._supervisor = asyncio.create_task(self._supervise(), name="modem-supervisor")

@@ -64,6 +64,11 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def alive(self) -> bool:
+        """Its supervising task still runs (connected or reconnecting): the service watchdog asks."""
+        ...
+
     async def wait_connected(self) -> None: ...
 
     async def send_pdu(self, pdu: SubmitPdu) -> int:
