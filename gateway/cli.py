@@ -325,7 +325,7 @@ def parser() -> argparse.ArgumentParser:
     back.add_argument("--config")
     back.set_defaults(fn=cmd_backup)
     rest = sub.add_parser("restore", help="put a backup in the database's place (Loa stopped)")
-    rest.add_argument("file", help="a backup, e.g. /media/usb/loa/loa-2026-11-27.sqlite3")
+    rest.add_argument("file", help="a backup, e.g. /media/loa-backup/loa-2026-11-27.sqlite3")
     rest.add_argument("--config")
     rest.set_defaults(fn=cmd_restore)
     mod = sub.add_parser("modems", help="find the port a modem answers AT on, and print the config line")

@@ -67,7 +67,7 @@ def database(config: Config) -> list[Check]:
 def backups(config: Config, today: date) -> Check:
     if not config.backup.path:
         return Check("WARN", "Không sao lưu: [backup] path trống (no daily backup)",
-                     "đặt [backup] path là thư mục trên USB, ví dụ /media/usb/loa")  # fmt: skip
+                     "đặt [backup] path là thư mục trên USB, ví dụ /media/loa-backup")  # fmt: skip
     folder = Path(config.backup.path)
     if not folder.is_dir():
         return Check("FAIL", f"Không thấy thư mục sao lưu {folder} (backup folder missing)",
