@@ -64,7 +64,7 @@ class Announcer:
         self._plays: set[asyncio.Task[None]] = set()
 
     def jobs(self) -> list[Job]:
-        return [Job("announcements", self.grace, self._next_play, self._start_due)]
+        return [Job("announcements", self.grace, self._next_play, self._start_due, by_the_clock=True)]
 
     # ---- store functions ----
 

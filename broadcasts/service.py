@@ -52,7 +52,7 @@ class Broadcasts:
 
     def jobs(self) -> list[Job]:
         return [
-            Job("reminders", self.config.misfire_grace, self._next_reminder, self._fire_reminders),
+            Job("reminders", self.config.misfire_grace, self._next_reminder, self._fire_reminders, by_the_clock=True),
             Job("alert follow-ups", NO_GRACE, self._next_alert_check, self._check_alerts),
         ]
 

@@ -35,6 +35,7 @@ from gateway.keywords.service import Residents
 from gateway.sms import migrations as sms_migrations
 from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
+from gateway.sms.clock_trust import ClockTrust, latest_record
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.router import Router
@@ -87,10 +88,15 @@ def create_app(
     if transport is None:
         if config.modem.port == "emulator":
             emulator = app[EMULATOR] = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
-            transport = ATModem(config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify)
+            transport = ATModem(
+                config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify, clock=clock
+            )
         else:
-            transport = ATModem(config.modem, on_change=notifier.notify)
+            transport = ATModem(config.modem, on_change=notifier.notify, clock=clock)
     outbox = Outbox(store, transport, config.sms, notifier, clock)
+    # reminders and announcements wait while the Pi's clock (no battery) is known to be wrong
+    clock_trust = ClockTrust(clock, transport)
+    scheduler.hold = clock_trust.hold
 
     p = config.player
     station = Station(player or make_player(p), make_relay(p), p.warmup, p.tail)
@@ -138,7 +144,7 @@ def create_app(
         templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
     )
     web_views.setup(app, config.web)
-    sms_views.setup(app, outbox, inbox)
+    sms_views.setup(app, outbox, inbox, clock_trust)
     keyword_views.setup(app, residents)
     ussd_views.setup(app, Ussd(store, residents, commune=config.commune.name, config=config.residents))
     broadcast_views.setup(app, broadcasts)
@@ -218,6 +224,7 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("no [backup] path: the database is not copied anywhere (set it to a USB stick's folder)")
     residents = app[keyword_views.RESIDENTS]
     announcer = app[broadcast_views.ANNOUNCER]
+    app[sms_views.CLOCK_TRUST].floor = await app[STORE].call(latest_record)
     await residents.start()
     await announcer.recover()
     await app[ROUTER].start()

@@ -24,6 +24,8 @@ class Job:
     grace: float
     next_at: Callable[[], Awaitable[float | None]]
     run: Callable[[float, float], Awaitable[Sequence[asyncio.Task[None]]]]
+    # at a wall-clock time (a reminder at 07:00, an announcement): held while the clock is not trusted
+    by_the_clock: bool = False
 
 
 @runtime_checkable
@@ -37,8 +39,11 @@ class Scheduler:
     """Nothing is pickled and nothing is kept in memory but the wake-up: at start, and after every
     change, the next due time is read again from the rows of every job kind."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], hold: Callable[[], str | None] | None = None) -> None:
         self.clock = clock
+        # why the clock cannot be trusted now (None: it can); jobs `by_the_clock` wait meanwhile
+        self.hold = hold
+        self.held: str | None = None
         self.jobs: list[Job] = []
         self._wake = asyncio.Event()
         self._failed = False
@@ -60,7 +65,16 @@ class Scheduler:
         now = self._ran_at = self.clock()
         started: list[asyncio.Task[None]] = []
         self._failed = False
+        held = self.hold() if self.hold is not None else None
+        if held != self.held:
+            if held:
+                log.warning("clock not trusted (%s): reminders and announcements wait", held)
+            else:
+                log.info("clock trusted again: reminders and announcements go on")
+            self.held = held
         for job in self.jobs:
+            if held and job.by_the_clock:
+                continue
             try:
                 due = await job.next_at()
                 if due is not None and due <= now:
@@ -86,8 +100,8 @@ class Scheduler:
                 await self.run_due()
                 nxt = await self.next_at()
                 wait = MAX_SLEEP if nxt is None else max(0.0, min(MAX_SLEEP, nxt - self.clock()))
-                if self._failed:
-                    wait = max(wait, 1.0)  # a job failing on its row must not spin the loop
+                if self._failed or self.held:
+                    wait = max(wait, 1.0)  # a failing job, or one held by the clock, must not spin the loop
                 elif nxt is not None and nxt <= self._ran_at:
                     wait = 0.2  # still due at the time it just ran: a job that did not move its row on
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel

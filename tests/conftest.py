@@ -30,6 +30,8 @@ def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitabl
         **sections: dict[str, Any],
     ) -> Any:
         config = make_config(tmp_path, emu.path, **sections)
+        if clock is not None:
+            emu.network_time = clock  # the mobile network agrees with the test's clock
         app = create_app(config, player=player, clock=clock) if clock else create_app(config, player=player)
         client = await aiohttp_client(app)
         await until(client, lambda: _connected(client))

@@ -44,7 +44,9 @@ async def browser(site: Any) -> AsyncIterator[Browser]:
 @pytest.fixture
 async def site(aiohttp_server: Any, emulator: EmulatedModem, tmp_path: Path) -> Any:
     # a Monday at 10:00 in the commune: outside the quiet hours whatever time CI runs
-    app = create_app(make_config(tmp_path, emulator.path), clock=FakeClock(at(2026, 12, 7, 10, 0)))
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    emulator.network_time = clock  # the mobile network agrees with the test's clock
+    app = create_app(make_config(tmp_path, emulator.path), clock=clock)
     server = await aiohttp_server(app)
     await app[TRANSPORT].wait_connected()
     store = app[STORE]

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import serial_asyncio_fast
@@ -68,6 +69,7 @@ BUSY = frozenset({14, 515})
 SIM_STUCK = {"SIM PUK": "SIM bị khoá, cần mã PUK (SIM PUK required)", "SIM PIN2": "SIM cần PIN2 (SIM PIN2)",
              "SIM PUK2": "SIM cần PUK2 (SIM PUK2)", "PH-SIM PIN": "máy khoá SIM (PH-SIM PIN)"}  # fmt: skip
 _INDEX = re.compile(r'^\+C(?:MTI|DSI):\s*"?(\w+)"?\s*,\s*(\d+)')
+_CCLK = re.compile(r'^\+CCLK:\s*"(\d{2})/(\d{2})/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{1,2})?"')
 _CREG = re.compile(r"^\+CREG:\s*(?:\d+\s*,\s*)?(\d+)")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
@@ -121,9 +123,11 @@ class ATModem:
         port: str | Callable[[], str] | None = None,
         emulated: bool = False,
         on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # a callable port is read at each open: the built-in emulator's pty exists only once started
         self._port = config.port if port is None else port
+        self._clock = clock  # the app's clock, which the network's time is compared with
         self.config = config
         self.info = TransportInfo(emulated=emulated)
         self._receiver: Receiver | None = None
@@ -307,6 +311,7 @@ class ATModem:
         await self._optional("AT+COPS=3,0")
         self.info.operator = _match(_COPS, await self._optional("AT+COPS?"))
         await self._optional("AT+CREG=1")
+        await self._optional("AT+CTZU=1")  # the clock follows the network's time (NITZ) where it sends it
         await self._poll_signal()
         self._ready.set()
 
@@ -433,6 +438,19 @@ class ATModem:
             self.info.signal = None if int(rssi) == 99 else int(rssi)
         stat = _match(_CREG, await self._optional("AT+CREG?"))
         self._set_registration(None if stat is None else int(stat))
+        await self._poll_clock()
+
+    async def _poll_clock(self) -> None:
+        """The network's time, when the modem has it (NITZ with AT+CTZU=1): what the Pi's clock,
+        which has no battery, is checked against."""
+        lines = await self._optional("AT+CCLK?")
+        when = network_time(next((x for x in lines or [] if x.startswith("+CCLK")), ""))
+        if when is not None:
+            offset = when - self._clock()
+            before = self.info.network_offset
+            self.info.network_offset = offset
+            if before is None or abs(offset - before) > 1.0:
+                self.on_change()
 
     def _set_registration(self, stat: int | None) -> None:
         """Sending waits while the modem is not on a network (an unknown answer counts as on)."""
@@ -823,6 +841,21 @@ async def probe(port: str, baudrate: int = 115200) -> dict[str, str | None]:
         return found
     finally:
         await modem._close_port()
+
+
+def network_time(line: str) -> float | None:
+    """'+CCLK: "26/11/27,17:10:46+28"' (local time, the zone in quarter hours) → a timestamp; None
+    for anything else, and for a modem clock the network never set (it counts from 2000 or 1980)."""
+    m = _CCLK.match(line)
+    if m is None:
+        return None
+    yy, mo, dd, hh, mi, ss = (int(g) for g in m.groups()[:6])
+    zone = timezone(timedelta(minutes=15 * int(m.group(7) or 0)))
+    try:
+        when = datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=zone)
+    except ValueError:
+        return None
+    return when.timestamp() if when.year >= 2025 else None
 
 
 def stored_pdu(lines: list[str]) -> str | None:

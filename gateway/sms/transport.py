@@ -25,6 +25,8 @@ class TransportInfo:
     registration: str | None = None  # home, roaming, searching, denied, not registered; None: unknown
     memories: dict[str, str] = field(default_factory=dict)  # SMS memory → "used/total"
     cannot: list[str] = field(default_factory=list)  # what this modem cannot do, in plain words
+    # the network's time (NITZ, read by AT+CCLK?) minus the app's clock, in seconds; None: unknown
+    network_offset: float | None = None
     # the exchange in progress (a submit), when it began (time.monotonic) and how long it should take
     busy_with: str | None = None
     busy_since: float = 0.0

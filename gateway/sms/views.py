@@ -10,6 +10,7 @@ from aiohttp_session import get_session
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
 from gateway.sms import outbox as outbox_db
+from gateway.sms.clock_trust import ClockTrust
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.transport import Transport
@@ -20,11 +21,13 @@ routes = web.RouteTableDef()
 OUTBOX = web.AppKey("outbox", Outbox)
 TRANSPORT = web.AppKey("transport", Transport)
 INBOX = web.AppKey("inbox", Inbox)
+CLOCK_TRUST = web.AppKey("clock_trust", ClockTrust)
 
 
-def setup(app: web.Application, outbox: Outbox, inbox: Inbox) -> None:
+def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: ClockTrust) -> None:
     app[OUTBOX] = outbox
     app[INBOX] = inbox
+    app[CLOCK_TRUST] = clock_trust
     app[TRANSPORT] = outbox.transport
     app.add_routes(routes)
 
@@ -36,10 +39,17 @@ async def healthz(request: web.Request) -> web.Response:
     problem = request.app[STORE].problem
     overdue = info.overdue
     registered = info.registration in (None, "home", "roaming")
+    clock = request.app[CLOCK_TRUST].status()
+    healthy = info.connected and problem is None and overdue is None and registered and clock.trusted
     return json_response(
         {
-            "status": "ok" if info.connected and problem is None and overdue is None and registered else "degraded",
+            "status": "ok" if healthy else "degraded",
             "store": {"writable": problem is None, "problem": problem},
+            "clock": {
+                "trusted": clock.trusted,
+                "reason": clock.reason,
+                "network_offset_s": None if clock.offset is None else round(clock.offset, 1),
+            },
             "modem": {
                 "connected": info.connected,
                 "emulated": info.emulated,

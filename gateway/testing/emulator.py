@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,6 +205,9 @@ class EmulatedModem:
         self.submit_delay = submit_delay
         self.auto_report = auto_report
         self.operator = operator
+        # the network's time as NITZ gives it (AT+CCLK?); None: this network sends none (the clock
+        # then counts from 2000, as a stick's does after power-up)
+        self.network_time: Callable[[], float] | None = time.time
         self.smsc = smsc
         self.pin = pin
         self.ussd_answer = ussd_answer
@@ -514,6 +518,12 @@ class EmulatedModem:
         elif upper == "+CGREG?":
             self._lines(f"+CGREG: 0,{self.creg}", ok)
         elif upper.startswith("+CGREG="):
+            self._lines(ok)
+        elif upper == "+CCLK?":
+            when = datetime.fromtimestamp(self.network_time(), VN) if self.network_time else datetime(2000, 1, 1)
+            zone = "+28" if self.network_time else "+00"
+            self._lines(f'+CCLK: "{when:%y/%m/%d,%H:%M:%S}{zone}"', ok)
+        elif upper.startswith("+CTZU="):
             self._lines(ok)
         elif upper == "+CSQ":
             self._lines("+CSQ: 21,99", ok)

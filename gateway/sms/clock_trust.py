@@ -1,0 +1,67 @@
+"""Whether the Pi's clock can be trusted: it has no battery, so after a power cut it may run hours off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.core.clock import Clock
+from gateway.sms.transport import Transport
+
+NTP_SYNCHRONISED = Path("/run/systemd/timesync/synchronized")  # systemd-timesyncd's own flag
+TOLERANCE = 120.0  # seconds off the network's time that still count as right
+
+
+@dataclass(frozen=True)
+class ClockStatus:
+    trusted: bool
+    reason: str
+    offset: float | None  # the network's time minus this clock, in seconds; None: not known
+
+
+def latest_record(db: sqlite_utils.Database) -> float:
+    """The newest moment the database recorded: a clock earlier than it went backwards."""
+    row = db.execute(
+        "select max(x) from (select max(created_at) x from outbox union all select max(received_at) from inbox)"
+    ).fetchone()
+    return float(row[0] or 0.0)
+
+
+class ClockTrust:
+    """The network's time from the modem wins; without it, a clock behind the last record is wrong;
+    otherwise NTP's word, or — with neither — trusted but said to be unverified."""
+
+    def __init__(self, clock: Clock, transport: Transport, ntp_flag: Path = NTP_SYNCHRONISED) -> None:
+        self.clock = clock
+        self.transport = transport
+        self.ntp_flag = ntp_flag
+        self.floor = 0.0  # set at start from the database (`latest_record`)
+
+    def status(self) -> ClockStatus:
+        now = self.clock()
+        offset = self.transport.info.network_offset
+        if offset is not None:
+            if abs(offset) > TOLERANCE:
+                return ClockStatus(
+                    False,
+                    f"giờ máy lệch {offset / 60:+.0f} phút so với giờ mạng di động"
+                    " (the clock differs from the mobile network's time)",
+                    offset,
+                )
+            return ClockStatus(True, "khớp giờ mạng di động (matches the mobile network's time)", offset)
+        if self.floor and now < self.floor - 60:
+            return ClockStatus(
+                False,
+                "giờ máy sớm hơn lần ghi dữ liệu cuối: đồng hồ lùi sau khi mất điện (clock behind the last record)",
+                None,
+            )
+        if self.ntp_flag.exists():
+            return ClockStatus(True, "đồng bộ NTP (NTP synchronised)", None)
+        return ClockStatus(True, "chưa kiểm được: không có giờ mạng, không có NTP (not verified)", None)
+
+    def hold(self) -> str | None:
+        """For the scheduler: why to hold work set for a time of day, or None."""
+        status = self.status()
+        return None if status.trusted else status.reason
