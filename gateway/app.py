@@ -22,7 +22,7 @@ from broadcasts import views as broadcast_views
 from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
 from broadcasts.views import MAX_CLIP
-from gateway import dashboard
+from gateway import dashboard, metrics
 from gateway.config import Config
 from gateway.core import backup, commune
 from gateway.core.clock import Clock, system_clock
@@ -149,6 +149,7 @@ def create_app(
     ussd_views.setup(app, Ussd(store, residents, commune=config.commune.name, config=config.residents))
     broadcast_views.setup(app, broadcasts)
     app.add_routes(dashboard.routes)
+    app.add_routes(metrics.routes)
     app.cleanup_ctx.extend([_speakers_ctx, _store_ctx, _transport_ctx, _tasks_ctx])
     return app
 

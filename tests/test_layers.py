@@ -26,6 +26,7 @@ LAYERS = [
     ("gateway.dashboard", 5),
     ("gateway.doctor", 5),
     ("gateway.service", 5),
+    ("gateway.metrics", 5),
     ("gateway.testing", 5),
 ]
 # side by side on one layer, only these may use each other (the USSD menu is over the residents' service)
