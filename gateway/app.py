@@ -32,10 +32,12 @@ from gateway.core.store import MigrationSet, Store
 from gateway.keywords import migrations as keyword_migrations
 from gateway.keywords import views as keyword_views
 from gateway.keywords.service import Residents
+from gateway.sms import credit
 from gateway.sms import migrations as sms_migrations
 from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
 from gateway.sms.clock_trust import ClockTrust, latest_record
+from gateway.sms.credit import Credit
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.router import Router
@@ -58,6 +60,7 @@ MIGRATIONS: list[MigrationSet] = [
     keyword_migrations.MIGRATIONS,
     broadcast_migrations.MIGRATIONS,
     web_migrations.MIGRATIONS,
+    credit.MIGRATIONS,
 ]
 CONFIG = web.AppKey("config", Config)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
@@ -127,7 +130,8 @@ def create_app(
         ],
     )
     inbox = Inbox(store, notifier, clock, config.sms, router, scheduler)
-    scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs())
+    sim_credit = Credit(store, transport, outbox, notifier, clock, config.credit)
+    scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs(), *sim_credit.jobs())
     if config.backup.path:
         scheduler.add(_backup_job(config, clock))
 
@@ -144,7 +148,7 @@ def create_app(
         templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
     )
     web_views.setup(app, config.web)
-    sms_views.setup(app, outbox, inbox, clock_trust)
+    sms_views.setup(app, outbox, inbox, clock_trust, sim_credit)
     keyword_views.setup(app, residents)
     ussd_views.setup(app, Ussd(store, residents, commune=config.commune.name, config=config.residents))
     broadcast_views.setup(app, broadcasts)

@@ -17,10 +17,12 @@ from audio.config import AudioConfig, PlayerConfig
 from broadcasts.config import BroadcastsConfig
 from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
-from gateway.core.errors import ConfigError
+from gateway.core.errors import ConfigError, LoaError
 from gateway.core.store import DatabaseConfig
 from gateway.keywords.config import ResidentsConfig
+from gateway.sms import numbers
 from gateway.sms.config import ModemConfig, SmsConfig
+from gateway.sms.credit import CreditConfig
 from gateway.web.config import ApiConfig, HttpConfig, WebConfig
 from schedules.config import SchedulesConfig
 
@@ -30,6 +32,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    credit: CreditConfig = field(default_factory=CreditConfig)
     modem: ModemConfig = field(default_factory=ModemConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -135,6 +138,17 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         raise ConfigError(f"config key backup.hour: {config.backup.hour} is not an hour (0–23)", key="backup.hour")
     if config.backup.keep_daily < 1 or config.backup.keep_weekly < 0:
         raise ConfigError("config key backup.keep_daily: at least 1 (keep_weekly at least 0)", key="backup.keep_daily")
+    code = config.credit.ussd_code
+    if code and not re.fullmatch(r"\*[0-9*]+#", code):
+        raise ConfigError(
+            f"config key credit.ussd_code: {code!r} is not a USSD code like *101#", key="credit.ussd_code"
+        )
+    for number in config.credit.warn_to:
+        try:
+            numbers.normalise(number)
+        except LoaError:
+            raise ConfigError(f"config key credit.warn_to: {number!r} is not a Vietnamese mobile number",
+                              key="credit.warn_to") from None  # fmt: skip
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config

@@ -12,11 +12,23 @@ from aiohttp_session import get_session
 from broadcasts.views import ANNOUNCER, BROADCASTS
 from gateway.core.keys import CLOCK, STORE
 from gateway.keywords.views import RESIDENTS
-from gateway.sms.views import OUTBOX, TRANSPORT
+from gateway.sms.views import CLOCK_TRUST, CREDIT, OUTBOX, TRANSPORT
 from gateway.web import pages
 from gateway.web.pages import CONSOLE
 
 routes = web.RouteTableDef()
+
+
+async def _credit(request: web.Request) -> dict[str, Any] | None:
+    credit = request.app[CREDIT]
+    found = await credit.latest()
+    if found is None or found["amount"] is None:
+        return None
+    return {
+        "amount": f"{found['amount']:,}".replace(",", "."),
+        "low": found["amount"] < credit.config.warn_below,
+        "when": pages.when(request, found["at"]),
+    }
 
 
 @routes.get("/")
@@ -45,5 +57,7 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
             for p in await announcer.broadcast_log(5)
         ],
         "balance": session.pop("balance", None),
+        "credit": await _credit(request),
+        "clock": app[CLOCK_TRUST].status(),
         "store_problem": app[STORE].problem,
     }

@@ -11,6 +11,7 @@ from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
 from gateway.sms import outbox as outbox_db
 from gateway.sms.clock_trust import ClockTrust
+from gateway.sms.credit import Credit
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.transport import Transport
@@ -22,12 +23,14 @@ OUTBOX = web.AppKey("outbox", Outbox)
 TRANSPORT = web.AppKey("transport", Transport)
 INBOX = web.AppKey("inbox", Inbox)
 CLOCK_TRUST = web.AppKey("clock_trust", ClockTrust)
+CREDIT = web.AppKey("credit", Credit)
 
 
-def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: ClockTrust) -> None:
+def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: ClockTrust, credit: Credit) -> None:
     app[OUTBOX] = outbox
     app[INBOX] = inbox
     app[CLOCK_TRUST] = clock_trust
+    app[CREDIT] = credit
     app[TRANSPORT] = outbox.transport
     app.add_routes(routes)
 
@@ -45,6 +48,7 @@ async def healthz(request: web.Request) -> web.Response:
         {
             "status": "ok" if healthy else "degraded",
             "store": {"writable": problem is None, "problem": problem},
+            "credit": await _credit(request),
             "clock": {
                 "trusted": clock.trusted,
                 "reason": clock.reason,
@@ -73,6 +77,17 @@ async def healthz(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+async def _credit(request: web.Request) -> dict[str, Any] | None:
+    credit = request.app[CREDIT]
+    found = await credit.latest()
+    if found is None:
+        return None
+    amount = found["amount"]
+    low = isinstance(amount, int) and amount < credit.config.warn_below
+    return {"amount": amount, "low": low, "checked_at": iso(found["at"]), "answer": found["answer"],
+            "error": found["error"] or None}  # fmt: skip
 
 
 def _message_json(row: dict[str, Any]) -> dict[str, Any]:

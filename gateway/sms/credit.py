@@ -1,0 +1,132 @@
+"""The SIM's credit: asked by USSD on a schedule, the amount read from the carrier's words, kept, and
+the officials warned by SMS when it runs low."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from gateway.core.clock import Clock
+from gateway.core.errors import LoaError
+from gateway.core.notify import Notifier
+from gateway.core.store import Store, transaction
+from gateway.core.text import fold
+from gateway.sms.encoding import prepare
+from gateway.sms.outbox import Outbox
+from gateway.sms.transport import Transport
+from schedules.scheduler import Job
+
+log = logging.getLogger(__name__)
+# the main account's amount: after its name (TKC, TK chinh, tai khoan goc/chinh, so du, balance),
+# digits with . or , between thousands, then the currency (d, đ, VND, dong)
+_MAIN = re.compile(
+    r"(?:tkc|tk\s*chinh|tai\s*khoan\s*(?:goc|chinh)|so\s*du|balance|main)\D{0,12}?"
+    r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:d\b|dong|vnd)",
+)
+_ANY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:d\b|dong|vnd)")
+_WARN_EVERY = 86400.0
+RETRY = 1800.0
+
+
+@dataclass(frozen=True)
+class CreditConfig:
+    ussd_code: str = ""  # e.g. "*101#" (Viettel, VinaPhone, MobiFone); "" = not checked
+    check_hours: float = 12.0
+    warn_below: int = 20000  # đồng
+    warn_to: tuple[str, ...] = ()  # officials' numbers told by SMS when the credit is low
+
+
+def amount(answer: str) -> int | None:
+    """The main account's đồng in a carrier's USSD answer, or None when no amount can be read."""
+    text = fold(answer).lower()
+    m = _MAIN.search(text) or _ANY.search(text)
+    if m is None:
+        return None
+    return int(re.sub(r"[.,]", "", m.group(1)))
+
+
+def _dong(value: int) -> str:
+    return f"{value:,}".replace(",", ".")  # 25.000: the Vietnamese thousands separator
+
+
+def _m008_credit(db: sqlite_utils.Database) -> None:
+    db.table("credit_checks").create(
+        {"id": int, "at": float, "answer": str, "amount": int, "error": str, "warned": int}, pk="id"
+    )
+
+
+MIGRATIONS = [("008_credit", _m008_credit)]
+
+
+def record(db: sqlite_utils.Database, at: float, answer: str, found: int | None, error: str, warn_below: int) -> bool:
+    """Keep one check; True when the officials should be told now (low, and not told in a day)."""
+    with transaction(db):
+        last = db.execute("select max(at) from credit_checks where warned=1").fetchone()[0]
+        warn = found is not None and found < warn_below and (last is None or at - last >= _WARN_EVERY)
+        db.execute(
+            "insert into credit_checks (at, answer, amount, error, warned) values (?,?,?,?,?)",
+            [at, answer[:500], found, error[:500], int(warn)],
+        )
+    return warn
+
+
+def latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    rows = list(db.query("select at, answer, amount, error from credit_checks order by id desc limit 1"))
+    return rows[0] if rows else None
+
+
+def last_check(db: sqlite_utils.Database) -> tuple[float, bool] | None:
+    """When the SIM was last asked, and whether that answer was read."""
+    row = db.execute("select at, amount is not null from credit_checks order by id desc limit 1").fetchone()
+    return None if row is None else (float(row[0]), bool(row[1]))
+
+
+class Credit:
+    def __init__(
+        self, store: Store, transport: Transport, outbox: Outbox, notifier: Notifier, clock: Clock,
+        config: CreditConfig,
+    ) -> None:  # fmt: skip
+        self.store, self.transport, self.outbox = store, transport, outbox
+        self.notifier, self.clock, self.config = notifier, clock, config
+
+    def jobs(self) -> list[Job]:
+        if not self.config.ussd_code:
+            return []
+        return [Job("credit", float("inf"), self._next, self._check)]
+
+    async def _next(self) -> float:
+        last = await self.store.call(last_check)
+        if last is None:
+            return self.clock()
+        at, read = last
+        # an answer not had or not understood (the modem still connecting, the network busy): sooner
+        return at + (self.config.check_hours * 3600 if read else min(self.config.check_hours * 3600, RETRY))
+
+    async def _check(self, now: float, grace: float) -> Sequence[asyncio.Task[None]]:
+        code, answer, error = self.config.ussd_code, "", ""
+        try:
+            answer = await self.transport.ussd(code)
+        except LoaError as e:  # the modem away or the network silent: kept, asked again next time
+            error = e.message
+        found = amount(answer) if answer else None
+        if answer and found is None:
+            error = "không đọc được số tiền (amount not understood)"
+        if await self.store.call(record, now, answer, found, error, self.config.warn_below):
+            text = (
+                f"Loa: tài khoản SIM còn {_dong(found or 0)} đ, dưới mức {_dong(self.config.warn_below)} đ. "
+                "Hãy nạp thêm để tin nhắn không bị ngừng."
+            )
+            await self.outbox.enqueue(list(self.config.warn_to), prepare(text, "auto"), priority="alert",
+                                      source="credit")  # fmt: skip
+            log.warning("SIM credit low: %s đ (below %s đ)", found, self.config.warn_below)
+        self.notifier.notify()
+        return []
+
+    async def latest(self) -> dict[str, Any] | None:
+        return await self.store.call(latest)

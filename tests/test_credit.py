@@ -1,0 +1,73 @@
+"""The SIM's credit, asked by USSD on a schedule: the amount read, kept, and the officials told once a day
+when it runs low. (The answers below are written in the carriers' usual shapes, not recorded ones.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.app import SCHEDULER
+from gateway.core.keys import STORE
+from gateway.sms.credit import amount
+from gateway.testing import EmulatedModem, FakeClock, at, log_in, settled, sql, to, until
+from gateway.web import accounts
+
+OFFICIAL = "+84988000999"
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        ("TK chinh: 25.000d, han den 31/12/2026.", 25000),
+        ("TKC 1.234.567 d, HSD: 15/01/2027. Soan KM gui 191", 1234567),
+        ("Tai khoan goc cua Quy khach la 8500 dong, KM1 2000 dong.", 8500),
+        ("Số dư: 12,000 VND. Hạn sử dụng 2027-01-01", 12000),
+        ("Xin loi, he thong dang ban. Vui long thu lai sau.", None),
+    ],
+)
+def test_the_amount_is_read_from_the_carriers_words(answer: str, found: int | None) -> None:
+    assert amount(answer) == found
+
+
+async def test_a_low_credit_is_checked_on_schedule_shown_and_told_once_a_day(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    credit = {"ussd_code": "*101#", "check_hours": 12.0, "warn_below": 30000, "warn_to": [OFFICIAL]}
+    client = await start_gateway(emulator, clock=clock, credit=credit)
+
+    async def checked() -> bool:
+        return bool(await sql(client, "select 1 from credit_checks where amount is not null"))
+
+    # at start (never asked before); if the modem was still connecting, again half an hour later
+    await client.app[SCHEDULER].advance(at(2026, 12, 7, 10, 30))
+    await until(client, checked)
+    first = (await sql(client, "select max(at) from credit_checks"))[0][0]
+    await settled(client)
+    health = await (await client.get("/healthz")).json()
+    assert health["credit"]["amount"] == 25000 and health["credit"]["low"] is True
+    (warning,) = to(emulator, OFFICIAL)
+    assert (
+        warning.text == "Loa: tài khoản SIM còn 25.000 đ, dưới mức 30.000 đ. Hãy nạp thêm để tin nhắn không bị ngừng."
+    )
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Tài khoản SIM sắp hết: còn 25.000 đ" in page
+    await client.app[SCHEDULER].advance(first + 12 * 3600)  # 12 hours on: asked again, not told again
+    await settled(client)
+    assert await sql(client, "select count(*) from credit_checks where amount is not null") == [(2,)]
+    assert len(to(emulator, OFFICIAL)) == 1
+    emulator.ussd_answer = "He thong ban"
+    await client.app[SCHEDULER].advance(first + 24 * 3600)
+    await settled(client)
+    health = await (await client.get("/healthz")).json()
+    assert health["credit"]["amount"] is None and "không đọc được" in health["credit"]["error"]
+    emulator.ussd_answer = "TK chinh: 9.000d"
+    await client.app[SCHEDULER].advance(first + 24 * 3600 + 1800)  # a day after the first warning: told again
+    await settled(client)
+    assert [m.text.split(",")[0] for m in to(emulator, OFFICIAL)] == [
+        "Loa: tài khoản SIM còn 25.000 đ",
+        "Loa: tài khoản SIM còn 9.000 đ",
+    ]
