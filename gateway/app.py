@@ -32,12 +32,13 @@ from gateway.core.store import MigrationSet, Store
 from gateway.keywords import migrations as keyword_migrations
 from gateway.keywords import views as keyword_views
 from gateway.keywords.service import Residents
-from gateway.sms import credit
+from gateway.sms import credit, numbers
 from gateway.sms import migrations as sms_migrations
 from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
 from gateway.sms.clock_trust import ClockTrust, latest_record
 from gateway.sms.credit import Credit
+from gateway.sms.encoding import prepare
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.router import Router
@@ -92,11 +93,19 @@ def create_app(
         if config.modem.port == "emulator":
             emulator = app[EMULATOR] = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
             transport = ATModem(
-                config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify, clock=clock
-            )
+                config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify, clock=clock,
+                on_back=lambda text: tell(text),
+            )  # fmt: skip
         else:
-            transport = ATModem(config.modem, on_change=notifier.notify, clock=clock)
+            transport = ATModem(config.modem, on_change=notifier.notify, clock=clock, on_back=lambda text: tell(text))
     outbox = Outbox(store, transport, config.sms, notifier, clock)
+
+    async def tell(text: str) -> None:
+        """The maintainers, by SMS, that the modem is back after a power cycle."""
+        if config.modem.tell_when_back:
+            to = [numbers.normalise(n) for n in config.modem.tell_when_back]
+            await outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="modem:back")
+
     # reminders and announcements wait while the Pi's clock (no battery) is known to be wrong
     clock_trust = ClockTrust(clock, transport)
     scheduler.hold = clock_trust.hold

@@ -143,12 +143,15 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         raise ConfigError(
             f"config key credit.ussd_code: {code!r} is not a USSD code like *101#", key="credit.ussd_code"
         )
-    for number in config.credit.warn_to:
-        try:
-            numbers.normalise(number)
-        except LoaError:
-            raise ConfigError(f"config key credit.warn_to: {number!r} is not a Vietnamese mobile number",
-                              key="credit.warn_to") from None  # fmt: skip
+    for key, listed in (
+        ("credit.warn_to", config.credit.warn_to),
+        ("modem.tell_when_back", config.modem.tell_when_back),
+    ):
+        for number in listed:
+            try:
+                numbers.normalise(number)
+            except LoaError:
+                raise ConfigError(f"config key {key}: {number!r} is not a Vietnamese mobile number", key=key) from None
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config

@@ -239,3 +239,25 @@ async def test_loa_modems_probes_the_ports_and_prints_the_config_line(tmp_path: 
         assert "nothing-here" in text and "không mở được" in text
     finally:
         await emu.close()
+
+
+async def test_a_stick_that_stays_gone_is_power_cycled_and_the_maintainer_told_once_back(
+    emulator: EmulatedModem, start_gateway: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "power-cycled"
+    client = await start_gateway(
+        emulator,
+        modem={"power_cycle": ["sh", "-c", f"echo cycled >> {marker}"], "power_cycle_after": 3,
+               "tell_when_back": ["0988000777"]},
+    )  # fmt: skip
+    await emulator.vanish()
+
+    async def cycled() -> bool:
+        return marker.exists()
+
+    await until(client, cycled)  # after three failed connects in a row, the USB power command ran
+    assert marker.read_text() == "cycled\n"
+    await emulator.come_back()
+    (told,) = await wait_sent(emulator, 1)
+    assert told.number == "+84988000777"
+    assert told.text.startswith("Loa: modem đã hoạt động lại sau khi tắt/bật nguồn USB")

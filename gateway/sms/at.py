@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -124,10 +124,14 @@ class ATModem:
         emulated: bool = False,
         on_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        on_back: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         # a callable port is read at each open: the built-in emulator's pty exists only once started
         self._port = config.port if port is None else port
         self._clock = clock  # the app's clock, which the network's time is compared with
+        self._on_back = on_back  # told (an SMS to the maintainers) when a power cycle brought it back
+        self._failures = 0
+        self._cycled = False
         self.config = config
         self.info = TransportInfo(emulated=emulated)
         self._receiver: Receiver | None = None
@@ -197,6 +201,12 @@ class ATModem:
                 self.info.last_error = None
                 self._connected.set()
                 self.on_change()
+                self._failures = 0
+                if self._cycled:
+                    self._cycled = False
+                    if self._on_back is not None:
+                        text = f"Loa: modem đã hoạt động lại sau khi tắt/bật nguồn USB ({self.port})."
+                        self._spawn(self._on_back(text), "modem-back")
                 log.info(
                     "modem ready on %s: %s %s, operator %s, signal %s%s",
                     self.port,
@@ -215,13 +225,35 @@ class ATModem:
                 if isinstance(e, ModemError) and not e.transient:
                     backoff = self.config.reconnect_max  # a person must act: do not hammer the SIM
                 self.on_change()
+                self._failures += 1
             await self._close_port()
+            if self.config.power_cycle and self._failures >= self.config.power_cycle_after:
+                await self._power_cycle()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await self._closing.wait()
             if self._closing.is_set():
                 return
             backoff = min(backoff * 2, self.config.reconnect_max)
+
+    async def _power_cycle(self) -> None:
+        """USB power off and on (uhubctl): what a person would do to a stick that hangs for good."""
+        self._failures = 0
+        log.warning("modem on %s failed %d connects in a row: power cycle with %s", self.port,
+                    self.config.power_cycle_after, " ".join(self.config.power_cycle))  # fmt: skip
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.config.power_cycle, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            )
+            async with asyncio.timeout(60):
+                _, err = await proc.communicate()
+        except (OSError, TimeoutError) as e:
+            log.error("power cycle failed: %s", e)
+            return
+        if proc.returncode != 0:
+            log.error("power cycle failed (%s): %s", proc.returncode, err.decode("utf-8", "replace")[-300:])
+            return
+        self._cycled = True
 
     async def _open(self) -> None:
         self._lost.clear()

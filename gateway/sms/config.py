@@ -21,6 +21,11 @@ class ModemConfig:
     sweep_interval: float = 300.0
     reconnect_min: float = 1.0
     reconnect_max: float = 60.0
+    # a stick that stays stuck: this command (e.g. uhubctl) cuts and restores its USB power after
+    # `power_cycle_after` failed connects in a row; () = never. `tell_when_back`: numbers texted once it is back
+    power_cycle: tuple[str, ...] = ()
+    power_cycle_after: int = 5
+    tell_when_back: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

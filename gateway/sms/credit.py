@@ -17,6 +17,7 @@ from gateway.core.errors import LoaError
 from gateway.core.notify import Notifier
 from gateway.core.store import Store, transaction
 from gateway.core.text import fold
+from gateway.sms import numbers
 from gateway.sms.encoding import prepare
 from gateway.sms.outbox import Outbox
 from gateway.sms.transport import Transport
@@ -122,8 +123,8 @@ class Credit:
                 f"Loa: tài khoản SIM còn {_dong(found or 0)} đ, dưới mức {_dong(self.config.warn_below)} đ. "
                 "Hãy nạp thêm để tin nhắn không bị ngừng."
             )
-            await self.outbox.enqueue(list(self.config.warn_to), prepare(text, "auto"), priority="alert",
-                                      source="credit")  # fmt: skip
+            to = [numbers.normalise(n) for n in self.config.warn_to]
+            await self.outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="credit")
             log.warning("SIM credit low: %s đ (below %s đ)", found, self.config.warn_below)
         self.notifier.notify()
         return []
