@@ -70,7 +70,7 @@ EMULATOR = web.AppKey("emulator", EmulatedModem)
 
 
 def open_store(config: Config) -> Store:
-    return Store(config.database.path, MIGRATIONS)
+    return Store(config.database.path, MIGRATIONS, min_free_mb=config.database.min_free_mb)
 
 
 def create_app(

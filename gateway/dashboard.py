@@ -60,4 +60,5 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
         "credit": await _credit(request),
         "clock": app[CLOCK_TRUST].status(),
         "store_problem": app[STORE].problem,
+        "space_problem": app[STORE].space_problem(),
     }

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.core.keys import STORE
 from gateway.sms.views import TRANSPORT
-from gateway.testing import AUTH, TOKEN, EmulatedModem, sql, until, wait_sent
+from gateway.testing import AUTH, TOKEN, EmulatedModem, sql, until, wait_inbox, wait_sent
 
 TEXTS = [f"Nhắc lịch tiêm chủng, phiếu {i}" for i in range(20)]
 
@@ -402,3 +402,18 @@ tail = 0.0
                 assert await proc.wait() == 0
     finally:
         os.close(keep)
+
+
+async def test_a_nearly_full_disk_refuses_new_work_and_keeps_what_comes_in(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    # more free space asked for than any disk has: the disk counts as nearly full from the start
+    client = await start_gateway(emulator, database={"min_free_mb": 10**12})
+    resp = await client.post("/api/v1/messages", json={"to": ["0912000001"], "text": "Họp"}, headers=AUTH)
+    assert resp.status == 503
+    assert (await resp.json())["error"].startswith("Ổ đĩa gần đầy: còn")
+    assert (await client.get("/api/v1/inbox", headers=AUTH)).status == 200  # reading goes on
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "degraded" and health["store"]["problem"].startswith("Ổ đĩa gần đầy")
+    emulator.deliver("+84961234567", "Câu hỏi khi đĩa gần đầy")
+    await wait_inbox(client, 1, AUTH)  # a resident's SMS is still taken off the SIM and stored

@@ -7,7 +7,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ MigrationSet = Sequence[tuple[str, Migration]]
 @dataclass(frozen=True)
 class DatabaseConfig:
     path: str = "data/loa.sqlite3"
+    # below this much free space on the database's disk, new work is refused (what was accepted goes on)
+    min_free_mb: int = 50
 
 
 @contextlib.contextmanager
@@ -93,13 +97,33 @@ class Store:
     """Every read and write runs on one thread that owns the connection, off the event loop.
     When the disk refuses a write, `problem` says why (for /healthz) until a write succeeds again."""
 
-    def __init__(self, path: str | Path, migrations: Sequence[MigrationSet] = ()) -> None:
+    def __init__(self, path: str | Path, migrations: Sequence[MigrationSet] = (), min_free_mb: int = 0) -> None:
         self.path = Path(path)
         self.migrations = list(migrations)
         self.problem: str | None = None
+        self.min_free_mb = min_free_mb
+        self._space: tuple[float, str | None] = (0.0, None)
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite_utils.Database | None = None
         self._lock: IO[str] | None = None
+
+    def space_problem(self) -> str | None:
+        """Why new work is refused for lack of disk space, or None; looked at most every 5 s."""
+        checked, said = self._space
+        if not self.min_free_mb or time.monotonic() - checked < 5.0:
+            return said
+        try:
+            free = shutil.disk_usage(self.path.parent).free / 2**20
+        except OSError:
+            free = float("inf")
+        said = None
+        if free < self.min_free_mb:
+            said = (
+                f"Ổ đĩa gần đầy: còn {free:.0f} MB, cần ít nhất {self.min_free_mb} MB; không nhận việc mới"
+                f" cho tới khi dọn bớt (disk nearly full: {self.path.parent})"
+            )
+        self._space = (time.monotonic(), said)
+        return said
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loa-sqlite")

@@ -39,7 +39,7 @@ def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: Clock
 async def healthz(request: web.Request) -> web.Response:
     info = request.app[TRANSPORT].info
     counts = await request.app[OUTBOX].counts()
-    problem = request.app[STORE].problem
+    problem = request.app[STORE].problem or request.app[STORE].space_problem()
     overdue = info.overdue
     registered = info.registration in (None, "home", "roaming")
     clock = request.app[CLOCK_TRUST].status()

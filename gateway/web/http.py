@@ -114,6 +114,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+TAKES_NO_WORK = ("/login", "/logout", "/ussd/")  # posts that add no rows worth refusing on a full disk
 MAX_BODY = 1024 * 1024  # any request but the uploads named in `BIG_BODIES`
 BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
 
@@ -129,6 +130,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
         response.headers.update(HEADERS)
         return response
+    if request.method in ("POST", "PUT") and not request.path.startswith(TAKES_NO_WORK):
+        problem = request.app[STORE].space_problem()
+        if problem is not None:  # new work would fill the disk; what is queued already goes on
+            refused = error_body(503, problem)
+            refused.headers.update(HEADERS)
+            return refused
     try:
         response = await handler(request)
     except web.HTTPException as e:
