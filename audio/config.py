@@ -23,6 +23,8 @@ class AudioConfig:
     max_seconds: float = 900.0
     max_clip_seconds: float = 300.0
     max_memory_mb: int = 768
+    cache_days: float = 30.0
+    cache_max_mb: int = 500
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,26 @@ class Renderer:
         await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
 
 
+def prune(cache: Path, keep: set[str], now: float, max_age: float, max_bytes: int) -> list[Path]:
+    """Rendered audio (and its MP3/OGG previews) older than `max_age`, then the oldest beyond
+    `max_bytes` in all, removed; never a render in `keep` (drafts and scheduled announcements),
+    never an uploaded clip or the chime. Returns what was removed."""
+    renders = []
+    for path in cache.glob("*.*") if cache.is_dir() else []:
+        key = path.name.split(".", 1)[0]
+        if re.fullmatch(r"[0-9a-f]{24}", key) and key not in keep:
+            renders.append((path.stat().st_mtime, path.stat().st_size, path))
+    renders.sort()
+    total = sum(path.stat().st_size for path in cache.glob("*.*")) if cache.is_dir() else 0
+    removed = []
+    for mtime, size, path in renders:
+        if now - mtime > max_age or total > max_bytes:
+            path.unlink(missing_ok=True)
+            total -= size
+            removed.append(path)
+    return removed
+
+
 def _pydub() -> Any:
     with warnings.catch_warnings():
         # pydub imports audioop, deprecated in 3.11 and gone in 3.13 (pydub then needs audioop-lts)

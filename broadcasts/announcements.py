@@ -267,6 +267,15 @@ class Announcer:
         await self.store.call(self.cancel, announcement_id)
         self.scheduler.wake()
 
+    async def audio_in_use(self) -> set[str]:
+        """The renders drafts and scheduled announcements will play: never pruned from the cache."""
+
+        def keys(db: sqlite_utils.Database) -> set[str]:
+            rows = db.execute("select audio_key from announcements where status in ('draft', 'scheduled')")
+            return {r[0] for r in rows if r[0]}
+
+        return await self.store.call(keys)
+
     async def upcoming_plays(self, limit: int) -> list[dict[str, Any]]:
         return await self.store.call(self.upcoming, limit)
 

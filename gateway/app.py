@@ -8,6 +8,7 @@ import logging
 import math
 import secrets
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from audio.player import Player, Station, make_player, make_relay
-from audio.render import Renderer
+from audio.render import Renderer, prune
 from broadcasts import migrations as broadcast_migrations
 from broadcasts import views as broadcast_views
 from broadcasts.announcements import Announcer
@@ -143,6 +144,7 @@ def create_app(
     scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs(), *sim_credit.jobs())
     if config.backup.path:
         scheduler.add(_backup_job(config, clock))
+    scheduler.add(_housekeeping_job(config, store, announcer, clock))
 
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
@@ -165,6 +167,29 @@ def create_app(
     app.add_routes(metrics.routes)
     app.cleanup_ctx.extend([_speakers_ctx, _store_ctx, _transport_ctx, _tasks_ctx])
     return app
+
+
+def _housekeeping_job(config: Config, store: Store, announcer: Announcer, clock: Clock) -> Job:
+    """Once a day: the WAL folded back into the database, and old rendered audio removed."""
+    done_at: list[float] = []
+
+    async def next_at() -> float:
+        if not done_at:
+            done_at.append(clock() + 3600 - 86400)  # the first an hour after start
+        return done_at[-1] + 86400
+
+    async def run(now: float, grace: float) -> list[asyncio.Task[None]]:
+        done_at[:] = [now]
+        await store.call(lambda db: db.execute("pragma wal_checkpoint(truncate)").fetchall())
+        keep = await announcer.audio_in_use()
+        a = config.audio
+        removed = await asyncio.to_thread(
+            prune, Path(a.cache_dir), keep, time.time(), a.cache_days * 86400, a.cache_max_mb * 2**20
+        )
+        log.info("housekeeping: WAL checkpointed, %d old audio files removed", len(removed))
+        return []
+
+    return Job("housekeeping", math.inf, next_at, run)
 
 
 def _backup_job(config: Config, clock: Clock) -> Job:
