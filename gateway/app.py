@@ -108,7 +108,8 @@ def create_app(
             await outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="modem:back")
 
     # reminders and announcements wait while the Pi's clock (no battery) is known to be wrong
-    clock_trust = ClockTrust(clock, transport)
+    setter = _set_system_clock if config.schedules.set_clock_from_network and clock is system_clock else None
+    clock_trust = ClockTrust(clock, transport, set_clock=setter)
     scheduler.hold = clock_trust.hold
 
     p = config.player
@@ -167,6 +168,10 @@ def create_app(
     app.add_routes(metrics.routes)
     app.cleanup_ctx.extend([_speakers_ctx, _store_ctx, _transport_ctx, _tasks_ctx])
     return app
+
+
+def _set_system_clock(when: float) -> None:
+    time.clock_settime(time.CLOCK_REALTIME, when)
 
 
 def _housekeeping_job(config: Config, store: Store, announcer: Announcer, clock: Clock) -> Job:

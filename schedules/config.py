@@ -8,3 +8,6 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SchedulesConfig:
     grace: float = 900.0
+    # when the mobile network's time and the Pi's differ, set the Pi's clock from the network's
+    # (needs CAP_SYS_TIME: AmbientCapabilities=CAP_SYS_TIME in the unit)
+    set_clock_from_network: bool = False

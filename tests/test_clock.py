@@ -86,3 +86,16 @@ def test_without_network_time_a_clock_behind_the_last_record_is_not_trusted(tmp_
     assert trust.status().trusted and "chưa kiểm được" in trust.status().reason
     (tmp_path / "synchronized").touch()
     assert trust.status().reason.startswith("đồng bộ NTP")
+
+
+def test_with_permission_a_clock_the_network_contradicts_is_set_from_it(tmp_path: Path) -> None:
+    class NetworkAhead:
+        info = TransportInfo(network_offset=5 * 3600.0)
+
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    trust = ClockTrust(clock, NetworkAhead(), ntp_flag=tmp_path / "none", set_clock=clock.set)  # type: ignore[arg-type]
+    assert trust.hold() is not None  # held this time; the clock was set meanwhile
+    assert clock.now == at(2026, 12, 7, 15, 0)
+    clock.set(at(2026, 12, 7, 16, 0))
+    trust.hold()  # the same reading of the network time: not set twice
+    assert clock.now == at(2026, 12, 7, 16, 0)

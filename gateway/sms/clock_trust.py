@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import sqlite_utils
 from gateway.core.clock import Clock
 from gateway.sms.transport import Transport
 
+log = logging.getLogger(__name__)
 NTP_SYNCHRONISED = Path("/run/systemd/timesync/synchronized")  # systemd-timesyncd's own flag
 TOLERANCE = 120.0  # seconds off the network's time that still count as right
 
@@ -33,11 +36,17 @@ class ClockTrust:
     """The network's time from the modem wins; without it, a clock behind the last record is wrong;
     otherwise NTP's word, or — with neither — trusted but said to be unverified."""
 
-    def __init__(self, clock: Clock, transport: Transport, ntp_flag: Path = NTP_SYNCHRONISED) -> None:
+    def __init__(
+        self, clock: Clock, transport: Transport, ntp_flag: Path = NTP_SYNCHRONISED,
+        set_clock: Callable[[float], None] | None = None,
+    ) -> None:  # fmt: skip
         self.clock = clock
         self.transport = transport
         self.ntp_flag = ntp_flag
         self.floor = 0.0  # set at start from the database (`latest_record`)
+        # with permission ([schedules] set_clock_from_network), how the system clock is set
+        self.set_clock = set_clock
+        self._set_for: float | None = None
 
     def status(self) -> ClockStatus:
         now = self.clock()
@@ -62,6 +71,14 @@ class ClockTrust:
         return ClockStatus(True, "chưa kiểm được: không có giờ mạng, không có NTP (not verified)", None)
 
     def hold(self) -> str | None:
-        """For the scheduler: why to hold work set for a time of day, or None."""
+        """For the scheduler: why to hold work set for a time of day, or None. With permission, a
+        clock the network's time contradicts is set from it (once per reading of the network time)."""
         status = self.status()
+        if not status.trusted and status.offset is not None and self.set_clock and self._set_for != status.offset:
+            self._set_for = status.offset
+            try:
+                self.set_clock(self.clock() + status.offset)
+                log.warning("system clock set from the mobile network's time (it was %+.0f s off)", status.offset)
+            except OSError as e:
+                log.error("could not set the system clock (%s): give Loa CAP_SYS_TIME, or set it by hand", e)
         return None if status.trusted else status.reason
