@@ -58,6 +58,7 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
         ],
         "balance": session.pop("balance", None),
         "credit": await _credit(request),
+        "usage": await app[CREDIT].usage(app[CONSOLE].tz),
         "clock": app[CLOCK_TRUST].status(),
         "store_problem": app[STORE].problem,
         "space_problem": app[STORE].space_problem(),

@@ -10,7 +10,7 @@ import pytest
 from gateway.app import SCHEDULER
 from gateway.core.keys import STORE
 from gateway.sms.credit import amount
-from gateway.testing import EmulatedModem, FakeClock, at, log_in, settled, sql, to, until
+from gateway.testing import AUTH, EmulatedModem, FakeClock, at, log_in, settled, sql, to, until, wait_sent
 from gateway.web import accounts
 
 OFFICIAL = "+84988000999"
@@ -71,3 +71,19 @@ async def test_a_low_credit_is_checked_on_schedule_shown_and_told_once_a_day(
         "Loa: tài khoản SIM còn 25.000 đ",
         "Loa: tài khoản SIM còn 9.000 đ",
     ]
+
+
+async def test_the_dashboard_counts_paid_segments_against_the_monthly_budget(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    client = await start_gateway(emulator, clock=clock, credit={"monthly_segments": 2})
+    body = {"to": ["0912000001", "0912000002"], "text": "Hop thon " * 20}  # 180 GSM-7 characters: 2 parts each
+    assert (await client.post("/api/v1/messages", json=body, headers=AUTH)).status == 202
+    await wait_sent(emulator, 2)
+    await settled(client)
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Phần tin đã trả tiền: hôm nay 4, tháng này 4 / 2 theo ngân sách" in page
+    assert "Tháng này đã gửi 4 phần tin, quá ngân sách 2." in page

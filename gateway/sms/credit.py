@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 import sqlite_utils
@@ -41,6 +42,7 @@ class CreditConfig:
     check_hours: float = 12.0
     warn_below: int = 20000  # đồng
     warn_to: tuple[str, ...] = ()  # officials' numbers told by SMS when the credit is low
+    monthly_segments: int = 0  # the commune's budget of SMS segments a month; 0 = none
 
 
 def amount(answer: str) -> int | None:
@@ -80,6 +82,11 @@ def record(db: sqlite_utils.Database, at: float, answer: str, found: int | None,
 def latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
     rows = list(db.query("select at, answer, amount, error from credit_checks order by id desc limit 1"))
     return rows[0] if rows else None
+
+
+def segments_since(db: sqlite_utils.Database, since: float) -> int:
+    """SMS segments handed to the network since then (each part is one paid segment)."""
+    return int(db.execute("select count(*) from outbox_parts where sent_at >= ?", [since]).fetchone()[0])
 
 
 def last_check(db: sqlite_utils.Database) -> tuple[float, bool] | None:
@@ -131,3 +138,12 @@ class Credit:
 
     async def latest(self) -> dict[str, Any] | None:
         return await self.store.call(latest)
+
+    async def usage(self, tz: tzinfo) -> dict[str, Any]:
+        """Segments sent today and this month (local time), against the monthly budget."""
+        now = datetime.fromtimestamp(self.clock(), tz)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = await self.store.call(segments_since, day.timestamp())
+        month = await self.store.call(segments_since, day.replace(day=1).timestamp())
+        budget = self.config.monthly_segments
+        return {"today": today, "month": month, "budget": budget or None, "over": bool(budget) and month > budget}
