@@ -31,7 +31,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def _config(tmp: Path, port: str, db: Path | None = None) -> Path:
     cfg = tmp / "config.toml"
     cfg.write_text(
-        f'[http]\nport = 0\n[database]\npath = "{db or tmp / "loa.sqlite3"}"\n'
+        f'[http]\nport = 0\n[database]\npath = "{db or tmp / "loa.sqlite3"}"\nmin_free_mb = 0\n'
         f'[modem]\nport = "{port}"\nreconnect_min = 0.05\ncommand_timeout = 2.0\n'
         f'[api]\ntokens = ["{TOKEN}"]\n',
         encoding="utf-8",

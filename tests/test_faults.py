@@ -198,7 +198,8 @@ async def test_a_full_disk_stops_sending_says_why_and_resumes_without_a_repeat(
         pytest.skip("needs root to mount a 3 MB tmpfs as the full disk")
     try:
         emulator.submit_delay = 0.05
-        client = await start_gateway(emulator, database={"path": str(disk / "loa.sqlite3")})
+        # min_free_mb 0: this test is about the disk actually filling up, not the early refusal
+        client = await start_gateway(emulator, database={"path": str(disk / "loa.sqlite3"), "min_free_mb": 0})
         await post_batch(client)
         await wait_sent(emulator, 3)
         filler = _fill(disk)
