@@ -109,7 +109,7 @@ def create_app(
 
     # reminders and announcements wait while the Pi's clock (no battery) is known to be wrong
     setter = _set_system_clock if config.schedules.set_clock_from_network and clock is system_clock else None
-    clock_trust = ClockTrust(clock, transport, set_clock=setter)
+    clock_trust = ClockTrust(clock, transport, set_clock=setter, use_network=config.schedules.trust_network_time)
     scheduler.hold = clock_trust.hold
 
     p = config.player

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from audio.player import RecordingPlayer
 from gateway.app import SCHEDULER
+from gateway.sms import clock_trust
 from gateway.sms.clock_trust import ClockTrust
 from gateway.sms.transport import TransportInfo
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, sql, until, wait_sent
@@ -18,8 +21,10 @@ async def clock_status(client: Any) -> dict[str, Any]:
 
 
 async def test_a_clock_hours_behind_holds_plays_and_reminders_and_nothing_fires_early_or_late(
-    emulator: EmulatedModem, start_gateway: Any
+    emulator: EmulatedModem, start_gateway: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # an office without internet: no NTP, whatever the machine running the test has
+    monkeypatch.setattr(clock_trust, "NTP_SYNCHRONISED", tmp_path / "no-ntp")
     # after a power cut the Pi boots with the time it last saved: 10:00, while it is 15:00
     clock = FakeClock(at(2026, 12, 7, 10, 0))
     player = RecordingPlayer()
@@ -86,6 +91,8 @@ def test_without_network_time_a_clock_behind_the_last_record_is_not_trusted(tmp_
     assert trust.status().trusted and "chưa kiểm được" in trust.status().reason
     (tmp_path / "synchronized").touch()
     assert trust.status().reason.startswith("đồng bộ NTP")
+    clock.set(at(2026, 12, 7, 10, 0))
+    assert trust.status().trusted  # NTP's word beats the database's floor and the modem
 
 
 def test_with_permission_a_clock_the_network_contradicts_is_set_from_it(tmp_path: Path) -> None:

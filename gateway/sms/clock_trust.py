@@ -33,24 +33,28 @@ def latest_record(db: sqlite_utils.Database) -> float:
 
 
 class ClockTrust:
-    """The network's time from the modem wins; without it, a clock behind the last record is wrong;
-    otherwise NTP's word, or — with neither — trusted but said to be unverified."""
+    """NTP's word first; else the network's time from the modem; else a clock behind the last record
+    is wrong; with none of them, trusted but said to be unverified."""
 
     def __init__(
-        self, clock: Clock, transport: Transport, ntp_flag: Path = NTP_SYNCHRONISED,
-        set_clock: Callable[[float], None] | None = None,
+        self, clock: Clock, transport: Transport, ntp_flag: Path | None = None,
+        set_clock: Callable[[float], None] | None = None, use_network: bool = True,
     ) -> None:  # fmt: skip
         self.clock = clock
         self.transport = transport
-        self.ntp_flag = ntp_flag
+        self.ntp_flag = ntp_flag or NTP_SYNCHRONISED
         self.floor = 0.0  # set at start from the database (`latest_record`)
+        self.use_network = use_network  # [schedules] trust_network_time
         # with permission ([schedules] set_clock_from_network), how the system clock is set
         self.set_clock = set_clock
         self._set_for: float | None = None
 
     def status(self) -> ClockStatus:
         now = self.clock()
-        offset = self.transport.info.network_offset
+        offset = self.transport.info.network_offset if self.use_network else None
+        if self.ntp_flag.exists():
+            # NTP over the internet beats a modem's clock, which some networks never set right
+            return ClockStatus(True, "đồng bộ NTP (NTP synchronised)", offset)
         if offset is not None:
             if abs(offset) > TOLERANCE:
                 return ClockStatus(
@@ -66,8 +70,6 @@ class ClockTrust:
                 "giờ máy sớm hơn lần ghi dữ liệu cuối: đồng hồ lùi sau khi mất điện (clock behind the last record)",
                 None,
             )
-        if self.ntp_flag.exists():
-            return ClockStatus(True, "đồng bộ NTP (NTP synchronised)", None)
         return ClockStatus(True, "chưa kiểm được: không có giờ mạng, không có NTP (not verified)", None)
 
     def hold(self) -> str | None:
