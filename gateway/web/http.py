@@ -124,8 +124,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Security headers on every answer; a body over its path's limit refused before it is read.
     The outermost middleware, so that error answers carry the headers too."""
     limit = request.app[BIG_BODIES].get(request.path, MAX_BODY)
+    response: web.StreamResponse
+    if request.body_exists and request.content_length is None:
+        # a chunked body has no size to check before it is read: browsers and curl always send one
+        response = error_body(411, "Cần Content-Length (a body without its length is refused)")
+        response.headers.update(HEADERS)
+        return response
     if request.content_length is not None and request.content_length > limit:
-        response: web.StreamResponse = error_body(
+        response = error_body(
             413, f"Dữ liệu gửi lên quá lớn: tối đa {limit // 1024} KB (request body too large)"
         )
         response.headers.update(HEADERS)

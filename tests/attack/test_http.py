@@ -59,3 +59,12 @@ async def test_each_path_has_its_own_body_size(gateway: Any) -> None:
     assert imported.status == 200, await imported.text()
     too_big = await gateway.post("/api/v1/contacts/import", data=io.BytesIO(csv * 3), headers=AUTH)
     assert too_big.status == 413
+
+
+async def test_a_body_without_its_length_is_refused_before_it_is_read(gateway: Any) -> None:
+    async def chunks() -> Any:
+        for _ in range(100):
+            yield b"x" * 100_000  # 10 MB, in pieces with no total announced
+
+    resp = await gateway.post("/api/v1/messages", data=chunks(), headers=AUTH)
+    assert resp.status == 411
