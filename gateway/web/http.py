@@ -131,9 +131,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers.update(HEADERS)
         return response
     if request.content_length is not None and request.content_length > limit:
-        response = error_body(
-            413, f"Dữ liệu gửi lên quá lớn: tối đa {limit // 1024} KB (request body too large)"
-        )
+        response = error_body(413, f"Dữ liệu gửi lên quá lớn: tối đa {limit // 1024} KB (request body too large)")
         response.headers.update(HEADERS)
         return response
     if request.method in ("POST", "PUT") and not request.path.startswith(TAKES_NO_WORK):
