@@ -247,7 +247,9 @@ async def test_a_stick_that_stays_gone_is_power_cycled_and_the_maintainer_told_o
     marker = tmp_path / "power-cycled"
     client = await start_gateway(
         emulator,
-        modem={"power_cycle": ["sh", "-c", f"echo cycled >> {marker}"], "power_cycle_after": 3,
+        # written whole, then renamed: the test sees the file only once the command has run
+        modem={"power_cycle": ["sh", "-c", f"echo cycled > {marker}.part && mv {marker}.part {marker}"],
+               "power_cycle_after": 3,
                "tell_when_back": ["0988000777"]},
     )  # fmt: skip
     await emulator.vanish()
