@@ -46,6 +46,8 @@ emulator: deps
 # As root: the `loa` system user, Loa in /opt/loa, /etc/loa/config.toml (0640, kept if present),
 # /var/lib/loa (0700) and the systemd unit, started at once. Run again to upgrade.
 PREFIX := /opt/loa
+# Debian's own Python for the service: the loa user must be able to reach it (not one under /root)
+SERVICE_PYTHON ?= /usr/bin/python3
 install: debs
 	@[ "$$(id -u)" = 0 ] || { echo "make install needs root (sudo make install)"; exit 1; }
 	for g in dialout audio gpio; do getent group $$g >/dev/null || groupadd --system $$g; done
@@ -54,12 +56,17 @@ install: debs
 	usermod -a -G dialout,audio,gpio loa
 	install -d -m 0755 $(PREFIX)
 	install -m 0644 README.md $(PREFIX)/README.md
-	$(PYTHON) -m venv $(PREFIX)/venv
+	@$(SERVICE_PYTHON) -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "$(SERVICE_PYTHON) must be Python ≥ 3.11 with venv (apt-get install python3 python3-venv)"; exit 1; }
+	rm -rf $(PREFIX)/venv
+	$(SERVICE_PYTHON) -m venv $(PREFIX)/venv
 	$(PREFIX)/venv/bin/pip install --quiet --upgrade pip
 	$(PREFIX)/venv/bin/pip install --quiet .
 	install -d -m 0700 -o loa -g loa /var/lib/loa
 	install -d -m 0750 -o root -g loa /etc/loa
-	[ -e /etc/loa/config.toml ] || install -m 0640 -o root -g loa config.example.toml /etc/loa/config.toml
+	# the example's relative data/ paths made absolute: `loa doctor` or `loa backup` run from anywhere
+	[ -e /etc/loa/config.toml ] || { sed 's|= "data/|= "/var/lib/loa/|' config.example.toml > /etc/loa/config.toml \
+	  && chown root:loa /etc/loa/config.toml && chmod 0640 /etc/loa/config.toml; }
 	install -m 0644 deploy/loa.service /etc/systemd/system/loa.service
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable loa && systemctl restart loa; \
 	else echo "systemd is not running here: the unit is installed, start it where systemd runs"; fi
