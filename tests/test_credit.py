@@ -87,3 +87,25 @@ async def test_the_dashboard_counts_paid_segments_against_the_monthly_budget(
     page = await (await client.get("/")).text()
     assert "Phần tin đã trả tiền: hôm nay 4, tháng này 4 / 2 theo ngân sách" in page
     assert "Tháng này đã gửi 4 phần tin, quá ngân sách 2." in page
+
+
+async def test_the_dashboard_says_sending_fails_and_points_at_the_low_credit(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    credit = {"ussd_code": "*101#", "warn_below": 30000}
+    client = await start_gateway(emulator, clock=clock, credit=credit, sms={"retry_base": 600.0, "retry_max": 600.0})
+    await client.app[SCHEDULER].advance(at(2026, 12, 7, 10, 30))
+    emulator.faults.fail_next = [500] * 6  # the network refuses every submit (+CMS ERROR: 500)
+    numbers = [f"091200000{i}" for i in range(6)]
+    assert (await client.post("/api/v1/messages", json={"to": numbers, "text": "Hop"}, headers=AUTH)).status == 202
+
+    async def refused() -> bool:
+        return await sql(client, "select count(*) from outbox where last_error is not null") == [(6,)]
+
+    await until(client, refused)
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Mạng đang từ chối tin nhắn: 6 tin bị lỗi trong một giờ qua" in page
+    assert "và tài khoản SIM chỉ còn 25.000 đ: có thể đã hết tiền" in page

@@ -34,6 +34,7 @@ _MAIN = re.compile(
 _ANY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:d\b|dong|vnd)")
 _WARN_EVERY = 86400.0
 RETRY = 1800.0
+FAILING = 5  # messages refused within the hour that make the dashboard say sending is failing
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,17 @@ def latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
 def segments_since(db: sqlite_utils.Database, since: float) -> int:
     """SMS segments handed to the network since then (each part is one paid segment)."""
     return int(db.execute("select count(*) from outbox_parts where sent_at >= ?", [since]).fetchone()[0])
+
+
+def failing_sends(db: sqlite_utils.Database, since: float) -> int:
+    """Messages the network refused lately: waiting to retry after an error, or failed since then."""
+    return int(
+        db.execute(
+            "select count(*) from outbox where last_error is not null and"
+            " (status in ('queued', 'sending') or (status='failed' and failed_at >= ?))",
+            [since],
+        ).fetchone()[0]
+    )
 
 
 def last_check(db: sqlite_utils.Database) -> tuple[float, bool] | None:
@@ -146,4 +158,6 @@ class Credit:
         today = await self.store.call(segments_since, day.timestamp())
         month = await self.store.call(segments_since, day.replace(day=1).timestamp())
         budget = self.config.monthly_segments
-        return {"today": today, "month": month, "budget": budget or None, "over": bool(budget) and month > budget}
+        failing = await self.store.call(failing_sends, self.clock() - 3600)
+        return {"today": today, "month": month, "budget": budget or None, "over": bool(budget) and month > budget,
+                "failing": failing if failing >= FAILING else 0}  # fmt: skip
