@@ -9,13 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from gateway.app import create_app
 from gateway.core.keys import STORE
 from gateway.sms.views import TRANSPORT
-from gateway.testing import VN, EmulatedModem, FakeClock, at, make_config, routed, sql, wait_sent
+from gateway.testing import AUTH, VN, EmulatedModem, FakeClock, at, make_config, routed, sql, wait_sent
 from gateway.web import accounts
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -112,7 +113,7 @@ async def test_schedule_an_announcement_play_its_preview_and_approve_it(browser:
     await page.fill("#when", tomorrow.strftime("%Y-%m-%dT%H:%M"))
     await page.click("#announce-form button[type=submit]")
     await page.wait_for_selector("#announcement-1")
-    assert await page.inner_text("#announcement-1 .status") == "draft"
+    assert await page.inner_text("#announcement-1 .status") == "Bản nháp"
     async with asyncio.timeout(20):
         playing = await page.evaluate(
             """() => new Promise((ok, fail) => {
@@ -125,7 +126,7 @@ async def test_schedule_an_announcement_play_its_preview_and_approve_it(browser:
     assert playing > 5  # seconds of chime and speech, decoded by the browser
     await page.click("#announcement-1 button:text('Duyệt')")
     await page.wait_for_selector(".flash")
-    assert await page.inner_text("#announcement-1 .status") == "scheduled"
+    assert await page.inner_text("#announcement-1 .status") == "Đã lên lịch"
     assert tomorrow.strftime("07:30 %d/%m/%Y") in await page.inner_text("#announcement-1")
 
 
@@ -290,3 +291,81 @@ async def test_an_official_sends_an_alert_and_watches_its_board(
     await routed_in(site, emulator)
     await page.goto("/alerts")
     assert "xác nhận 1" in await page.inner_text(".card >> nth=1")
+
+
+PAGES = {
+    "quantri": [
+        "/",
+        "/send",
+        "/announcements",
+        "/questions",
+        "/alerts",
+        "/procedures",
+        "/contacts",
+        "/users",
+        "/audit",
+    ],
+    "truongthon": ["/", "/send", "/contacts"],
+}
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1366, "height": 768}
+
+
+async def seed_every_page(site: Any, emulator: EmulatedModem) -> None:
+    """Rows in every table: an announcement, an alert, a resident's long question, a failed SMS."""
+    async with aiohttp.ClientSession(base_url=site.url, headers=AUTH) as api:
+        made = await api.post(
+            "/api/v1/announcements",
+            json={
+                "text": "Chiều nay 14 giờ họp thôn tại nhà văn hoá thôn Nà Phìn, mời bà con đến đúng giờ.",
+                "repeat": 1,
+            },
+        )
+        assert made.status == 201
+        alert = {
+            "text": "Cảnh báo lũ quét: nước suối dâng nhanh, sơ tán ngay các hộ ven suối.",
+            "to": {"hamlets": ["Nà Phìn"]},
+        }
+        assert (await api.post("/api/v1/alerts", json=alert)).status == 201
+    emulator.deliver(
+        "+84961234567",
+        "Cho em hỏi thủ tục chuyển nhượng quyền sử dụng đất nông nghiệp cho con trai"
+        " thì cần những giấy tờ gì ạ, làm ở đâu, mất bao lâu?",
+    )
+
+    class Client:
+        app = site.app
+
+    await routed(Client(), 1)
+
+
+@pytest.mark.parametrize("username", list(PAGES))
+async def test_every_page_fits_a_360_px_phone_and_a_desktop(
+    browser: Browser, site: Any, emulator: EmulatedModem, username: str
+) -> None:
+    await seed_every_page(site, emulator)
+    ARTIFACTS.mkdir(exist_ok=True)
+    too_wide = []
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = await login(browser, site, username)
+        await page.set_viewport_size(size)
+        for path in PAGES[username]:
+            await page.goto(path)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            if width > size["width"]:
+                too_wide.append(f"{path} at {name}: {width} px")
+            slug = path.strip("/") or "dashboard"
+            await page.screenshot(path=str(ARTIFACTS / f"{username}-{slug}-{name}.png"), full_page=True)
+        await page.close()
+    assert too_wide == [], too_wide
+
+
+async def test_a_page_a_hamlet_head_may_not_open_says_so_in_vietnamese_with_the_navigation(
+    browser: Browser, site: Any
+) -> None:
+    page = await login(browser, site, "truongthon")
+    await page.wait_for_selector("#modem")
+    resp = await page.goto("/announcements")
+    assert resp is not None and resp.status == 403
+    assert await page.inner_text("#forbidden") == "Tài khoản của bạn không xem được trang này."
+    assert await page.inner_text("nav") and "Tổng quan" in await page.inner_text("nav")

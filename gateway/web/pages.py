@@ -42,6 +42,23 @@ class Console:
 
 
 CONSOLE = web.AppKey("console", Console)
+# what the console shows for the words the database keeps (statuses, priorities, roles, relay states)
+VI = {
+    "draft": "Bản nháp", "scheduled": "Đã lên lịch", "done": "Đã xong", "cancelled": "Đã huỷ", "failed": "Lỗi",
+    "active": "Đang chạy", "played": "Đã phát", "late": "Phát muộn", "missed": "Bị lỡ", "interrupted": "Bị ngắt",
+    "unknown": "Không rõ (mất điện khi đang phát)", "playing": "Đang phát", "open": "Đang chờ xác nhận",
+    "confirmed": "Đã xác nhận", "answered": "Đã trả lời", "queued": "Chờ gửi", "sending": "Đang gửi",
+    "sent": "Đã gửi", "delivered": "Đã tới máy", "thuong": "Thường", "uu_tien": "Ưu tiên", "khan_cap": "Khẩn cấp",
+    "resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ",
+    "on→off": "bật → tắt", "on→off (at start)": "bật → tắt (khi khởi động lại)", "on": "bật", "off": "tắt",
+    "off (at start)": "tắt (khi khởi động lại)",
+}  # fmt: skip
+
+
+def vi(word: object) -> str:
+    """The Vietnamese for a stored word; anything else as it is."""
+    text = "" if word is None else str(word)
+    return VI.get(text, text)
 
 
 def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str]) -> None:
@@ -67,6 +84,7 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
         app,
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
+        filters={"vi": vi},
         context_processors=[_context],
     )
     app.router.add_static("/static", str(Path(__file__).parent / "static"))
@@ -132,7 +150,11 @@ async def user(request: web.Request, *roles: str) -> User:
     if found is None:
         raise web.HTTPSeeOther("/login")
     if roles and found.role not in roles:
-        raise web.HTTPForbidden(text="Tài khoản của bạn không xem được trang này.", content_type="text/plain")
+        # the same page as any other, with the navigation: a hamlet head is not left at a dead end
+        page = aiohttp_jinja2.render_template(
+            "forbidden.html", request, {"message": "Tài khoản của bạn không xem được trang này."}, status=403
+        )
+        raise web.HTTPForbidden(text=page.text, content_type="text/html")
     return found
 
 
