@@ -133,3 +133,57 @@ async def test_help_words_send_the_menu(gateway: Any, emulator: EmulatedModem) -
         (reply,) = await say(gateway, emulator, word, sender=f"+8496123450{i}")
         assert reply.text.startswith("Xa tra loi tu dong. Nhan ma: KS khai sinh")
         assert len(reply.references) == 2
+
+
+async def test_an_answer_by_procedure_teaches_the_gateway_and_survives_a_restart(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    gateway = await start_gateway(emulator)
+    (menu,) = await say(gateway, emulator, "nha em muon tach ra o rieng voi bo me")
+    assert menu.text.startswith("Xa tra loi tu dong")
+    ((qid,),) = await sql(gateway, "select id from questions")
+    resp = await gateway.post(f"/api/v1/questions/{qid}/answer", json={"procedure": "XX"}, headers=AUTH)
+    assert resp.status == 400 and (await resp.json())["field"] == "procedure"
+    resp = await gateway.post(f"/api/v1/questions/{qid}/answer", json={"procedure": "tt"}, headers=AUTH)
+    assert resp.status == 202
+    await settled(gateway)
+    assert to(emulator)[-1].text.startswith("Thường trú")
+    resp = await gateway.get("/api/v1/examples", headers=AUTH)
+    (example,) = (await resp.json())["examples"]
+    assert example["procedure"] == "TT" and example["question"] == qid and example["by"] == "api"
+    other = "+84961234599"
+    (reply,) = await say(gateway, emulator, "vo chong em muon ra o rieng, tach khoi nha bo me", sender=other)
+    assert reply.text.startswith("Thường trú")
+    # a notice marked "not a procedure" keeps the next one like it away from the answers
+    (menu,) = await say(gateway, emulator, "lich cat dien thon Na Phin thu 5", sender="+84961234598")
+    ((notice,),) = await sql(gateway, "select id from questions where sender='+84961234598'")
+    resp = await gateway.post(f"/api/v1/questions/{notice}/not-a-procedure", headers=AUTH)
+    assert resp.status == 200
+    # the seed's own situations are put back in a knowledge base made before them
+    await sql(gateway, "update procedures set situations=null")
+    await gateway.close()
+    gateway = await start_gateway(emulator)
+    resp = await gateway.get("/api/v1/procedures", headers=AUTH)
+    ks = next(p for p in (await resp.json())["procedures"] if p["key"] == "KS")
+    assert "moi sinh" in ks["situations"]
+    assert len((await (await gateway.get("/api/v1/examples", headers=AUTH)).json())["examples"]) == 2
+    (reply,) = await say(gateway, emulator, "ra o rieng tach khoi nha bo me", sender="+84961234597")
+    assert reply.text.startswith("Thường trú")
+    resp = await gateway.delete(f"/api/v1/examples/{example['id']}", headers=AUTH)
+    assert resp.status == 204
+    (menu,) = await say(gateway, emulator, "ra o rieng tach khoi nha bo me nhe", sender="+84961234596")
+    assert menu.text.startswith("Xa tra loi tu dong")
+
+
+async def test_officials_edit_what_counts_as_an_invitation(gateway: Any, emulator: EmulatedModem) -> None:
+    resp = await gateway.get("/api/v1/not-questions", headers=AUTH)
+    items = (await resp.json())["items"]
+    assert "kinh moi" in items
+    (reply,) = await say(gateway, emulator, "dam cuoi con gai nha em vao chu nhat")
+    assert reply.text.startswith("Xa tra loi tu dong")  # "đám cưới" is in the list: a person reads it
+    resp = await gateway.put("/api/v1/not-questions", json={"items": [1]}, headers=AUTH)
+    assert resp.status == 400
+    resp = await gateway.put("/api/v1/not-questions", json={"items": ["kinh moi"]}, headers=AUTH)
+    assert resp.status == 200
+    (reply,) = await say(gateway, emulator, "dam cuoi con gai nha em vao chu nhat", sender="+84961234588")
+    assert reply.text.startswith("Kết hôn")

@@ -28,12 +28,13 @@ class Procedure:
     checked_on: str
     checked_by: str
     status: str
+    situations: tuple[str, ...] = ()  # how residents tell what happened: "vợ mới sinh", "giấy bị rách"
 
     def reply(self, policy: Policy) -> str:
         return self.answer_plain if policy == "gsm7" else self.answer
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self) | {"synonyms": list(self.synonyms)}
+        return asdict(self) | {"synonyms": list(self.synonyms), "situations": list(self.situations)}
 
 
 def _text(raw: dict[str, Any], field: str) -> str:
@@ -48,25 +49,38 @@ def parse(raw: dict[str, Any], key: str | None = None) -> Procedure:
     key = (key or _text(raw, "key")).upper()
     if not key.isalpha() or not 2 <= len(key) <= 3:
         raise InvalidRequest("Mã thủ tục phải là 2–3 chữ cái, ví dụ KS (key: 2-3 letters)", field="key")
-    synonyms = raw.get("synonyms", [])
-    if not isinstance(synonyms, list) or not all(isinstance(s, str) and s.strip() for s in synonyms):
-        raise InvalidRequest("'synonyms' phải là danh sách chữ (list of strings)", field="synonyms")
+    synonyms = _phrases(raw, "synonyms")
+    situations = _phrases(raw, "situations")
     status = raw.get("status", "unconfirmed")
     if status not in STATUSES:
         raise InvalidRequest(f"'status' phải là {' hoặc '.join(STATUSES)}", field="status")
     p = Procedure(
         key=key,
         name=_text(raw, "name"),
-        synonyms=tuple(s.strip() for s in synonyms),
+        synonyms=synonyms,
         answer=_text(raw, "answer"),
         answer_plain=_text(raw, "answer_plain"),
         checked_on=_text(raw, "checked_on"),
         checked_by=_text(raw, "checked_by"),
         status=status,
+        situations=situations,
     )
     check_fits(p.answer, "auto", "answer")
     check_fits(p.answer_plain, "gsm7", "answer_plain")
     return p
+
+
+MAX_PHRASES = 100
+MAX_PHRASE = 100
+
+
+def _phrases(raw: dict[str, Any], field: str) -> tuple[str, ...]:
+    items = raw.get(field, [])
+    if not isinstance(items, list) or not all(isinstance(s, str) and s.strip() for s in items):
+        raise InvalidRequest(f"'{field}' phải là danh sách chữ (list of strings)", field=field)
+    if len(items) > MAX_PHRASES or any(len(s) > MAX_PHRASE for s in items):
+        raise InvalidRequest(f"'{field}': tối đa {MAX_PHRASES} cụm, mỗi cụm tối đa {MAX_PHRASE} ký tự", field=field)
+    return tuple(s.strip() for s in items)
 
 
 def check_fits(text: str, policy: Policy, field: str) -> None:
@@ -86,33 +100,92 @@ def check_fits(text: str, policy: Policy, field: str) -> None:
 class Seed:
     menu: str
     procedures: tuple[Procedure, ...]
+    not_questions: tuple[str, ...]
 
 
 def load_seed() -> Seed:
     raw = tomllib.loads(resources.files("gateway.keywords").joinpath("procedures.toml").read_text(encoding="utf-8"))
     check_fits(raw["menu"], "auto", "menu")
-    return Seed(raw["menu"], tuple(parse(p) for p in raw["procedure"]))
+    cues = _phrases(raw, "not_questions")
+    return Seed(raw["menu"], tuple(parse(p) for p in raw["procedure"]), cues)
 
 
 # ---- store functions ----
 
 
 def _row(p: Procedure, now: float) -> dict[str, Any]:
-    return asdict(p) | {"synonyms": json.dumps(list(p.synonyms), ensure_ascii=False), "updated_at": now}
+    return asdict(p) | {
+        "synonyms": json.dumps(list(p.synonyms), ensure_ascii=False),
+        "situations": json.dumps(list(p.situations), ensure_ascii=False),
+        "updated_at": now,
+    }
 
 
 def _from_row(row: dict[str, Any]) -> Procedure:
     fields = {k: row[k] for k in Procedure.__dataclass_fields__}
     fields["synonyms"] = tuple(json.loads(row["synonyms"]))
+    fields["situations"] = tuple(json.loads(row["situations"] or "[]"))
     return Procedure(**fields)
 
 
-def seed(db: sqlite_utils.Database, procedures: tuple[Procedure, ...], now: float) -> int:
+def seed(db: sqlite_utils.Database, seed: Seed, now: float) -> int:
+    """Fill an empty knowledge base; in one made before situations existed, add the seed's to each procedure."""
     with transaction(db):
+        db.execute(
+            "insert or ignore into kb_lists (name, items) values ('not_questions', ?)",
+            [json.dumps(list(seed.not_questions), ensure_ascii=False)],
+        )
         if db.execute("select count(*) from procedures").fetchone()[0]:
+            for p in seed.procedures:
+                db.execute(
+                    "update procedures set situations=? where key=? and situations is null",
+                    [json.dumps(list(p.situations), ensure_ascii=False), p.key],
+                )
             return 0
-        db.table("procedures").insert_all([_row(p, now) for p in procedures], pk="key")
-    return len(procedures)
+        db.table("procedures").insert_all([_row(p, now) for p in seed.procedures], pk="key")
+    return len(seed.procedures)
+
+
+def not_questions(db: sqlite_utils.Database) -> tuple[str, ...]:
+    row = db.execute("select items from kb_lists where name='not_questions'").fetchone()
+    return tuple(json.loads(row[0])) if row else ()
+
+
+def set_not_questions(db: sqlite_utils.Database, items: tuple[str, ...]) -> None:
+    with transaction(db):
+        db.execute(
+            "insert or replace into kb_lists (name, items) values ('not_questions', ?)",
+            [json.dumps(list(items), ensure_ascii=False)],
+        )
+
+
+def parse_not_questions(raw: object) -> tuple[str, ...]:
+    return _phrases({"not_questions": raw}, "not_questions")
+
+
+# ---- the officials' examples: questions answered with a procedure, or marked as not one ----
+
+MAX_EXAMPLE = 500
+
+
+def add_example(db: sqlite_utils.Database, text: str, key: str, question_id: int | None, by: str, now: float) -> int:
+    with transaction(db):
+        cur = db.execute(
+            "insert into examples (text, key, question_id, created_by, created_at) values (?,?,?,?,?)",
+            [text[:MAX_EXAMPLE], key, question_id, by, now],
+        )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def examples(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(db.query("select * from examples order by id desc"))
+
+
+def remove_example(db: sqlite_utils.Database, example_id: int) -> None:
+    with transaction(db):
+        if db.execute("delete from examples where id=?", [example_id]).rowcount == 0:
+            raise NotFound(f"Không có ví dụ số {example_id} (unknown example)", id=example_id)
 
 
 def all_procedures(db: sqlite_utils.Database) -> list[Procedure]:

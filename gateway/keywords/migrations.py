@@ -55,4 +55,15 @@ def _m002_residents(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["recipient", "source", "created_at"])
 
 
-MIGRATIONS = [("002_residents", _m002_residents)]
+def _m009_examples(db: sqlite_utils.Database) -> None:
+    # null until the seed adds its situations to a knowledge base made before them (kb.seed)
+    db.table("procedures").add_column("situations", str)
+    db.table("kb_lists").create({"name": str, "items": str}, pk="name")
+    # what the officials taught: a question answered with a procedure (key), or "" = not a procedure
+    db.table("examples").create(
+        {"id": int, "text": str, "key": str, "question_id": int, "created_by": str, "created_at": float}, pk="id"
+    )
+    db.table("questions").add_column("procedure", str)
+
+
+MIGRATIONS = [("002_residents", _m002_residents), ("009_examples", _m009_examples)]

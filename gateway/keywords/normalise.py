@@ -1,4 +1,4 @@
-"""Resident text to comparable tokens: fold, lowercase, strip punctuation, undo Telex leftovers."""
+"""Resident text to comparable tokens: fold, lowercase, undo Telex and VNI leftovers, split run-together words."""
 
 from __future__ import annotations
 
@@ -106,10 +106,62 @@ def canonical(tok: str) -> str:
     return tok
 
 
+# Words that make a message a question even when it also reads like an invitation or a notice.
+QUESTION_WORDS = frozenset(["gi", "nao", "dau", "sao", "khong", "ko", "k", "hok", "hong", "chua"])
+# "báo tin", "ăn hỏi" are not questions; "bao nhiêu", "cho hỏi" are
+QUESTION_PAIRS = frozenset(
+    ["bao nhieu", "bao lau", "bao gio", "cho hoi", "xin hoi", "em hoi", "hoi ve", "hoi xa", "hoi thu"]
+)
+
+_VNI_MARKS = re.compile(r"(?<=[a-z])[1-9]+")
+MAX_JOINED = 40  # letters of one token the splitter looks at; a longer one is left whole
+LONGEST_WORD = 12
+
+
+def vni(tok: str) -> str:
+    """VNI typing: tone and shape keys are digits after the letter ("d9a8ng" is "đăng", "cu7o71c" "cước")."""
+    return _VNI_MARKS.sub("", tok) if tok[:1].isalpha() else tok
+
+
+def split_joined(tok: str, vocabulary: frozenset[str]) -> list[str] | None:
+    """ "dangkythuongtru" → dang ky thuong tru: the fewest known words and numbers
+    that make up the token, or None when there is no such cut."""
+    n = len(tok)
+    if n < 4 or n > MAX_JOINED or _SYLLABLE.match(tok):
+        return None
+    best: list[list[str] | None] = [[]] + [None] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - LONGEST_WORD), end):
+            prev, piece = best[start], tok[start:end]
+            if prev is None or not (piece in vocabulary or piece.isdigit()):
+                continue
+            current = best[end]
+            if current is None or len(prev) + 1 < len(current):
+                best[end] = [*prev, piece]
+    found = best[n]
+    return found if found is not None and len(found) > 1 else None
+
+
+# one Vietnamese syllable, folded: such a token is a word of its own, never two run together ("tuoi")
+_SYLLABLE = re.compile(r"^(ngh|ng|nh|ch|tr|th|ph|kh|gh|gi|qu|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?$")
+_TAIL = re.compile(r"^([a-z]+)([0-9]+)$")
+
+
+def repair_one(tok: str, vocabulary: frozenset[str]) -> list[str]:
+    if tok in vocabulary or tok.isdigit():
+        return [tok]
+    found = next((c for c in telex_candidates(tok) if c in vocabulary), None)
+    if found:
+        return [found]
+    tail = _TAIL.match(tok)
+    if tail and tail[1] in vocabulary and tail[2] in vocabulary:  # "muc2" is "mức 2", not VNI "mùc"
+        return [tail[1], tail[2]]
+    plain = vni(tok)
+    if plain in vocabulary:
+        return [plain]
+    found = next((c for c in telex_candidates(plain) if c in vocabulary), None)
+    return [found] if found else split_joined(plain, vocabulary) or [plain]
+
+
 def repair(toks: list[str], vocabulary: frozenset[str]) -> list[str]:
-    out = []
-    for tok in toks:
-        if tok not in vocabulary:
-            tok = next((c for c in telex_candidates(tok) if c in vocabulary), tok)
-        out.append(tok)
-    return out
+    return [word for tok in toks for word in repair_one(tok, vocabulary)]

@@ -82,12 +82,19 @@ def get_question(db: sqlite_utils.Database, question_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-def mark_answered(db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float) -> None:
+def mark_answered(
+    db: sqlite_utils.Database, question_id: int, answer: str, message_id: int, now: float, procedure: str | None = None
+) -> None:
     with transaction(db):
         db.execute(
-            "update questions set status='answered', answer=?, message_id=?, answered_at=? where id=?",
-            [answer, message_id, now, question_id],
+            "update questions set status='answered', answer=?, message_id=?, answered_at=?, procedure=? where id=?",
+            [answer, message_id, now, procedure, question_id],
         )
+
+
+def mark_procedure(db: sqlite_utils.Database, question_id: int, procedure: str) -> None:
+    with transaction(db):
+        db.execute("update questions set procedure=? where id=?", [procedure, question_id])
 
 
 def hamlets_with_subscribers(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from gateway.core.text import fold, tokens
 from gateway.keywords import kb
 from gateway.keywords import queries as q
 from gateway.keywords.config import ResidentsConfig
-from gateway.keywords.matcher import Matcher
+from gateway.keywords.matcher import NOT_A_PROCEDURE, Example, Matcher
 from gateway.sms import numbers
 from gateway.sms.encoding import Policy, Prepared, prepare
 from gateway.sms.outbox import Outbox
@@ -63,14 +63,16 @@ class Residents:
     async def start(self) -> None:
         seed = kb.load_seed()
         self.menu = seed.menu
-        await self.store.call(kb.seed, seed.procedures, self.clock())
+        await self.store.call(kb.seed, seed, self.clock())
         await self.store.call(commune.seed_hamlets, self.commune.hamlets)
         await self.reload()
 
     async def reload(self) -> None:
         procedures = await self.store.call(kb.all_procedures)
+        examples = await self.store.call(kb.examples)
+        cues = await self.store.call(kb.not_questions)
         self.procedures = {p.key: p for p in procedures}
-        self.matcher = Matcher(procedures)
+        self.matcher = Matcher(procedures, [Example(e["text"], e["key"]) for e in examples], cues)
 
     # ---- the router's handlers, in the order gateway.app lists them ----
 
@@ -199,7 +201,51 @@ class Residents:
         self.notifier.notify()
         return {"question": question_id, "message_id": message_id, "segments": prepared.segments}
 
+    async def answer_with_procedure(self, question_id: int, key: str, by: str) -> dict[str, Any]:
+        """The official's one click: the procedure's answer to the resident, and the question kept as an
+        example of that procedure, so the next resident who asks it so gets the answer at once."""
+        question = await self.store.call(q.get_question, question_id)
+        procedure = self.procedures.get(key.upper())
+        if procedure is None:
+            raise InvalidRequest(f"Không có thủ tục mã {key!r}", field="procedure")
+        if not numbers.can_reply(question["sender"]):
+            raise InvalidRequest(
+                f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
+            )
+        prepared = prepare(procedure.reply(self.policy), self.policy)
+        (message_id,) = await self.outbox.enqueue(
+            [question["sender"]], prepared, priority="reply", source=f"question:{question_id}"
+        )
+        await self.store.call(q.mark_answered, question_id, prepared.body, message_id, self.clock(), procedure.key)
+        await self.store.call(kb.add_example, question["text"], procedure.key, question_id, by, self.clock())
+        await self.reload()
+        self.notifier.notify()
+        return {"question": question_id, "message_id": message_id, "segments": prepared.segments, "procedure": key}
+
+    async def not_a_procedure(self, question_id: int, by: str) -> None:
+        """ "Không phải thủ tục": kept as an example that messages like it go to a person, unanswered."""
+        question = await self.store.call(q.get_question, question_id)
+        if question["procedure"] == NOT_A_PROCEDURE:
+            return
+        await self.store.call(q.mark_procedure, question_id, NOT_A_PROCEDURE)
+        await self.store.call(kb.add_example, question["text"], NOT_A_PROCEDURE, question_id, by, self.clock())
+        await self.reload()
+
     # ---- what the views call ----
+
+    async def examples(self) -> list[dict[str, Any]]:
+        return await self.store.call(kb.examples)
+
+    async def remove_example(self, example_id: int) -> None:
+        await self.store.call(kb.remove_example, example_id)
+        await self.reload()
+
+    async def not_questions(self) -> tuple[str, ...]:
+        return await self.store.call(kb.not_questions)
+
+    async def save_not_questions(self, items: tuple[str, ...]) -> None:
+        await self.store.call(kb.set_not_questions, items)
+        await self.reload()
 
     async def hamlets(self) -> list[Hamlet]:
         return await self.store.call(commune.hamlets)

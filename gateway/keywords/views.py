@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.core.errors import InvalidRequest, LoaError
 from gateway.keywords import kb
 from gateway.keywords.service import Residents
+from gateway.sms.encoding import prepare
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
 
@@ -66,14 +67,65 @@ async def list_questions(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/questions/{id}/answer")
 async def answer_question(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    """{"text": "..."} answers in words; {"procedure": "KS"} with that procedure's answer, and teaches the matcher."""
+    user = await authorise(request, "admin", "official")
     body = await read_json(request)
+    question_id = int_param(request.match_info["id"], "id")
+    procedure = body.get("procedure")
+    if procedure is not None:
+        if not isinstance(procedure, str):
+            raise InvalidRequest("'procedure' phải là mã thủ tục, ví dụ KS", field="procedure")
+        result = await request.app[RESIDENTS].answer_with_procedure(question_id, procedure, user.username)
+        return json_response(result, status=202)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise InvalidRequest("Thiếu nội dung trả lời 'text' (text missing)", field="text")
-    question_id = int_param(request.match_info["id"], "id")
+        raise InvalidRequest("Thiếu nội dung trả lời 'text' hoặc mã 'procedure' (text missing)", field="text")
     result = await request.app[RESIDENTS].answer_question(question_id, text)
     return json_response(result, status=202)
+
+
+@routes.post("/api/v1/questions/{id}/not-a-procedure")
+async def not_a_procedure(request: web.Request) -> web.Response:
+    user = await authorise(request, "admin", "official")
+    question_id = int_param(request.match_info["id"], "id")
+    await request.app[RESIDENTS].not_a_procedure(question_id, user.username)
+    return json_response({"question": question_id, "procedure": None})
+
+
+@routes.get("/api/v1/examples")
+async def list_examples(request: web.Request) -> web.Response:
+    await authorise(request, "admin", "official")
+    rows = await request.app[RESIDENTS].examples()
+    return json_response(
+        {
+            "examples": [
+                {"id": r["id"], "text": r["text"], "procedure": r["key"] or None, "question": r["question_id"],
+                 "by": r["created_by"], "created_at": iso(r["created_at"])}
+                for r in rows
+            ]
+        }
+    )  # fmt: skip
+
+
+@routes.delete("/api/v1/examples/{id}")
+async def delete_example(request: web.Request) -> web.Response:
+    await authorise(request, "admin", "official")
+    await request.app[RESIDENTS].remove_example(int_param(request.match_info["id"], "id"))
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/not-questions")
+async def get_not_questions(request: web.Request) -> web.Response:
+    await authorise(request, "admin", "official")
+    return json_response({"items": list(await request.app[RESIDENTS].not_questions())})
+
+
+@routes.put("/api/v1/not-questions")
+async def put_not_questions(request: web.Request) -> web.Response:
+    await authorise(request, "admin", "official")
+    items = kb.parse_not_questions((await read_json(request)).get("items"))
+    await request.app[RESIDENTS].save_not_questions(items)
+    return json_response({"items": list(items)})
 
 
 @routes.get("/api/v1/hamlets")
@@ -94,7 +146,11 @@ async def questions_page(request: web.Request) -> dict[str, Any]:
     answered = await residents.questions("answered", 50)
     for q in [*open_, *answered]:
         q["when"] = pages.when(request, q["created_at"])
-    return {"open": open_, "answered": answered}
+    procedures = [
+        {"key": p.key, "name": p.name, "segments": prepare(p.reply(residents.policy), residents.policy).segments}
+        for p in residents.procedures.values()
+    ]
+    return {"open": open_, "answered": answered, "procedures": procedures}
 
 
 @routes.post("/questions/{id:\\d{1,9}}/answer")
@@ -116,11 +172,98 @@ async def answer(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/questions")
 
 
+@routes.post("/questions/{id:\\d{1,9}}/procedure")
+async def answer_with_procedure(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    question_id = int(request.match_info["id"])
+    key = str(form.get("procedure", "")).strip()
+    if not key:
+        await pages.flash(request, "Chưa chọn thủ tục: chưa gửi.", "error")
+        raise web.HTTPSeeOther(f"/questions#question-{question_id}")
+    try:
+        result = await request.app[RESIDENTS].answer_with_procedure(question_id, key, user.username)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "answer question", {"question": question_id, "procedure": key})
+        await pages.flash(
+            request,
+            f"Đã gửi câu trả lời {key.upper()} ({result['segments']} tin nhắn). "
+            "Câu hỏi được lưu làm ví dụ: lần sau dân hỏi như vậy, xã tự trả lời.",
+        )
+    raise web.HTTPSeeOther("/questions")
+
+
+@routes.post("/questions/{id:\\d{1,9}}/not-a-procedure")
+async def mark_not_a_procedure(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    await pages.form(request)
+    question_id = int(request.match_info["id"])
+    try:
+        await request.app[RESIDENTS].not_a_procedure(question_id, user.username)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "not a procedure", {"question": question_id})
+        await pages.flash(request, "Đã ghi: không phải thủ tục. Tin giống vậy sẽ chuyển cho cán bộ, không tự trả lời.")
+    raise web.HTTPSeeOther(f"/questions#question-{question_id}")
+
+
 @routes.get("/procedures")
 @aiohttp_jinja2.template("procedures.html")
 async def procedures_page(request: web.Request) -> dict[str, Any]:
     await pages.user(request, "admin", "official")
-    return {"procedures": await request.app[RESIDENTS].all_procedures(), "errors": {}}
+    return await _procedures_context(request, None, {})
+
+
+async def _procedures_context(
+    request: web.Request, typed: kb.Procedure | None, errors: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    residents = request.app[RESIDENTS]
+    procedures = [typed if typed is not None and p.key == typed.key else p for p in await residents.all_procedures()]
+    examples = await residents.examples()
+    for e in examples:
+        e["when"] = pages.when(request, e["created_at"])
+    names = {p.key: p.name for p in procedures}
+    return {
+        "procedures": procedures,
+        "errors": errors,
+        "examples": examples,
+        "names": names,
+        "not_questions": await residents.not_questions(),
+    }
+
+
+@routes.post("/procedures/not-questions")
+async def save_not_questions(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    items = [x.strip() for x in str(form.get("items", "")).split(",") if x.strip()]
+    try:
+        parsed = kb.parse_not_questions(items)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await request.app[RESIDENTS].save_not_questions(parsed)
+        await pages.audit(request, user, "edit not-questions", {"items": list(parsed)})
+        await pages.flash(request, "Đã lưu các cụm từ mời / thông báo.")
+    raise web.HTTPSeeOther("/procedures#not-questions")
+
+
+@routes.post("/examples/{id:\\d{1,9}}/delete")
+async def delete_example_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    await pages.form(request)
+    example_id = int(request.match_info["id"])
+    try:
+        await request.app[RESIDENTS].remove_example(example_id)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "remove example", {"example": example_id})
+        await pages.flash(request, "Đã xoá ví dụ.")
+    raise web.HTTPSeeOther("/procedures#examples")
 
 
 @routes.post("/procedures/{key:[A-Za-z]{2,3}}")
@@ -131,6 +274,7 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
     raw: dict[str, Any] = {
         "name": str(form.get("name", "")),
         "synonyms": [x.strip() for x in str(form.get("synonyms", "")).split(",") if x.strip()],
+        "situations": [x.strip() for x in str(form.get("situations", "")).split(",") if x.strip()],
         "answer": str(form.get("answer", "")),
         "answer_plain": str(form.get("answer_plain", "")),
         "checked_on": str(form.get("checked_on", "")),
@@ -142,13 +286,11 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
         procedure = kb.parse(raw, key=key)
     except LoaError as e:
         # show the page again with what was typed, the error beside its field
-        procedures = await residents.all_procedures()
-        typed = [kb.Procedure(key, raw["name"], tuple(raw["synonyms"]), raw["answer"], raw["answer_plain"],
-                              raw["checked_on"], raw["checked_by"], raw["status"]) if p.key == key else p
-                 for p in procedures]  # fmt: skip
+        typed = kb.Procedure(key, raw["name"], tuple(raw["synonyms"]), raw["answer"], raw["answer_plain"],
+                             raw["checked_on"], raw["checked_by"], raw["status"], tuple(raw["situations"]))  # fmt: skip
         field = e.details.get("field", "other")
         errors = {key: {field if field in ("answer", "answer_plain") else "other": e.message}}
-        context = {"procedures": typed, "errors": errors}
+        context = await _procedures_context(request, typed, errors)
         return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
     await residents.save_procedure(procedure)
     await pages.audit(request, user, "edit procedure", raw | {"key": key})
