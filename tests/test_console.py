@@ -158,7 +158,7 @@ async def test_an_sms_carrying_a_script_shows_as_text_and_the_answer_goes_out(
     assert await page.locator("#open-questions b").count() == 0
     before = len(emulator.messages())
     await page.fill("#open-questions textarea", "Xã đã cử người xuống kiểm tra đoạn đường ngập.")
-    await page.click("#open-questions button")
+    await page.click("#open-questions form[action$='/answer'] button")
     await page.wait_for_selector(".flash")
     sent = await wait_sent(emulator, before + 1)
     assert sent[-1].number == "+84961234567"
@@ -393,8 +393,8 @@ async def seed_every_page(site: Any, emulator: EmulatedModem) -> None:
         assert (await api.post("/api/v1/alerts", json=alert)).status == 201
     emulator.deliver(
         "+84961234567",
-        "Cho em hỏi thủ tục chuyển nhượng quyền sử dụng đất nông nghiệp cho con trai"
-        " thì cần những giấy tờ gì ạ, làm ở đâu, mất bao lâu?",
+        "Cho em hỏi đường liên thôn từ Nà Phìn lên Khau Phạ bị sạt lở từ hôm qua, bao giờ xã cho người"
+        " lên sửa, xe máy có đi được không ạ? Nhà em ở cuối bản, đi chợ phải lội suối.",
     )
 
     class Client:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core.errors import InvalidRequest
 from gateway.keywords import kb
@@ -92,3 +94,13 @@ def test_situations_are_checked_like_synonyms() -> None:
     with pytest.raises(InvalidRequest) as e:
         kb.parse(raw)
     assert e.value.details["field"] == "situations"
+
+
+@given(st.text(alphabet="abcdeghiklmnopqrstuvxy0123456789 ", max_size=80))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_repair_keeps_every_letter_of_a_split_word_and_the_matcher_never_fails(text: str) -> None:
+    for tok in text.split():
+        pieces = split_joined(tok, MATCHER.vocabulary)
+        assert pieces is None or "".join(pieces) == tok
+    keys = MATCHER.match(text).keys
+    assert len(keys) <= 5 and all(k in {p.key for p in SEED.procedures} for k in keys)
