@@ -138,7 +138,7 @@ class Announcer:
     def upcoming(self, db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
         return list(
             db.query(
-                "select id, text, next_play_at from announcements where status='scheduled'"
+                "select id, text, next_play_at, zones from announcements where status='scheduled'"
                 " order by next_play_at limit ?",
                 [limit],
             )
@@ -277,7 +277,8 @@ class Announcer:
         return await self.store.call(keys)
 
     async def upcoming_plays(self, limit: int) -> list[dict[str, Any]]:
-        return await self.store.call(self.upcoming, limit)
+        rows = await self.store.call(self.upcoming, limit)
+        return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
 
     async def broadcast_log(self, limit: int) -> list[dict[str, Any]]:
         return await self.store.call(self.log, limit)

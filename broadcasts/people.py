@@ -372,3 +372,71 @@ def check_own_numbers(db: sqlite_utils.Database, user: User, recipients: list[st
         raise Forbidden(
             f"Trưởng thôn chỉ được gửi cho người trong thôn {user.hamlet}: {', '.join(outside)}", field="to"
         )
+
+
+# ---- what was sent: the console's "Tin đã gửi" ----
+
+HISTORY_PAGE = 100
+
+
+def sent_history(
+    db: sqlite_utils.Database,
+    since: float,
+    until: float,
+    status: str | None,
+    source: str | None,
+    hamlet_id: int | None,
+    before_id: int | None,
+) -> list[dict[str, Any]]:
+    """Messages created in [since, until), newest first, each with its parts' delivery; a hamlet head's
+    only to the people of their hamlet."""
+    where = ["o.created_at>=?", "o.created_at<?"]
+    args: list[Any] = [since, until]
+    if status:
+        where.append("o.status=?")
+        args.append(status)
+    if source:
+        where.append("o.source=?")
+        args.append(source)
+    if hamlet_id is not None:
+        where.append("c.hamlet_id=?")
+        args.append(hamlet_id)
+    if before_id is not None:
+        where.append("o.id<?")
+        args.append(before_id)
+    rows = list(
+        db.query(
+            "select o.id, o.recipient, c.name, o.body, o.segments, o.status, o.last_error, o.source, o.created_at,"
+            " o.sent_at, o.delivered_at,"
+            " (select count(*) from outbox_parts p where p.message_id=o.id and p.status='delivered') as delivered_parts"
+            " from outbox o left join contacts c on c.number = o.recipient"
+            f" where {' and '.join(where)} order by o.id desc limit ?",
+            [*args, HISTORY_PAGE],
+        )
+    )
+    return rows
+
+
+def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> dict[str, int]:
+    """A hamlet head's first page: their people, subscribers, today's messages and alerts waiting."""
+
+    def one(sql: str, *args: Any) -> int:
+        return int(db.execute(sql, args).fetchone()[0])
+
+    return {
+        "contacts": one("select count(*) from contacts where hamlet_id=?", hamlet_id),
+        "subscribers": one("select count(*) from subscriptions where hamlet_id=?", hamlet_id),
+        "sent_today": one(
+            "select count(*) from outbox o join contacts c on c.number = o.recipient"
+            " where c.hamlet_id=? and o.created_at>=?", hamlet_id, since,
+        ),
+        "failed_today": one(
+            "select count(*) from outbox o join contacts c on c.number = o.recipient"
+            " where c.hamlet_id=? and o.created_at>=? and o.status='failed'", hamlet_id, since,
+        ),
+        "alerts_waiting": one(
+            "select count(distinct r.alert_id) from alert_recipients r join alerts a on a.id = r.alert_id"
+            " join contacts c on c.number = r.number where c.hamlet_id=? and a.status='open'"
+            " and r.confirmed_at is null", hamlet_id,
+        ),
+    }  # fmt: skip

@@ -321,8 +321,25 @@ class Queries:
     def open_alerts(self, db: sqlite_utils.Database) -> int:
         return int(db.execute("select count(*) from alerts where status='open'").fetchone()[0])
 
-    def recent_alerts(self, db: sqlite_utils.Database, limit: int) -> list[int]:
-        return [r[0] for r in db.execute("select id from alerts order by id desc limit ?", [limit])]
+    def recent_alerts(self, db: sqlite_utils.Database, limit: int, hamlet_id: int | None = None) -> list[int]:
+        """The newest alerts; with a hamlet, those that went to someone of it."""
+        if hamlet_id is None:
+            return [r[0] for r in db.execute("select id from alerts order by id desc limit ?", [limit])]
+        return [
+            r[0]
+            for r in db.execute(
+                "select distinct r.alert_id from alert_recipients r join contacts c on c.number = r.number"
+                " where c.hamlet_id=? order by r.alert_id desc limit ?",
+                [hamlet_id, limit],
+            )
+        ]
+
+    def close_alert(self, db: sqlite_utils.Database, alert_id: int) -> bool:
+        """No more re-sends or escalations; True when it was still open."""
+        with transaction(db):
+            if not db.execute("select 1 from alerts where id=?", [alert_id]).fetchone():
+                raise NotFound(f"Không có cảnh báo số {alert_id}", id=alert_id)
+            return db.execute("update alerts set status='closed' where id=? and status='open'", [alert_id]).rowcount > 0
 
     def check_alerts(self, db: sqlite_utils.Database, now: float) -> dict[str, int]:
         """Send again whoever has not confirmed in time; then tell the official who still has not."""
@@ -359,7 +376,8 @@ class Queries:
                     continue
                 names = ", ".join(f"{name or '?'} {number}" for number, name in late)
                 if escalate_to:
-                    note = f"Cảnh báo {alert_id} chưa được xác nhận bởi: {names}"
+                    # the official may be on the road: the alert's own words, then who has not confirmed
+                    note = f'Cảnh báo {alert_id} "{text[:200]}" chưa được xác nhận bởi: {names}'
                     enqueue_many(
                         db,
                         [(escalate_to, prepare(note[:600], self.policy), 0.0)],
@@ -383,8 +401,10 @@ class Queries:
         alert = rows[0]
         people = []
         for r in db.query(
-            "select r.*, o.status as message_status, o2.status as resend_status from alert_recipients r"
+            "select r.*, o.status as message_status, o2.status as resend_status, h.name as hamlet"
+            " from alert_recipients r"
             " left join outbox o on o.id = r.message_id left join outbox o2 on o2.id = r.resend_message_id"
+            " left join contacts c on c.number = r.number left join hamlets h on h.id = c.hamlet_id"
             " where r.alert_id=? order by r.name, r.number",
             [alert_id],
         ):
@@ -393,6 +413,7 @@ class Queries:
                 {
                     "name": r["name"],
                     "number": r["number"],
+                    "hamlet": r["hamlet"],
                     "sent": bool(statuses & {"sent", "delivered"}),
                     "delivered": "delivered" in statuses,
                     "confirmed_at": r["confirmed_at"],

@@ -14,6 +14,7 @@ from broadcasts.config import BroadcastsConfig
 from broadcasts.queries import Queries
 from gateway.core import commune
 from gateway.core.clock import Clock
+from gateway.core.errors import Forbidden, InvalidRequest
 from gateway.core.notify import Notifier
 from gateway.core.principal import User
 from gateway.core.store import Store
@@ -161,9 +162,34 @@ class Broadcasts:
     async def open_alerts(self) -> int:
         return await self.store.call(self.q.open_alerts)
 
-    async def recent_boards(self, limit: int) -> list[dict[str, Any]]:
-        ids = await self.store.call(self.q.recent_alerts, limit)
-        return [await self.store.call(self.q.board, i) for i in ids]
+    async def recent_boards(self, limit: int, user: User | None = None) -> list[dict[str, Any]]:
+        """The newest alerts' boards; a hamlet head's show only the people of their hamlet."""
+        head = user is not None and user.is_head
+        ids = await self.store.call(self.q.recent_alerts, limit, user.hamlet_id if head and user else None)
+        boards = [await self.store.call(self.q.board, i) for i in ids]
+        if head and user:
+            for board in boards:
+                board["recipients"] = [r for r in board["recipients"] if r["hamlet"] == user.hamlet]
+        return boards
+
+    async def confirm_alert(self, user: User, alert_id: int) -> bool:
+        """ "Đã nhận" on the console: the same as the user's phone texting OK <id>; True when it counted."""
+        if user.number is None:
+            raise InvalidRequest("Tài khoản chưa có số điện thoại: nhắn OK từ điện thoại để xác nhận", field="number")
+        board = await self.store.call(self.q.board, alert_id)
+        mine = [r for r in board["recipients"] if r["number"] == user.number]
+        if not mine:
+            raise Forbidden("Cảnh báo này không gửi tới số của bạn", id=alert_id)
+        if mine[0]["confirmed_at"] is not None:
+            return False
+        await self.store.call(self.q.acknowledge, user.number, f"OK {alert_id}", self.clock())
+        self.notifier.notify()
+        return True
+
+    async def close_alert(self, alert_id: int) -> bool:
+        closed = await self.store.call(self.q.close_alert, alert_id)
+        self.scheduler.wake()
+        return closed
 
     # ---- people ----
 

@@ -4,6 +4,7 @@ announcements; the JSON API and the console pages side by side, thin over the se
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import aiohttp_jinja2
@@ -14,6 +15,8 @@ from broadcasts import people
 from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
 from gateway.core.errors import Forbidden, InvalidRequest, LoaError
+from gateway.core.keys import CLOCK, STORE
+from gateway.core.principal import User
 from gateway.core.text import fold
 from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
@@ -240,12 +243,17 @@ async def audio_preview(request: web.Request) -> web.FileResponse:
 
 
 async def _send_context(
-    request: web.Request, user: Any, form: Any = None, errors: dict[str, str] | None = None
+    request: web.Request,
+    user: Any,
+    form: Any = None,
+    errors: dict[str, str] | None = None,
+    confirm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     hamlets = await request.app[BROADCASTS].hamlet_names()
     if user.is_head:
         hamlets = [h for h in hamlets if h == user.hamlet]
-    chosen = form.getall("hamlets", []) if form is not None else []
+    # a hamlet head sends to their own hamlet: it is ticked already
+    chosen = form.getall("hamlets", []) if form is not None else ([user.hamlet] if user.is_head else [])
     return {
         "hamlets": hamlets,
         "roles": people.ROLES,
@@ -259,6 +267,8 @@ async def _send_context(
         },
         "errors": errors or {},
         "price": request.app[BROADCASTS].config.segment_price,
+        "confirm": confirm,
+        "batch": (await get_session(request)).pop("batch", None) if form is None else None,
     }
 
 
@@ -293,6 +303,11 @@ async def send(request: web.Request) -> web.StreamResponse:
     if not errors:
         try:
             await b.check_target(user, target, numbers=True)
+            preview = await b.preview({"text": text, "to": target})
+            if preview["recipients"] > 1 and str(form.get("confirm", "")) != _fingerprint(preview):
+                # to many people: first say what it will cost, then send on a second click
+                context = await _send_context(request, user, form, {}, preview | {"key": _fingerprint(preview)})
+                return aiohttp_jinja2.render_template("send.html", request, context)
             created = await b.create_reminder({"text": text, "to": target})
         except LoaError as e:
             field = e.details.get("field", "text")
@@ -308,9 +323,16 @@ async def send(request: web.Request) -> web.StreamResponse:
                     f" Bỏ qua {run.get('capped', 0)} số đã đủ tin trong ngày, {run.get('opted_out', 0)} số đã nhắn HUY."
                 )
             await pages.flash(request, note)
+            session = await get_session(request)
+            session["batch"] = f"reminder:{created['id']}"
             raise web.HTTPSeeOther("/send")
     context = await _send_context(request, user, form, errors)
     return aiohttp_jinja2.render_template("send.html", request, context, status=400)
+
+
+def _fingerprint(preview: dict[str, Any]) -> str:
+    """What the sender confirmed: a change of people or length after the preview asks again."""
+    return f"{preview['recipients']}-{preview['segments']}"
 
 
 def _whole(text: str, default: int) -> int | str:
@@ -319,6 +341,44 @@ def _whole(text: str, default: int) -> int | str:
     if not text:
         return default
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else text
+
+
+@routes.get("/messages")
+@aiohttp_jinja2.template("messages.html")
+async def messages_page(request: web.Request) -> dict[str, Any]:
+    """ "Tin đã gửi": every message of a day with its status and its parts' delivery reports."""
+    user = await pages.user(request)
+    console = request.app[pages.CONSOLE]
+    today = datetime.fromtimestamp(request.app[CLOCK](), console.tz).date()
+    raw_day = request.query.get("day", "")
+    try:
+        day = date.fromisoformat(raw_day) if raw_day else today
+    except ValueError:
+        raise InvalidRequest("Ngày phải có dạng 2026-12-07", field="day") from None
+    status = request.query.get("status") or None
+    if status not in (None, *outbox_db.STATUSES):
+        raise InvalidRequest("Trạng thái không hợp lệ", field="status")
+    batch = request.query.get("batch", "")[:40] or None
+    before = request.query.get("before")
+    start = datetime.combine(day, datetime.min.time(), console.tz).timestamp()
+    # a batch is shown whole, whatever its day
+    since, until = (0.0, float("inf")) if batch else (start, start + 86400)
+    rows = await request.app[STORE].call(
+        people.sent_history, since, until, status, batch, user.hamlet_id if user.is_head else None,
+        int_param(before, "before") if before else None,
+    )  # fmt: skip
+    for r in rows:
+        r["when"] = pages.when(request, r["created_at"])
+    return {
+        "rows": rows,
+        "day": day.isoformat(),
+        "today": today.isoformat(),
+        "yesterday": (today - timedelta(days=1)).isoformat(),
+        "status": status or "",
+        "statuses": outbox_db.STATUSES,
+        "batch": batch,
+        "older": rows[-1]["id"] if len(rows) == people.HISTORY_PAGE else None,
+    }
 
 
 @routes.get("/announcements")
@@ -434,11 +494,13 @@ async def import_contacts_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _alerts_context(
-    request: web.Request, form: Any = None, errors: dict[str, str] | None = None
+    request: web.Request, user: User, form: Any = None, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     b = request.app[BROADCASTS]
-    boards = await b.recent_boards(20)
+    boards = await b.recent_boards(20, user)
     for board in boards:
+        board["when"] = pages.when(request, board["created_at"])
+        board["mine"] = next((r for r in board["recipients"] if user.number and r["number"] == user.number), None)
         for r in board["recipients"]:
             for k in ("confirmed_at", "resent_at", "escalated_at"):
                 r[k] = pages.when(request, r[k])
@@ -456,8 +518,40 @@ async def _alerts_context(
 @routes.get("/alerts")
 @aiohttp_jinja2.template("alerts.html")
 async def alerts_page(request: web.Request) -> dict[str, Any]:
-    await pages.user(request, "admin", "official")
-    return await _alerts_context(request)
+    user = await pages.user(request)
+    return await _alerts_context(request, user)
+
+
+@routes.get("/alerts/boards")
+@aiohttp_jinja2.template("alert_boards.html")
+async def alert_boards(request: web.Request) -> dict[str, Any]:
+    """The boards alone: the alerts page fetches them every 15 s to stay current."""
+    user = await pages.user(request)
+    return await _alerts_context(request, user)
+
+
+@routes.post("/alerts/{id:\\d{1,9}}/{action:confirm|close}")
+async def alert_action(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request)
+    await pages.form(request)
+    alert_id = int(request.match_info["id"])
+    b = request.app[BROADCASTS]
+    try:
+        if request.match_info["action"] == "confirm":
+            counted = await b.confirm_alert(user, alert_id)
+            text = f"Đã xác nhận cảnh báo {alert_id}." if counted else f"Cảnh báo {alert_id} đã được xác nhận trước đó."
+            await pages.audit(request, user, "xác nhận cảnh báo", {"id": alert_id})
+        else:
+            user.require("admin", "official")
+            closed = await b.close_alert(alert_id)
+            text = f"Đã đóng cảnh báo {alert_id}: không nhắc lại, không báo cán bộ nữa." if closed else (
+                f"Cảnh báo {alert_id} đã đóng hoặc đã được xác nhận đủ.")  # fmt: skip
+            await pages.audit(request, user, "đóng cảnh báo", {"id": alert_id})
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.flash(request, text)
+    raise web.HTTPSeeOther(f"/alerts#alert-{alert_id}")
 
 
 @routes.post("/alerts")
@@ -493,5 +587,5 @@ async def send_alert(request: web.Request) -> web.StreamResponse:
             await pages.audit(request, user, "send alert", body | {"id": created["id"]})
             await pages.flash(request, f"Đã gửi cảnh báo {created['id']} tới {created['recipients']} người.")
             raise web.HTTPSeeOther("/alerts")
-    context = await _alerts_context(request, form, errors)
+    context = await _alerts_context(request, user, form, errors)
     return aiohttp_jinja2.render_template("alerts.html", request, context, status=400)

@@ -111,7 +111,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         store = open_store(cfg)
         await store.open()
         try:
-            made = await store.call(accounts.add_user, args.username, password, args.role, args.hamlet, time.time())
+            made = await store.call(
+                accounts.add_user, args.username, password, args.role, args.hamlet, time.time(), args.number
+            )
             who = f"dòng lệnh ({getpass.getuser()})"
             detail = json.dumps({"username": made.username, "role": made.role}, ensure_ascii=False)
             await store.call(accounts.audit, who, "thêm tài khoản", detail, time.time())
@@ -309,10 +311,19 @@ def parser() -> argparse.ArgumentParser:
     say.add_argument("--config")
     say.set_defaults(fn=cmd_say)
     user = sub.add_parser("user", help="accounts of the console").add_subparsers(dest="user_command", required=True)
-    add = user.add_parser("add", help="create an account (the first admin, for instance)")
-    add.add_argument("username")
+    add = user.add_parser(
+        "add",
+        help="create an account (the first admin, for instance)",
+        description="Create an account of the console. Roles: admin (quản trị: everything, accounts and the "
+        "audit log included), official (cán bộ xã: messages, loudspeakers, alerts, residents' questions, "
+        "the knowledge base), hamlet_head (trưởng thôn: sends to and sees only their own hamlet, and "
+        "confirms alerts). A hamlet head needs --hamlet, written as in [commune] hamlets (with or without "
+        "diacritics). Example: loa user add lomai --role hamlet_head --hamlet 'Nà Phìn' --number 0912345678",
+    )
+    add.add_argument("username", help="letters, digits, dots and underscores; unique whatever the case")
     add.add_argument("--role", choices=["admin", "official", "hamlet_head"], default="admin")
     add.add_argument("--hamlet", help="the hamlet of a hamlet head")
+    add.add_argument("--number", help="the person's own phone: a hamlet head's confirms alerts from the console")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--config")
     add.set_defaults(fn=cmd_user_add)

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
+from broadcasts import people
 from broadcasts.views import ANNOUNCER, BROADCASTS
 from gateway.core.keys import CLOCK, STORE
 from gateway.keywords.views import RESIDENTS
@@ -34,10 +35,23 @@ async def _credit(request: web.Request) -> dict[str, Any] | None:
 @routes.get("/")
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
-    await pages.user(request)
+    user = await pages.user(request)
     app = request.app
     announcer = app[ANNOUNCER]
     midnight = datetime.fromtimestamp(app[CLOCK](), app[CONSOLE].tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if user.is_head and user.hamlet_id is not None:
+        # their hamlet only: nothing of the commune's they cannot open, no other hamlet's numbers
+        plays = await announcer.upcoming_plays(50)
+        return {
+            "head": await app[STORE].call(people.hamlet_overview, user.hamlet_id, midnight.timestamp()),
+            "modem": app[TRANSPORT].info,
+            "upcoming": [
+                {"when": pages.when(request, a["next_play_at"]), "title": a["text"] or "(ghi âm)"}
+                for a in plays
+                if not a["zones"] or user.hamlet in a["zones"]
+            ][:5],
+            "clock": app[CLOCK_TRUST].status(),
+        }
     outbox = app[OUTBOX]
     counts = await outbox.counts()
     session = await get_session(request)

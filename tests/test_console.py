@@ -99,16 +99,34 @@ async def test_log_in_send_to_a_hamlet_and_see_it_arrive(browser: Browser, site:
     await page.check("input[name=hamlets][value='Nà Phìn']")
     text = "Chào {ten}: sáng thứ Hai 7h30 tiêm chủng cho trẻ tại trạm y tế xã, nhớ mang sổ tiêm."
     await page.fill("#text", text)
-    assert "2 tin (UCS-2)" in await page.inner_text("#count-auto")
-    assert "1 tin (GSM-7)" in await page.inner_text("#count-gsm7")
+    assert "2 tin" in await page.inner_text("#count-auto")
+    assert "1 tin" in await page.inner_text("#count-gsm7")
     assert "Chao {ten}: sang thu Hai" in await page.inner_text("#preview-gsm7")
     await page.screenshot(path=str(ARTIFACTS / "send.png"), full_page=True)
     await page.click("#send-form button[type=submit]")
+    # to many people: what it costs first, and nothing sent until it is confirmed
+    confirm = page.locator("#confirm-send")
+    assert "Sẽ gửi tới 2 người · 4 tin · 1.400 đ" in await confirm.inner_text()
+    assert await page.input_value("#text") == text
+    assert await sql_outbox(site) == 0
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(ARTIFACTS / f"send-confirm-{name}.png"), full_page=True)
+    await confirm.locator("button").click()
     await page.wait_for_selector(".flash")
     assert "Đã xếp 2 tin" in await page.inner_text(".flash")
     received = {m.number: m.text for m in await wait_sent(emulator, 2)}
     assert received["+84912000001"].startswith("Chào Lò Thị Mai: sáng thứ Hai")
     assert "+84912000009" not in received
+    # the batch can be watched going out, with each message's parts and delivery
+    await page.click("#batch-link a")
+    await page.wait_for_selector("#messages")
+    rows = page.locator("#messages tr[id^=message-]")
+    assert await rows.count() == 2
+    assert "Lò Thị Mai" in await page.inner_text("#messages")
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(ARTIFACTS / f"messages-batch-{name}.png"), full_page=True)
 
 
 async def test_a_form_error_keeps_what_was_typed(browser: Browser, site: Any) -> None:
@@ -357,10 +375,71 @@ async def test_a_day_of_questions_answered_by_procedure_teaches_the_answers_to_t
     await page.screenshot(path=str(ARTIFACTS / "procedures-examples-phone.png"), full_page=True)
 
 
+async def test_a_hamlet_head_sees_their_hamlet_and_confirms_an_alert_on_the_page(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    from broadcasts.people import add_contact
+
+    await site.app[STORE].call(
+        add_contact, {"name": "Vàng A Sử", "number": "0912100001", "hamlet": "Nà Phìn", "roles": ["hamlet_head"]},
+        time.time(),
+    )  # fmt: skip
+    await site.app[STORE].call(
+        add_contact, {"name": "Sùng A Dình", "number": "0912100009", "hamlet": "Khau Phạ", "roles": ["hamlet_head"]},
+        time.time(),
+    )  # fmt: skip
+    admin = await login(browser, site, "quantri")
+    await admin.goto("/users")
+    row = admin.locator("#users tr", has_text="truongthon")
+    await row.locator("input[name=number]").fill("0912 100 001")
+    await row.locator("button:text('Lưu số')").click()
+    assert "Đã lưu số điện thoại của truongthon" in await admin.inner_text(".flash")
+    assert "+84912100001" in await admin.inner_text("#users")
+    official = await login(browser, site, "canbo")
+    await official.goto("/alerts")
+    await official.fill("#alert-text", "Mưa lớn, nước suối dâng: các hộ ven suối chuẩn bị sơ tán")
+    await official.check("#alert-form input[name=hamlets][value='Nà Phìn']")
+    await official.check("#alert-form input[name=hamlets][value='Khau Phạ']")
+    await official.click("#alert-form button")
+    await official.wait_for_selector(".flash")
+    await wait_sent(emulator, 2)
+
+    head = await login(browser, site, "truongthon")
+    await head.wait_for_selector("#hamlet")
+    dashboard = await head.inner_text("main")
+    assert "Thôn Nà Phìn" in dashboard and "1 cảnh báo người trong thôn chưa xác nhận" in dashboard.replace("\n", " ")
+    # nothing of the commune's: no outbox totals, no failures with other people's numbers, no SIM credit
+    assert await head.locator("#outbox").count() == 0 and "SIM" not in dashboard
+    await head.goto("/send")
+    assert await head.is_checked("input[name=hamlets][value='Nà Phìn']")
+    await head.goto("/alerts")
+    assert await head.locator("#alert-form").count() == 0
+    board = head.locator("#alert-1")
+    assert "Vàng A Sử" in await board.inner_text() and "Sùng A Dình" not in await board.inner_text()
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await head.set_viewport_size(size)
+        await head.screenshot(path=str(ARTIFACTS / f"head-alert-{name}.png"), full_page=True)
+    await board.locator("button:text('Đã nhận')").click()
+    await head.wait_for_selector(".flash")
+    assert "Đã xác nhận cảnh báo 1" in await head.inner_text(".flash")
+    assert "Bạn đã xác nhận lúc" in await head.inner_text("#alert-1")
+    rows = await sql(type("C", (), {"app": site.app}), "select number, confirmed_at is not null from alert_recipients")
+    assert sorted(rows) == [("+84912100001", 1), ("+84912100009", 0)]
+    # the official's page shows it without a reload (it fetches the boards every 15 s)
+    await official.locator("#alert-1", has_text="xác nhận 1 ·").wait_for(timeout=20000)
+    # closing an alert asks first, then stops the re-sends
+    official.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
+    await official.click("#alert-1 button:text('Đóng cảnh báo')")
+    await official.wait_for_selector(".flash")
+    assert "Đã đóng cảnh báo 1" in await official.inner_text(".flash")
+    assert await official.inner_text("#alert-1 .status") == "Đã đóng"
+
+
 PAGES = {
     "quantri": [
         "/",
         "/send",
+        "/messages",
         "/announcements",
         "/questions",
         "/alerts",
@@ -369,7 +448,7 @@ PAGES = {
         "/users",
         "/audit",
     ],
-    "truongthon": ["/", "/send", "/contacts"],
+    "truongthon": ["/", "/send", "/messages", "/alerts", "/contacts"],
 }
 PHONE: ViewportSize = {"width": 360, "height": 740}
 DESKTOP: ViewportSize = {"width": 1366, "height": 768}

@@ -14,6 +14,7 @@ class User:
     role: str
     hamlet_id: int | None
     hamlet: str | None
+    number: str | None = None  # the person's own phone (+84…), when the admin gave it
 
     @property
     def is_head(self) -> bool:

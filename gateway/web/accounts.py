@@ -18,6 +18,7 @@ from gateway.core.errors import InvalidRequest, LoginRefused, NotFound
 from gateway.core.principal import SYSTEM as SYSTEM
 from gateway.core.principal import User
 from gateway.core.store import transaction
+from gateway.sms import numbers
 
 ROLES = ("admin", "official", "hamlet_head")
 ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head": "Trưởng thôn"}
@@ -33,7 +34,8 @@ def _dummy() -> str:
 
 def _user(db: sqlite_utils.Database, where: str, arg: Any) -> User | None:
     row = db.execute(
-        "select u.id, u.username, u.role, u.hamlet_id, h.name from users u left join hamlets h on h.id = u.hamlet_id"
+        "select u.id, u.username, u.role, u.hamlet_id, h.name, u.number from users u"
+        " left join hamlets h on h.id = u.hamlet_id"
         f" where {where}",
         [arg],
     ).fetchone()
@@ -45,11 +47,17 @@ def get(db: sqlite_utils.Database, user_id: int) -> User | None:
 
 
 def add_user(
-    db: sqlite_utils.Database, username: str, password: str, role: str, hamlet: str | None, now: float
+    db: sqlite_utils.Database,
+    username: str,
+    password: str,
+    role: str,
+    hamlet: str | None,
+    now: float,
+    number: str | None = None,
 ) -> User:
     """An account, the password hashed on the calling thread (the command line, tests)."""
     check_password(password)
-    return insert_user(db, username, hash_password(password), role, hamlet, now)
+    return insert_user(db, username, hash_password(password), role, hamlet, now, number)
 
 
 def hash_password(password: str) -> str:
@@ -58,9 +66,31 @@ def hash_password(password: str) -> str:
     return str(_hasher.hash(password))
 
 
+def own_number(number: str | None) -> str | None:
+    """A person's own phone, written any usual way, as +84…; empty is none."""
+    if not number or not number.strip():
+        return None
+    try:
+        return numbers.normalise(number)
+    except InvalidRequest as e:
+        raise InvalidRequest(e.message, field="number") from None
+
+
+def set_number(db: sqlite_utils.Database, user_id: int, number: str | None) -> None:
+    with transaction(db):
+        db.execute("update users set number=? where id=?", [own_number(number), user_id])
+
+
 def insert_user(
-    db: sqlite_utils.Database, username: str, password_hash: str, role: str, hamlet: str | None, now: float
+    db: sqlite_utils.Database,
+    username: str,
+    password_hash: str,
+    role: str,
+    hamlet: str | None,
+    now: float,
+    number: str | None = None,
 ) -> User:
+    number = own_number(number)
     username = username.strip()
     if not username or not username.replace(".", "").replace("_", "").isalnum():
         raise InvalidRequest("Tên đăng nhập chỉ gồm chữ, số, dấu chấm, gạch dưới", field="username")
@@ -78,8 +108,9 @@ def insert_user(
         if db.execute("select 1 from users where username=? collate nocase", [username]).fetchone():
             raise InvalidRequest(f"Đã có tài khoản {username!r}", field="username")
         db.execute(
-            "insert into users (username, password_hash, role, hamlet_id, created_at, failed) values (?,?,?,?,?,0)",
-            [username, password_hash, role, hamlet_id, now],
+            "insert into users (username, password_hash, role, hamlet_id, created_at, failed, number)"
+            " values (?,?,?,?,?,0,?)",
+            [username, password_hash, role, hamlet_id, now, number],
         )
     user = _user(db, "u.username=?", username)
     assert user is not None
@@ -97,7 +128,7 @@ def users(db: sqlite_utils.Database, now: float, lock_after: int, lock_seconds: 
     """Every account, with whether it is disabled and until when some address is locked out of it."""
     rows = list(
         db.query(
-            "select u.id, u.username, u.role, h.name as hamlet, u.disabled from users u"
+            "select u.id, u.username, u.role, h.name as hamlet, u.disabled, u.number from users u"
             " left join hamlets h on h.id = u.hamlet_id order by u.username collate nocase"
         )
     )

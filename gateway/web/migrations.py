@@ -42,4 +42,13 @@ def _m007_sessions(db: sqlite_utils.Database) -> None:
     db.execute("create unique index users_username_nocase on users (username collate nocase)")
 
 
-MIGRATIONS = [("005_accounts", _m005_accounts), ("007_sessions", _m007_sessions)]
+def _m010_user_number(db: sqlite_utils.Database) -> None:
+    # a hamlet head's own phone: "Đã nhận" on the console confirms an alert as that number's OK does
+    db.table("users").add_column("number", str)
+
+
+MIGRATIONS = [
+    ("005_accounts", _m005_accounts),
+    ("007_sessions", _m007_sessions),
+    ("010_user_number", _m010_user_number),
+]

@@ -6,6 +6,7 @@ import base64
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,7 +48,7 @@ VI = {
     "draft": "Bản nháp", "scheduled": "Đã lên lịch", "done": "Đã xong", "cancelled": "Đã huỷ", "failed": "Lỗi",
     "active": "Đang chạy", "played": "Đã phát", "late": "Phát muộn", "missed": "Bị lỡ", "interrupted": "Bị ngắt",
     "unknown": "Không rõ (mất điện khi đang phát)", "playing": "Đang phát", "open": "Đang chờ xác nhận",
-    "confirmed": "Đã xác nhận", "answered": "Đã trả lời", "queued": "Chờ gửi", "sending": "Đang gửi",
+    "confirmed": "Đã xác nhận", "closed": "Đã đóng", "answered": "Đã trả lời", "queued": "Chờ gửi", "sending": "Đang gửi",
     "sent": "Đã gửi", "delivered": "Đã tới máy", "thuong": "Thường", "uu_tien": "Ưu tiên", "khan_cap": "Khẩn cấp",
     "resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ",
     "on→off": "bật → tắt", "on→off (at start)": "bật → tắt (khi khởi động lại)", "on": "bật", "off": "tắt",
@@ -59,6 +60,15 @@ def vi(word: object) -> str:
     """The Vietnamese for a stored word; anything else as it is."""
     text = "" if word is None else str(word)
     return VI.get(text, text)
+
+
+# errors carry an English gloss for the API's callers, "(invalid number)": people read them without it
+_GLOSS = re.compile(r"\s*\((?=[^)]*[a-z])[\x20-\x7e]*\)")
+
+
+def plain(text: object) -> str:
+    """An error or notice as a person reads it: without the English glosses in parentheses."""
+    return _GLOSS.sub("", "" if text is None else str(text)).strip()
 
 
 def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str]) -> None:
@@ -84,7 +94,7 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
         app,
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
-        filters={"vi": vi},
+        filters={"vi": vi, "plain": plain},
         context_processors=[_context],
     )
     app.router.add_static("/static", str(Path(__file__).parent / "static"))
@@ -160,7 +170,7 @@ async def user(request: web.Request, *roles: str) -> User:
 
 async def flash(request: web.Request, text: str, kind: str = "ok") -> None:
     session = await get_session(request)
-    session["flashes"] = [*session.get("flashes", []), (kind, text)]
+    session["flashes"] = [*session.get("flashes", []), (kind, plain(text))]
 
 
 async def audit(request: web.Request, who: User, action: str, detail: Any = "") -> None:

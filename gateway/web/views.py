@@ -102,6 +102,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
             str(form.get("role", "")),
             str(form.get("hamlet", "")) or None,
             request.app[CLOCK](),
+            str(form.get("number", "")),
         )
     except LoaError as e:
         await pages.flash(request, e.message, "error")
@@ -111,7 +112,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/users")
 
 
-@routes.post("/users/{id:\\d{1,9}}/{action:token|unlock|disable|enable|password}")
+@routes.post("/users/{id:\\d{1,9}}/{action:token|unlock|disable|enable|password|number}")
 async def user_action(request: web.Request) -> web.StreamResponse:
     admin = await pages.user(request, "admin")
     form = await pages.form(request)
@@ -133,6 +134,9 @@ async def user_action(request: web.Request) -> web.StreamResponse:
                 raise InvalidRequest("Không tự khoá tài khoản của mình được", field="id")
             await store.call(accounts.set_disabled, target.id, action == "disable")
             done = f"Đã {'khoá' if action == 'disable' else 'mở lại'} tài khoản {target.username}."
+        elif action == "number":
+            await store.call(accounts.set_number, target.id, str(form.get("number", "")))
+            done = f"Đã lưu số điện thoại của {target.username}."
         else:
             password_hash = await asyncio.to_thread(accounts.hash_password, str(form.get("password", "")))
             await store.call(accounts.set_password, target.id, password_hash)
@@ -141,7 +145,8 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         await pages.flash(request, e.message, "error")
     else:
         names = {"token": "tạo token API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
-                 "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu"}  # fmt: skip
+                 "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu",
+                 "number": "sửa số điện thoại"}  # fmt: skip
         await pages.audit(request, admin, names[action], {"username": target.username})
         await pages.flash(request, done)
     raise web.HTTPSeeOther("/users")

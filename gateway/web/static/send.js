@@ -6,9 +6,10 @@ function fold(t) { return t.normalize("NFC").replace(/đ/g, "d").replace(/Đ/g, 
 function segments(t) {
   let gsm = true, septets = 0;
   for (const c of t) { if (GSM.includes(c)) septets += 1; else if (EXT.includes(c)) septets += 2; else { gsm = false; break; } }
-  if (gsm) return {enc: "GSM-7", n: septets <= 160 ? 1 : Math.ceil(septets / 153), len: septets};
+  // GSM-7 fits 160 a part, 153 when split; one Vietnamese letter outside it makes UCS-2: 70, 67
+  if (gsm) return {enc: "bảng chữ không dấu, 160 ký tự một tin", n: septets <= 160 ? 1 : Math.ceil(septets / 153), len: septets};
   const units = t.length;  // UTF-16 units, as the phone counts them
-  return {enc: "UCS-2", n: units <= 70 ? 1 : Math.ceil(units / 67), len: units};
+  return {enc: "bảng chữ có dấu, 70 ký tự một tin", n: units <= 70 ? 1 : Math.ceil(units / 67), len: units};
 }
 function update() {
   const t = document.getElementById("text").value.normalize("NFC");
