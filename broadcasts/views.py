@@ -314,7 +314,7 @@ async def send(request: web.Request) -> web.StreamResponse:
             errors["to" if field in ("to", "hamlet", "group") else "text"] = e.message
         else:
             run = created.get("run", {"queued": 0})
-            await pages.audit(request, user, "send SMS", {"to": target, "text": text, "queued": run["queued"]})
+            await pages.audit(request, user, "gửi tin nhắn", {"to": target, "text": text, "queued": run["queued"]})
             note = f"Đã xếp {run['queued']} tin vào hàng gửi."
             if run.get("deferred"):
                 note += " Đang giờ nghỉ đêm: tin sẽ đi lúc sáng."
@@ -428,7 +428,7 @@ async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, "create announcement", {"id": made["id"], **body})
+        await pages.audit(request, user, "soạn thông báo loa", {"id": made["id"], **body})
         await pages.flash(request, f"Đã tạo bản nháp số {made['id']} ({made['seconds']:.0f} giây). Nghe thử rồi duyệt.")
     raise web.HTTPSeeOther("/announcements")
 
@@ -449,7 +449,12 @@ async def decide(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, f"{request.match_info['action']} announcement", {"id": announcement_id})
+        await pages.audit(
+            request,
+            user,
+            {"approve": "duyệt thông báo loa", "cancel": "huỷ thông báo loa"}[request.match_info["action"]],
+            {"id": announcement_id},
+        )
     raise web.HTTPSeeOther("/announcements")
 
 
@@ -488,7 +493,7 @@ async def import_contacts_page(request: web.Request) -> web.StreamResponse:
             "rejected": [{"line": r["line"], "reason": r["reason"]} for r in report.rejected],
         }
         await pages.audit(
-            request, user, "import contacts", {"imported": report.imported, "rejected": len(report.rejected)}
+            request, user, "nhập danh bạ", {"imported": report.imported, "rejected": len(report.rejected)}
         )
     raise web.HTTPSeeOther("/contacts")
 
@@ -584,7 +589,7 @@ async def send_alert(request: web.Request) -> web.StreamResponse:
             field = e.details.get("field", "text")
             errors["to" if field == "to" else "text"] = e.message
         else:
-            await pages.audit(request, user, "send alert", body | {"id": created["id"]})
+            await pages.audit(request, user, "gửi cảnh báo", body | {"id": created["id"]})
             await pages.flash(request, f"Đã gửi cảnh báo {created['id']} tới {created['recipients']} người.")
             raise web.HTTPSeeOther("/alerts")
     context = await _alerts_context(request, user, form, errors)

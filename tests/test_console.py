@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -501,6 +502,43 @@ async def test_every_page_fits_a_360_px_phone_and_a_desktop(
             await page.screenshot(path=str(ARTIFACTS / f"{username}-{slug}-{name}.png"), full_page=True)
         await page.close()
     assert too_wide == [], too_wide
+
+
+# English that has leaked into pages before (statuses, priorities, roles, relay states, error glosses,
+# API paths, seed text); words that are also Vietnamese without diacritics ("to", "the", "do") are left out
+ENGLISH = set(
+    """draft scheduled done cancelled canceled failed queued sending sent delivered pending error errors invalid
+    missing unknown number numbers phone message messages reply answer answered question questions procedure
+    reference sheet token tokens admin official resident residents hamlet hamlets head relay post delete
+    segments segment encoding status priority none null true false login logout password user users username
+    audit role roles send alert alerts announcement announcements loudspeaker signal operator network checked
+    unconfirmed emulated played missed late interrupted playing active recording contacts contact group groups
+    reminder reminders page next previous older save edit cancel approve yes start off and with from for of is
+    are not api json http confirmed closed open opted capped deferred expected forbidden allowed denied""".split()
+)
+JARGON = ("GSM-7", "UCS-2", "GSM7", "UCS2", " UTC")
+
+
+@pytest.mark.parametrize("username", list(PAGES))
+async def test_no_page_speaks_english(browser: Browser, site: Any, emulator: EmulatedModem, username: str) -> None:
+    await seed_every_page(site, emulator)
+    page = await login(browser, site, username)
+    found = {}
+    for path in PAGES[username]:
+        await page.goto(path)
+        text = await page.evaluate(
+            """() => [document.title, document.body.innerText,
+                      ...[...document.querySelectorAll('[placeholder],[aria-label],[title]')].map(e =>
+                          [e.getAttribute('placeholder'), e.getAttribute('aria-label'), e.getAttribute('title')]
+                          .filter(Boolean).join(' ')),
+                      ...[...document.querySelectorAll('input[type=text]')].map(e => e.value),
+                      ...[...document.querySelectorAll('option')].map(e => e.textContent)].join(' ')"""
+        )
+        words = {w for w in re.findall(r"[A-Za-z]+", text) if not w.isupper() and w.lower() in ENGLISH}
+        jargon = [j for j in JARGON if j in text]
+        if words or jargon:
+            found[path] = sorted(words) + jargon
+    assert found == {}, found
 
 
 async def test_a_page_a_hamlet_head_may_not_open_says_so_in_vietnamese_with_the_navigation(

@@ -167,7 +167,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
         except LoaError as e:
             await pages.flash(request, e.message, "error")
         else:
-            await pages.audit(request, user, "answer question", {"question": question_id, "text": text})
+            await pages.audit(request, user, "trả lời câu hỏi", {"question": question_id, "text": text})
             await pages.flash(request, f"Đã gửi câu trả lời ({result['segments']} tin nhắn).")
     raise web.HTTPSeeOther("/questions")
 
@@ -186,7 +186,7 @@ async def answer_with_procedure(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, "answer question", {"question": question_id, "procedure": key})
+        await pages.audit(request, user, "trả lời câu hỏi", {"question": question_id, "procedure": key})
         await pages.flash(
             request,
             f"Đã gửi câu trả lời {key.upper()} ({result['segments']} tin nhắn). "
@@ -205,7 +205,7 @@ async def mark_not_a_procedure(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, "not a procedure", {"question": question_id})
+        await pages.audit(request, user, "đánh dấu không phải thủ tục", {"question": question_id})
         await pages.flash(request, "Đã ghi: không phải thủ tục. Tin giống vậy sẽ chuyển cho cán bộ, không tự trả lời.")
     raise web.HTTPSeeOther(f"/questions#question-{question_id}")
 
@@ -246,7 +246,7 @@ async def save_not_questions(request: web.Request) -> web.StreamResponse:
         await pages.flash(request, e.message, "error")
     else:
         await request.app[RESIDENTS].save_not_questions(parsed)
-        await pages.audit(request, user, "edit not-questions", {"items": list(parsed)})
+        await pages.audit(request, user, "sửa cụm từ mời, thông báo", {"items": list(parsed)})
         await pages.flash(request, "Đã lưu các cụm từ mời / thông báo.")
     raise web.HTTPSeeOther("/procedures#not-questions")
 
@@ -261,7 +261,7 @@ async def delete_example_page(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, user, "remove example", {"example": example_id})
+        await pages.audit(request, user, "xoá ví dụ", {"example": example_id})
         await pages.flash(request, "Đã xoá ví dụ.")
     raise web.HTTPSeeOther("/procedures#examples")
 
@@ -293,6 +293,6 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
         context = await _procedures_context(request, typed, errors)
         return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
     await residents.save_procedure(procedure)
-    await pages.audit(request, user, "edit procedure", raw | {"key": key})
+    await pages.audit(request, user, "sửa câu trả lời thủ tục", raw | {"key": key})
     await pages.flash(request, f"Đã lưu câu trả lời {key}.")
     raise web.HTTPSeeOther(f"/procedures#procedure-{key}")

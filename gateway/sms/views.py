@@ -174,5 +174,5 @@ async def balance(request: web.Request) -> web.StreamResponse:
         session["balance"] = await request.app[TRANSPORT].ussd("*101#")
     except LoaError as e:
         await pages.flash(request, f"Không xem được số dư: {e.message}", "error")
-    await pages.audit(request, user, "USSD *101#")
+    await pages.audit(request, user, "xem số dư SIM (USSD *101#)")
     raise web.HTTPSeeOther("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from typing import Any
 
@@ -125,7 +126,7 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         if action == "token":
             session = await get_session(request)
             session["token"] = await store.call(accounts.new_token, target.id, "console", request.app[CLOCK]())
-            done = f"Đã tạo token API cho {target.username}."
+            done = f"Đã tạo mã API cho {target.username}."
         elif action == "unlock":
             await store.call(accounts.unlock, target.id)
             done = f"Đã mở khoá {target.username}."
@@ -144,7 +145,7 @@ async def user_action(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        names = {"token": "tạo token API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
+        names = {"token": "tạo mã API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
                  "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu",
                  "number": "sửa số điện thoại"}  # fmt: skip
         await pages.audit(request, admin, names[action], {"username": target.username})
@@ -162,8 +163,8 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     except LoaError as e:
         await pages.flash(request, e.message, "error")
     else:
-        await pages.audit(request, admin, "thu hồi token API", {"id": token_id})
-        await pages.flash(request, f"Đã thu hồi token số {token_id}; nó không dùng được nữa.")
+        await pages.audit(request, admin, "thu hồi mã API", {"id": token_id})
+        await pages.flash(request, f"Đã thu hồi mã API số {token_id}; nó không dùng được nữa.")
     raise web.HTTPSeeOther("/users")
 
 
@@ -176,4 +177,48 @@ async def audit_page(request: web.Request) -> dict[str, Any]:
     rows = await request.app[STORE].call(accounts.audit_log, AUDIT_PAGE, older)
     for r in rows:
         r["when"] = pages.when(request, r["at"])
+        r["action"] = audit_action(r["action"])
+        if r["user"] == accounts.SYSTEM.username:
+            r["user"] = "hệ thống (mã API trong cấu hình)"
+        r["detail"] = audit_detail(r["detail"])
     return {"rows": rows, "next": rows[-1]["id"] if len(rows) == AUDIT_PAGE else None}
+
+
+# the audit log's words as a person reads them: API calls and the keys of the details in Vietnamese
+_METHODS = {"POST": "tạo / gửi", "PUT": "sửa", "DELETE": "xoá"}
+_WORDS = {
+    "messages": "tin nhắn", "contacts": "danh bạ", "hamlets": "thôn", "groups": "nhóm", "reminders": "nhắc tin",
+    "alerts": "cảnh báo", "announcements": "thông báo loa", "clips": "ghi âm", "procedures": "thủ tục",
+    "questions": "câu hỏi", "examples": "ví dụ", "not-questions": "cụm từ mời, thông báo", "ussd": "USSD",
+    "approve": "duyệt", "cancel": "huỷ", "answer": "trả lời", "import": "nhập", "not-a-procedure": "không phải thủ tục",
+    "id": "số", "question": "câu hỏi", "procedure": "thủ tục", "text": "nội dung", "to": "gửi tới", "queued": "đã xếp",
+    "username": "tài khoản", "role": "vai trò", "key": "mã", "name": "tên", "synonyms": "cách hỏi",
+    "situations": "tình huống", "answer_plain": "trả lời không dấu", "checked_on": "ngày kiểm tra",
+    "checked_by": "người kiểm tra", "status": "trạng thái", "items": "cụm từ", "example": "ví dụ",
+    "imported": "đã nhập", "rejected": "bị từ chối", "repeat": "số lần đọc", "priority": "ưu tiên", "zones": "thôn",
+    "when": "lúc", "escalate_to": "báo cho", "confirm_minutes": "phút chờ", "loudspeaker": "loa",
+    "hamlet": "thôn", "roles_": "vai trò", "numbers": "số điện thoại",
+}  # fmt: skip
+
+
+def audit_action(action: str) -> str:
+    """ "API PUT /api/v1/procedures/KS" → "Qua API: sửa thủ tục KS"."""
+    method, _, path = action.partition(" ")[2].partition(" ")
+    if not action.startswith("API ") or method not in _METHODS:
+        return action
+    parts = [p for p in path.removeprefix("/api/v1/").split("/") if p]
+    return f"Qua API: {_METHODS[method]} " + " ".join(_WORDS.get(p, p) for p in parts)
+
+
+def audit_detail(detail: str) -> str:
+    """A JSON detail as "tên: giá trị" pairs; anything else as it was written."""
+    try:
+        found = json.loads(detail) if detail.startswith("{") else None
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        return detail
+    return " · ".join(
+        f"{_WORDS.get(k, k)}: {v if isinstance(v, str | int | float) else json.dumps(v, ensure_ascii=False)}"
+        for k, v in found.items()
+    )
