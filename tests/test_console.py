@@ -514,7 +514,7 @@ ENGLISH = set(
     audit role roles send alert alerts announcement announcements loudspeaker signal operator network checked
     unconfirmed emulated played missed late interrupted playing active recording contacts contact group groups
     reminder reminders page next previous older save edit cancel approve yes start off and with from for of is
-    are not api json http confirmed closed open opted capped deferred expected forbidden allowed denied""".split()
+    are not api json http confirmed closed open opted capped deferred expected forbidden allowed denied""".split()  # noqa: SIM905
 )
 JARGON = ("GSM-7", "UCS-2", "GSM7", "UCS2", " UTC")
 
