@@ -158,6 +158,7 @@ def create_app(
         config.web,
         pages.Console(config.commune.name, config.broadcasts.timezone),
         templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
+        key_file=Path(config.database.path + ".session-key"),
     )
     web_views.setup(app, config.web)
     sms_views.setup(app, outbox, inbox, clock_trust, sim_credit)

@@ -436,6 +436,35 @@ async def test_a_hamlet_head_sees_their_hamlet_and_confirms_an_alert_on_the_page
     assert await official.inner_text("#alert-1 .status") == "Đã đóng"
 
 
+async def test_a_session_that_ends_while_typing_keeps_the_text_after_logging_in_again(
+    browser: Browser, site: Any
+) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    text = "Tối nay 19h họp thôn bàn việc làm đường, mời mỗi hộ một người đến nhà văn hoá."
+    await page.fill("#text", text)
+    await site.app[STORE].call(lambda db: db.execute("delete from sessions"))  # it ran out meanwhile
+    await page.click("#send-form button[type=submit]")
+    await page.wait_for_selector("#password")
+    assert "/login?next=/send" in page.url
+    await page.fill("#username", "canbo")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#draft-restored")
+    assert page.url.endswith("/send")
+    assert await page.input_value("#text") == text
+    assert "tin nhắn mỗi người" in await page.inner_text("#counter")  # the counter counted it
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(ARTIFACTS / f"draft-restored-{name}.png"), full_page=True)
+    # once it has gone, it does not come back
+    await page.check("input[name=hamlets][value='Khau Phạ']")
+    await page.click("#send-form button[type=submit]")
+    await page.wait_for_selector(".flash")
+    await page.goto("/send")
+    assert await page.input_value("#text") == ""
+
+
 PAGES = {
     "quantri": [
         "/",

@@ -117,6 +117,10 @@ def insert_user(
     return user
 
 
+def count_users(db: sqlite_utils.Database) -> int:
+    return int(db.execute("select count(*) from users").fetchone()[0])
+
+
 def check_password(password: str) -> None:
     if len(password) < 8:
         raise InvalidRequest("Mật khẩu cần ít nhất 8 ký tự", field="password")

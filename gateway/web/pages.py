@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -20,6 +23,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography import fernet
 
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
@@ -72,25 +76,61 @@ def plain(text: object) -> str:
     return _GLOSS.sub("", "" if text is None else str(text)).strip()
 
 
-def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str]) -> None:
-    """Sessions and templates; `templates` names the packages whose templates/ folder holds pages."""
+class KeptKeyStorage(EncryptedCookieStorage):
+    """Sessions under a key made once and kept in a file beside the database (when [web] secret is not
+    set), so that a restart does not log everyone out; the file is read or made at start."""
+
+    def __init__(self, key_file: Path, **kwargs: Any) -> None:
+        super().__init__(secrets.token_bytes(32), **kwargs)
+        self.key_file = key_file
+
+    async def load_key(self, app: web.Application) -> AsyncIterator[None]:
+        key = await asyncio.to_thread(kept_key, self.key_file)
+        self._fernet = fernet.Fernet(base64.urlsafe_b64encode(key))  # the library keeps its key there
+        yield
+
+
+def kept_key(path: Path) -> bytes:
+    """32 random bytes in `path` (mode 600), made the first time; a damaged file is replaced."""
+    try:
+        key = base64.urlsafe_b64decode(path.read_bytes().strip())
+        if len(key) == 32:
+            return key
+        log.warning("session key %s is damaged: making a new one (everyone logs in again)", path)
+    except FileNotFoundError:
+        log.info("no session key yet: making %s", path)
+    except ValueError:
+        log.warning("session key %s is damaged: making a new one (everyone logs in again)", path)
+    key = secrets.token_bytes(32)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(base64.urlsafe_b64encode(key))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return key
+
+
+def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str], key_file: Path) -> None:
+    """Sessions and templates; `templates` names the packages whose templates/ folder holds pages;
+    without [web] secret the session key is kept in `key_file`."""
     app[CONSOLE] = console
-    key = base64.urlsafe_b64decode(config.secret) if config.secret else secrets.token_bytes(32)
-    if not config.secret:
-        log.warning("no [web] secret: a new session key for this run; everyone logs in again after a restart")
-    setup_session(
-        app,
-        EncryptedCookieStorage(
-            key,
-            cookie_name="loa_session",
-            httponly=True,
-            # Lax, not Strict: with Strict a link followed from elsewhere arrives without the cookie,
-            # and the login page it lands on would replace the open session (a cross-site logout).
-            # Forms are guarded by the CSRF token, not by the cookie's SameSite.
-            samesite="Lax",
-            max_age=int(config.session_hours * 3600),
-        ),
+    options: dict[str, Any] = dict(
+        cookie_name="loa_session",
+        httponly=True,
+        # Lax, not Strict: with Strict a link followed from elsewhere arrives without the cookie,
+        # and the login page it lands on would replace the open session (a cross-site logout).
+        # Forms are guarded by the CSRF token, not by the cookie's SameSite.
+        samesite="Lax",
+        max_age=int(config.session_hours * 3600),
     )
+    if config.secret:
+        setup_session(app, EncryptedCookieStorage(base64.urlsafe_b64decode(config.secret), **options))
+    else:
+        storage = KeptKeyStorage(key_file, **options)
+        app.cleanup_ctx.append(storage.load_key)
+        setup_session(app, storage)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
@@ -159,7 +199,7 @@ async def user(request: web.Request, *roles: str) -> User:
     """The logged-in user (else to the login page); with `roles`, only those roles see the page."""
     found = await session_user(request)
     if found is None:
-        raise web.HTTPSeeOther("/login")
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": _back_to(request)}))
     if roles and found.role not in roles:
         # the same page as any other, with the navigation: a hamlet head is not left at a dead end
         page = aiohttp_jinja2.render_template(
@@ -167,6 +207,23 @@ async def user(request: web.Request, *roles: str) -> User:
         )
         raise web.HTTPForbidden(text=page.text, content_type="text/html")
     return found
+
+
+def _back_to(request: web.Request) -> str:
+    """Where to return after logging in: the page itself, or for a posted form the page it was on."""
+    if request.method == "GET":
+        return request.path_qs
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc == request.host and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
+def local_path(target: str) -> str:
+    """A path on this console only ("/send"), never another site ("//evil", "https://…"): else "/"."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
+        return target
+    return "/"
 
 
 async def flash(request: web.Request, text: str, kind: str = "ok") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
 
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
 WEB = web.AppKey("web", WebConfig)
 
@@ -26,12 +28,26 @@ WEB = web.AppKey("web", WebConfig)
 def setup(app: web.Application, config: WebConfig) -> None:
     app[WEB] = config
     app.add_routes(routes)
+    app.on_startup.append(_first_run)  # after every cleanup_ctx: the store is open
+
+
+async def _first_run(app: web.Application) -> None:
+    if await app[STORE].call(accounts.count_users) == 0:
+        log.warning(
+            "no account yet: nobody can log in to the console. Create the first one with "
+            "`loa user add <name> --role admin` (add --config as for loa run); `loa user add --help` explains roles"
+        )
 
 
 @routes.get("/login")
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict[str, Any]:
-    return {"username": "", "error": None}
+    return {
+        "username": "",
+        "error": None,
+        "next": pages.local_path(request.query.get("next", "/")),
+        "no_accounts": await request.app[STORE].call(accounts.count_users) == 0,
+    }
 
 
 @routes.post("/login")
@@ -50,13 +66,14 @@ async def login(request: web.Request) -> web.StreamResponse:
         user = await store.call(accounts.login_result, attempt, ok, now)
     except LoginRefused as e:
         await store.call(accounts.audit, username, "đăng nhập bị từ chối", e.message, now)
-        context = {"username": username, "error": e.message}
+        context = {"username": username, "error": e.message, "next": pages.local_path(str(form.get("next", "/"))),
+                   "no_accounts": await store.call(accounts.count_users) == 0}  # fmt: skip
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
     session = await new_session(request)
     session["sid"] = await store.call(accounts.start_session, user.id, now, config.session_hours * 3600)
     session["csrf"] = secrets.token_urlsafe(24)
     await store.call(accounts.audit, user.username, "đăng nhập", "", now)
-    raise web.HTTPSeeOther("/")
+    raise web.HTTPSeeOther(pages.local_path(str(form.get("next", "/"))))
 
 
 @routes.post("/logout")

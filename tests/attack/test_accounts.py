@@ -124,3 +124,40 @@ async def test_refused_logins_with_huge_names_keep_the_audit_log_small(gateway: 
     page = await (await gateway.get("/audit")).text()
     assert page.count("<tr>") == 101 and 'id="older"' in page
     assert len(page) < 60_000
+
+
+async def test_a_session_survives_a_restart_and_the_key_file_is_private(
+    emulator: Any, start_gateway: Any, tmp_path: Any, caplog: Any
+) -> None:
+    gateway = await start_gateway(emulator)
+    assert "no account yet" in caplog.text  # the first run says how to make one
+    login = await (await gateway.get("/login")).text()
+    assert 'id="no-accounts"' in login and "loa user add" in login
+    await add(gateway, "quantri")
+    assert await log_in(gateway, "quantri", PASSWORD) == 303
+    kept = cookie(gateway)
+    (key_file,) = tmp_path.glob("*.session-key")
+    assert key_file.stat().st_mode & 0o077 == 0
+    await gateway.close()
+    gateway = await start_gateway(emulator)
+    assert await with_cookie(gateway, kept, "/users") == 200  # still logged in after the restart
+    assert 'id="no-accounts"' not in await (await gateway.get("/login")).text()
+    # a damaged key file is replaced: everyone logs in again, nothing fails
+    await gateway.close()
+    key_file.write_text("not a key")
+    gateway = await start_gateway(emulator)
+    assert await with_cookie(gateway, kept, "/users") == 303
+
+
+async def test_after_logging_in_the_console_returns_to_the_page_asked_for_and_only_to_this_site(gateway: Any) -> None:
+    await add(gateway, "quantri")
+    resp = await gateway.get("/messages?day=2026-12-01", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/login?next=/messages?day%3D2026-12-01"
+    for target, landing in (("/messages?day=2026-12-01", "/messages?day=2026-12-01"), ("//evil.example/", "/"),
+                            ("https://evil.example/", "/"), ("/\\evil.example", "/")):  # fmt: skip
+        csrf = await csrf_of(gateway, "/login")
+        resp = await gateway.post(
+            "/login", data={"csrf": csrf, "username": "quantri", "password": PASSWORD, "next": target},
+            allow_redirects=False,
+        )  # fmt: skip
+        assert resp.headers["Location"] == landing
