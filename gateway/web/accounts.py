@@ -249,6 +249,11 @@ def set_disabled(db: sqlite_utils.Database, user_id: int, disabled: bool) -> Non
         db.execute("delete from sessions where user_id=?", [user_id])
 
 
+def password_hash(db: sqlite_utils.Database, user_id: int) -> str:
+    row = db.execute("select password_hash from users where id=?", [user_id]).fetchone()
+    return str(row[0]) if row else ""
+
+
 def set_password(db: sqlite_utils.Database, user_id: int, password_hash: str) -> None:
     """A new password (hashed by `hash_password`) ends every session of the account: a stolen
     cookie stops working."""

@@ -185,6 +185,43 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/users")
 
 
+@routes.get("/account")
+@aiohttp_jinja2.template("account.html")
+async def account_page(request: web.Request) -> dict[str, Any]:
+    """Everyone's own page: who they are, and a new password."""
+    await pages.user(request)
+    return {"errors": {}}
+
+
+@routes.post("/account/password")
+async def change_own_password(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request)
+    form = await pages.form(request)
+    store, config, now = request.app[STORE], request.app[WEB], request.app[CLOCK]()
+    old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
+    errors: dict[str, str] = {}
+    new_hash = ""
+    current = await store.call(accounts.password_hash, user.id)
+    if not await asyncio.to_thread(accounts.verify, current, old):
+        errors["old"] = "Mật khẩu hiện tại không đúng."
+    elif new != again:
+        errors["again"] = "Hai lần nhập mật khẩu mới không giống nhau."
+    else:
+        try:
+            new_hash = await asyncio.to_thread(accounts.hash_password, new)
+        except LoaError as e:
+            errors["new"] = pages.plain(e.message)
+    if errors:
+        return aiohttp_jinja2.render_template("account.html", request, {"errors": errors}, status=400)
+    # every other session of this account ends (a cookie someone else holds); this one goes on
+    await store.call(accounts.set_password, user.id, new_hash)
+    session = await get_session(request)
+    session["sid"] = await store.call(accounts.start_session, user.id, now, config.session_hours * 3600)
+    await pages.audit(request, user, "đổi mật khẩu của mình")
+    await pages.flash(request, "Đã đổi mật khẩu. Các phiên đăng nhập khác của tài khoản này đã kết thúc.")
+    raise web.HTTPSeeOther("/account")
+
+
 @routes.get("/audit")
 @aiohttp_jinja2.template("audit.html")
 async def audit_page(request: web.Request) -> dict[str, Any]:
