@@ -517,7 +517,13 @@ async def _alerts_context(
         "minutes": str(form.get("minutes", "")) if form else str(int(b.config.alert_confirm_minutes)),
         "escalate_to": str(form.get("escalate_to", "")) if form else b.config.alert_escalate_to,
     }
-    return {"boards": boards, "hamlets": hamlets, "form": typed, "errors": errors or {}}
+    return {
+        "boards": boards,
+        "hamlets": hamlets,
+        "form": typed,
+        "errors": errors or {},
+        "price": b.config.segment_price,
+    }
 
 
 @routes.get("/alerts")

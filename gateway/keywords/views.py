@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError
 from gateway.keywords import kb
@@ -227,6 +228,7 @@ async def _procedures_context(
         e["when"] = pages.when(request, e["created_at"])
     names = {p.key: p.name for p in procedures}
     return {
+        "saved": (await get_session(request)).pop("saved", None),
         "procedures": procedures,
         "errors": errors,
         "examples": examples,
@@ -294,5 +296,6 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
         return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
     await residents.save_procedure(procedure)
     await pages.audit(request, user, "sửa câu trả lời thủ tục", raw | {"key": key})
-    await pages.flash(request, f"Đã lưu câu trả lời {key}.")
+    # the confirmation inside the card just saved, where the eye is (the page opens there)
+    (await get_session(request))["saved"] = key
     raise web.HTTPSeeOther(f"/procedures#procedure-{key}")
