@@ -38,6 +38,47 @@ def _date(value: Any, field: str) -> str | None:
         raise InvalidRequest(f"{field}: ngày không hợp lệ {value!r} (ví dụ 2026-12-31)", field=field) from None
 
 
+WEEKDAY_NAMES = {"mon": "thứ Hai", "tue": "thứ Ba", "wed": "thứ Tư", "thu": "thứ Năm", "fri": "thứ Sáu",
+                 "sat": "thứ Bảy", "sun": "Chủ nhật"}  # fmt: skip
+_DAY_NAMES = ["thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"]
+WEEK = 7 * 86400.0
+
+
+def _vn_date(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
+def describe(when: dict[str, Any], starts_on: str | None, ends_on: str | None, zones: list[str], tz: ZoneInfo) -> str:
+    """What an announcement will do, in the words an official checks before approving it:
+    "Phát 06:30 mỗi thứ Hai, từ 30/11/2026, ở thôn Nà Phìn"."""
+    if when.get("now"):
+        text = "Phát ngay khi duyệt"
+    elif when.get("at") is not None:
+        moment = datetime.fromtimestamp(float(when["at"]), tz)
+        text = f"Phát một lần lúc {moment:%H:%M} {_DAY_NAMES[moment.weekday()]} {moment:%d/%m/%Y}"
+    else:
+        cron = str(when.get("cron", ""))
+        parts = cron.split()
+        if len(parts) == 5 and parts[0].isdigit() and parts[1].isdigit() and parts[3] == "*":
+            at = f"{int(parts[1]):02d}:{int(parts[0]):02d}"
+            if parts[2] == "*" and parts[4] != "*":
+                days = [WEEKDAY_NAMES.get(d, d) for d in parts[4].split(",")]
+                text = f"Phát {at} mỗi {', '.join(days)}"
+            elif parts[2].isdigit() and parts[4] == "*":
+                text = f"Phát {at} ngày {int(parts[2])} hằng tháng"
+            elif parts[2] == "*" and parts[4] == "*":
+                text = f"Phát {at} mỗi ngày"
+            else:
+                text = f"Phát theo lịch đặt qua API ({cron})"
+        else:
+            text = f"Phát theo lịch đặt qua API ({cron})"
+        if starts_on:
+            text += f", từ {_vn_date(starts_on)}"
+        if ends_on:
+            text += f", đến hết {_vn_date(ends_on)}"
+    return text + (f", ở thôn {', '.join(zones)}" if zones else ", cả xã")
+
+
 class Announcer:
     def __init__(
         self,
@@ -131,9 +172,45 @@ class Announcer:
     def all(self, db: sqlite_utils.Database) -> list[dict[str, Any]]:
         return [self._json(r) for r in db.query("select * from announcements order by id desc limit 200")]
 
-    def log(self, db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
-        rows = db.query("select * from broadcast_log order by id desc limit ?", [limit])
+    def log(
+        self, db: sqlite_utils.Database, limit: int, day: tuple[float, float] | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest plays; with `day` (start, end), those planned in it."""
+        if day is None:
+            rows = db.query("select * from broadcast_log order by id desc limit ?", [limit])
+        else:
+            rows = db.query(
+                "select * from broadcast_log where planned_at>=? and planned_at<? order by planned_at desc limit ?",
+                [*day, limit],
+            )
         return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
+
+    def week(self, db: sqlite_utils.Database, now: float) -> list[dict[str, Any]]:
+        """Every play of the next seven days, in order: what the loudspeakers will say when."""
+        plays = []
+        for row in db.query("select * from announcements where status='scheduled' and next_play_at is not null"):
+            t: float | None = float(row["next_play_at"])
+            for _ in range(64):  # a rule every minute would be 10,080 a week: the page shows the first ones
+                if t is None or t >= now + WEEK:
+                    break
+                if row["ends_on"] and self._day(t) > row["ends_on"]:
+                    break
+                plays.append({"at": t, "id": row["id"], "text": row["text"], "zones": json.loads(row["zones"] or "[]"),
+                              "priority": row["priority"]})  # fmt: skip
+                t = self._first_play(row, t)
+        return sorted(plays, key=lambda p: (p["at"], p["id"]))
+
+    def update_draft(self, db: sqlite_utils.Database, announcement_id: int, row: dict[str, Any]) -> None:
+        with transaction(db):
+            current = self.get(db, announcement_id)
+            if current["status"] != "draft":
+                raise InvalidRequest("Chỉ sửa được bản nháp; thông báo đã duyệt thì huỷ rồi soạn lại", field="status")
+            db.execute(
+                "update announcements set text=:text, clip=:clip, repeat=:repeat, priority=:priority, zones=:zones,"
+                " rule=:rule, starts_on=:starts_on, ends_on=:ends_on, audio_key=:audio_key, seconds=:seconds"
+                " where id=:id",
+                row | {"id": announcement_id},
+            )
 
     def upcoming(self, db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
         return list(
@@ -252,6 +329,21 @@ class Announcer:
         announcement_id = await self.store.call(self._insert, row)
         return await self.store.call(self.get, announcement_id)
 
+    async def edit(self, announcement_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+        """A draft changed: checked and rendered again like a new one; it stays a draft."""
+        row = await self.store.call(self._validate, raw, self.clock())
+        recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
+        rendered = await self.renderer.render(recipe)
+        row |= {"audio_key": rendered.key, "seconds": rendered.seconds}
+        await self.store.call(self.update_draft, announcement_id, row)
+        return await self.store.call(self.get, announcement_id)
+
+    async def week_plays(self) -> list[dict[str, Any]]:
+        return await self.store.call(self.week, self.clock())
+
+    def describe(self, item: dict[str, Any]) -> str:
+        return describe(item["when"], item["starts_on"], item["ends_on"], item["zones"], self.tz)
+
     async def approve_now(self, announcement_id: int) -> dict[str, Any]:
         """Approved; a play due now (khẩn cấp, "play now") starts before this returns."""
         now = self.clock()
@@ -280,8 +372,11 @@ class Announcer:
         rows = await self.store.call(self.upcoming, limit)
         return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
 
-    async def broadcast_log(self, limit: int) -> list[dict[str, Any]]:
-        return await self.store.call(self.log, limit)
+    async def broadcast_log(self, limit: int, day: date | None = None) -> list[dict[str, Any]]:
+        if day is None:
+            return await self.store.call(self.log, limit)
+        start = datetime.combine(day, datetime.min.time(), self.tz).timestamp()
+        return await self.store.call(self.log, limit, (start, start + 86400))
 
     async def recover(self) -> None:
         """At start (the relay already switched off): plays a power cut left 'playing' are logged

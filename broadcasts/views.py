@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from broadcasts import people
-from broadcasts.announcements import Announcer
+from broadcasts.announcements import WEEKDAY_NAMES, Announcer
 from broadcasts.service import Broadcasts
 from gateway.core.errors import Forbidden, InvalidRequest, LoaError
 from gateway.core.keys import CLOCK, STORE
@@ -39,7 +39,8 @@ def setup(app: web.Application, broadcasts: Broadcasts) -> None:
     # the uploads' own limits (a form's other fields need a little more room than the file)
     app[BIG_BODIES].update(
         {"/api/v1/contacts/import": MAX_CSV, "/contacts/import": MAX_CSV + 65536,
-         "/api/v1/clips": MAX_CLIP, "/announcements": MAX_CLIP + 65536}
+         "/api/v1/clips": MAX_CLIP, "/announcements": MAX_CLIP + 65536,
+         "/announcements/{id}/edit": MAX_CLIP + 65536}
     )  # fmt: skip
 
 
@@ -381,20 +382,145 @@ async def messages_page(request: web.Request) -> dict[str, Any]:
     }
 
 
+ANNOUNCE_KINDS = ("now", "once", "weekly", "monthly")
+
+
+def _announcement_form(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The composer's fields as an API body, the errors beside their fields, and what was typed.
+    One schedule choice; a field that choice would ignore is refused rather than silently dropped."""
+    typed: dict[str, Any] = {
+        "text": str(form.get("text", "")),
+        "repeat": str(form.get("repeat", "2")),
+        "priority": str(form.get("priority", "thuong")),
+        "zones": [str(z) for z in form.getall("zones", [])],
+        "kind": str(form.get("kind", "now")),
+        "at": str(form.get("at", "")).strip(),
+        "days": [str(d) for d in form.getall("days", [])],
+        "time": str(form.get("time", "")).strip() or "07:00",
+        "monthday": str(form.get("monthday", "")).strip(),
+        "starts_on": str(form.get("starts_on", "")).strip(),
+        "ends_on": str(form.get("ends_on", "")).strip(),
+    }
+    body: dict[str, Any] = {"priority": typed["priority"], "repeat": _whole(typed["repeat"], 2),
+                            "zones": typed["zones"], "text": typed["text"]}  # fmt: skip
+    errors: dict[str, str] = {}
+    kind = typed["kind"] if typed["kind"] in ANNOUNCE_KINDS else "now"
+    ignored = {
+        "now": [("at", "ngày giờ"), ("days", "thứ trong tuần"), ("monthday", "ngày trong tháng"),
+                ("starts_on", "từ ngày"), ("ends_on", "đến ngày")],
+        "once": [("days", "thứ trong tuần"), ("monthday", "ngày trong tháng"), ("starts_on", "từ ngày"),
+                 ("ends_on", "đến ngày")],
+        "weekly": [("at", "ngày giờ phát một lần"), ("monthday", "ngày trong tháng")],
+        "monthly": [("at", "ngày giờ phát một lần"), ("days", "thứ trong tuần")],
+    }[kind]  # fmt: skip
+    extra = [name for field, name in ignored if typed[field]]
+    if extra:
+        errors["when"] = (
+            f'Đã chọn "{KIND_NAMES[kind]}" nhưng có nhập {", ".join(extra)}: hãy xoá đi hoặc chọn cách phát khác.'
+        )
+    elif kind == "once":
+        if not typed["at"]:
+            errors["when"] = "Hãy chọn ngày giờ phát."
+        body["when"] = {"at": typed["at"]}
+    elif kind == "weekly":
+        if not typed["days"]:
+            errors["when"] = "Hãy chọn ít nhất một thứ trong tuần."
+        body["when"] = {"weekly": {"days": typed["days"], "time": typed["time"]}}
+    elif kind == "monthly":
+        day = typed["monthday"]
+        if not (day.isdigit() and 1 <= int(day) <= 31):
+            errors["when"] = "Ngày trong tháng phải từ 1 đến 31."
+        body["when"] = {"monthly": {"day": int(day) if day.isdigit() and len(day) <= 2 else 0, "time": typed["time"]}}
+    if kind in ("weekly", "monthly"):
+        body["starts_on"], body["ends_on"] = typed["starts_on"] or None, typed["ends_on"] or None
+    typed["kind"] = kind
+    return body, errors, typed
+
+
+KIND_NAMES = {"now": "Ngay khi duyệt", "once": "Một lần", "weekly": "Hằng tuần", "monthly": "Hằng tháng"}
+EMPTY_FORM: dict[str, Any] = {"text": "", "repeat": "2", "priority": "thuong", "zones": [], "kind": "now", "at": "",
+                              "days": [], "time": "07:00", "monthday": "", "starts_on": "", "ends_on": ""}  # fmt: skip
+
+
+def _typed_from(item: dict[str, Any], tz: Any) -> dict[str, Any]:
+    """A saved draft back into the composer's fields, to edit it."""
+    typed = EMPTY_FORM | {
+        "text": item["text"] or "",
+        "repeat": str(item["repeat"]),
+        "priority": item["priority"],
+        "zones": item["zones"],
+        "starts_on": item["starts_on"] or "",
+        "ends_on": item["ends_on"] or "",
+    }
+    when = item["when"]
+    if when.get("at") is not None:
+        typed |= {"kind": "once", "at": datetime.fromtimestamp(float(when["at"]), tz).strftime("%Y-%m-%dT%H:%M")}
+    elif when.get("cron"):
+        minute, hour, day, _, days = (str(when["cron"]).split() + ["*"] * 5)[:5]
+        clock = f"{int(hour):02d}:{int(minute):02d}" if hour.isdigit() and minute.isdigit() else "07:00"
+        if day.isdigit():
+            typed |= {"kind": "monthly", "monthday": day, "time": clock}
+        else:
+            typed |= {"kind": "weekly", "days": days.split(","), "time": clock}
+    return typed
+
+
+async def _announcements_context(
+    request: web.Request, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    a = request.app[ANNOUNCER]
+    console = request.app[pages.CONSOLE]
+    items = await a.announcements()
+    for item in items:
+        item["next"] = pages.when(request, item["next_play_at"])
+        item["plan"] = a.describe(item)
+    today = datetime.fromtimestamp(request.app[CLOCK](), console.tz).date()
+    raw_day = request.query.get("log_day", "")
+    try:
+        log_day = date.fromisoformat(raw_day) if raw_day else None
+    except ValueError:
+        raise InvalidRequest("Ngày phải có dạng 2026-12-07", field="log_day") from None
+    log_rows = await a.broadcast_log(50, log_day)
+    for row in log_rows:
+        row["planned"] = pages.when(request, row["planned_at"])
+        row["started"] = pages.when(request, row["started_at"])
+    week: list[dict[str, Any]] = []
+    for play in await a.week_plays():
+        moment = datetime.fromtimestamp(play["at"], console.tz)
+        label = f"{WEEKDAY_LABELS[moment.weekday()]} {moment:%d/%m}"
+        if not week or week[-1]["day"] != label:
+            week.append({"day": label, "plays": []})
+        week[-1]["plays"].append(play | {"time": f"{moment:%H:%M}"})
+    return {
+        "items": items,
+        "log": log_rows,
+        "log_day": log_day.isoformat() if log_day else "",
+        "today": today.isoformat(),
+        "yesterday": (today - timedelta(days=1)).isoformat(),
+        "week": week,
+        "hamlets": await request.app[BROADCASTS].hamlet_names(),
+        "errors": errors or {},
+        "form": form or EMPTY_FORM,
+        "kinds": KIND_NAMES,
+        "weekdays": list(WEEKDAY_NAMES.items()),
+    }
+
+
+WEEKDAY_LABELS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"]
+
+
 @routes.get("/announcements")
 @aiohttp_jinja2.template("announcements.html")
 async def announcements_page(request: web.Request) -> dict[str, Any]:
     await pages.user(request, "admin", "official")
-    a = request.app[ANNOUNCER]
-    items = await a.announcements()
-    for item in items:
-        item["next"] = pages.when(request, item["next_play_at"])
-    log_rows = await a.broadcast_log(50)
-    for row in log_rows:
-        row["planned"] = pages.when(request, row["planned_at"])
-        row["started"] = pages.when(request, row["started_at"])
-    hamlets = await request.app[BROADCASTS].hamlet_names()
-    return {"items": items, "log": log_rows, "hamlets": hamlets, "errors": {}, "form": {}}
+    return await _announcements_context(request)
+
+
+async def _clip_or_text(request: web.Request, form: Any, body: dict[str, Any]) -> None:
+    clip = form.get("clip")
+    if isinstance(clip, web.FileField) and clip.filename:
+        body.pop("text", None)
+        body["clip"] = await request.app[ANNOUNCER].renderer.store_clip(clip.file.read())
 
 
 @routes.post("/announcements")
@@ -402,35 +528,62 @@ async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     user = await pages.user(request, "admin", "official")
     form = await pages.form(request)
     a = request.app[ANNOUNCER]
-    body: dict[str, Any] = {
-        "priority": str(form.get("priority", "thuong")),
-        "repeat": _whole(str(form.get("repeat", "2")), 2),
-        "zones": [str(z) for z in form.getall("zones", [])],
-    }
-    clip = form.get("clip")
-    if isinstance(clip, web.FileField) and clip.filename:
-        data = clip.file.read()
+    body, errors, typed = _announcement_form(form)
+    if not errors:
         try:
-            body["clip"] = await a.renderer.store_clip(data)
+            await _clip_or_text(request, form, body)
+            made = await a.create(body)
         except LoaError as e:
-            await pages.flash(request, e.message, "error")
-            raise web.HTTPSeeOther("/announcements") from None
-    else:
-        body["text"] = str(form.get("text", ""))
-    when = str(form.get("when", "")).strip()
-    days = [str(d) for d in form.getall("days", [])]
-    if days:
-        body["when"] = {"weekly": {"days": days, "time": str(form.get("time", "07:00"))}}
-    elif when:
-        body["when"] = {"at": when}
-    try:
-        made = await a.create(body)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, user, "soạn thông báo loa", {"id": made["id"], **body})
-        await pages.flash(request, f"Đã tạo bản nháp số {made['id']} ({made['seconds']:.0f} giây). Nghe thử rồi duyệt.")
-    raise web.HTTPSeeOther("/announcements")
+            field = e.details.get("field", "text")
+            errors["when" if field in ("when", "starts_on", "ends_on") else "text"] = pages.plain(e.message)
+        else:
+            await pages.audit(request, user, "soạn thông báo loa", {"id": made["id"], **body})
+            await pages.flash(
+                request, f"Đã tạo bản nháp số {made['id']} ({made['seconds']:.0f} giây). Nghe thử rồi duyệt."
+            )
+            raise web.HTTPSeeOther(f"/announcements#announcement-{made['id']}")
+    context = await _announcements_context(request, typed, errors)
+    return aiohttp_jinja2.render_template("announcements.html", request, context, status=400)
+
+
+@routes.get("/announcements/{id:\\d{1,9}}/edit")
+@aiohttp_jinja2.template("announcement_edit.html")
+async def edit_announcement_page(request: web.Request) -> dict[str, Any]:
+    await pages.user(request, "admin", "official")
+    a = request.app[ANNOUNCER]
+    item = await a.store.call(a.get, int(request.match_info["id"]))
+    if item["status"] != "draft":
+        raise InvalidRequest("Chỉ sửa được bản nháp", field="status")
+    context = await _announcements_context(request, _typed_from(item, request.app[pages.CONSOLE].tz))
+    return context | {"item": item}
+
+
+@routes.post("/announcements/{id:\\d{1,9}}/edit")
+async def edit_announcement(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    a = request.app[ANNOUNCER]
+    announcement_id = int(request.match_info["id"])
+    item = await a.store.call(a.get, announcement_id)
+    body, errors, typed = _announcement_form(form)
+    if item["clip"] and not (isinstance(form.get("clip"), web.FileField) and form["clip"].filename):
+        body.pop("text", None)
+        body["clip"] = item["clip"]  # the recording stays unless a new one is chosen
+    if not errors:
+        try:
+            await _clip_or_text(request, form, body)
+            changed = await a.edit(announcement_id, body)
+        except LoaError as e:
+            field = e.details.get("field", "text")
+            errors["when" if field in ("when", "starts_on", "ends_on") else "text"] = pages.plain(e.message)
+        else:
+            await pages.audit(request, user, "sửa thông báo loa", {"id": announcement_id, **body})
+            await pages.flash(
+                request, f"Đã sửa bản nháp số {announcement_id} ({changed['seconds']:.0f} giây). Nghe thử rồi duyệt."
+            )
+            raise web.HTTPSeeOther(f"/announcements#announcement-{announcement_id}")
+    context = await _announcements_context(request, typed, errors)
+    return aiohttp_jinja2.render_template("announcement_edit.html", request, context | {"item": item}, status=400)
 
 
 @routes.post("/announcements/{id:\\d{1,9}}/{action:approve|cancel}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -119,11 +120,21 @@ MAX_BODY = 1024 * 1024  # any request but the uploads named in `BIG_BODIES`
 BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
 
 
+def body_limit(big: dict[str, int], path: str) -> int:
+    """The limit of a path: its own in `big` (where "{id}" stands for a number), else MAX_BODY."""
+    if path in big:
+        return big[path]
+    for pattern, limit in big.items():
+        if "{id}" in pattern and re.fullmatch(re.escape(pattern).replace(r"\{id\}", r"\d{1,9}"), path):
+            return limit
+    return MAX_BODY
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Security headers on every answer; a body over its path's limit refused before it is read.
     The outermost middleware, so that error answers carry the headers too."""
-    limit = request.app[BIG_BODIES].get(request.path, MAX_BODY)
+    limit = body_limit(request.app[BIG_BODIES], request.path)
     response: web.StreamResponse
     if request.body_exists and request.content_length is None:
         # a chunked body has no size to check before it is read: browsers and curl always send one
