@@ -37,5 +37,9 @@ class PlayerConfig:
     relay_active_low: bool = True
     relay_on_command: tuple[str, ...] = ()
     relay_off_command: tuple[str, ...] = ()
+    # A hamlet's own loudspeaker line: "Nà Phìn=22" (a GPIO pin, or whatever {line} means to the commands)
+    lines: tuple[str, ...] = ()
+    line_on_command: tuple[str, ...] = ()
+    line_off_command: tuple[str, ...] = ()
     warmup: float = 2.0
     tail: float = 1.0

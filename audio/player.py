@@ -8,7 +8,7 @@ import ctypes
 import heapq
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,6 +146,32 @@ def make_player(config: PlayerConfig) -> Player:
     return RecordingPlayer()
 
 
+def parse_lines(entries: tuple[str, ...]) -> dict[str, str]:
+    """[player] lines: "Nà Phìn=22" → {"Nà Phìn": "22"}."""
+    out = {}
+    for entry in entries:
+        name, sep, line = entry.partition("=")
+        if not sep or not name.strip() or not line.strip():
+            raise ValueError(f'{entry!r} is not hamlet=line, e.g. "Nà Phìn=22"')
+        out[name.strip()] = line.strip()
+    return out
+
+
+def make_lines(config: PlayerConfig) -> dict[str, Relay]:
+    """Each hamlet's own line relay, by the same kind of relay as the amplifier's."""
+    lines: dict[str, Relay] = {}
+    for name, line in parse_lines(config.lines).items():
+        if config.relay == "gpio":
+            lines[name] = GpioRelay(int(line), config.relay_active_low)
+        elif config.relay == "command":
+            on = tuple(a.replace("{line}", line) for a in config.line_on_command)
+            off = tuple(a.replace("{line}", line) for a in config.line_off_command)
+            lines[name] = CommandRelay(on, off)
+        else:
+            lines[name] = RecordingRelay()
+    return lines
+
+
 def make_relay(config: PlayerConfig) -> Relay:
     if config.relay == "gpio":
         return GpioRelay(config.relay_pin, config.relay_active_low)
@@ -161,6 +187,7 @@ class Outcome:
     result: str  # played | interrupted | failed
     relay: str  # what the relay did: "on→off"
     error: str | None = None
+    lines: tuple[str, ...] | None = None  # the hamlets whose line was on; None: one line for all
 
 
 class Station:
@@ -169,10 +196,17 @@ class Station:
     those waiting."""
 
     def __init__(
-        self, player: Player, relay: Relay, warmup: float, tail: float, sleep: Callable[[float], Any] = asyncio.sleep
+        self,
+        player: Player,
+        relay: Relay,
+        warmup: float,
+        tail: float,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        lines: dict[str, Relay] | None = None,
     ) -> None:
         self.player = player
         self.relay = relay
+        self.lines = lines or {}
         self.warmup = warmup
         self.tail = tail
         self.sleep = sleep
@@ -207,12 +241,31 @@ class Station:
                 return
         self._busy = False
 
+    def lines_for(self, zones: Sequence[str]) -> tuple[str, ...] | None:
+        """The lines an announcement for `zones` switches on: theirs when each has its own, every line
+        when it is for the whole commune or a hamlet has none (it then plays everywhere); None: no lines."""
+        if not self.lines:
+            return None
+        if zones and all(z in self.lines for z in zones):
+            return tuple(dict.fromkeys(zones))
+        return tuple(self.lines)
+
+    def plays_everywhere(self, zones: Sequence[str]) -> list[str]:
+        """The hamlets among `zones` without a line of their own: the announcement would play everywhere."""
+        return [z for z in zones if z not in self.lines]
+
     async def reset(self) -> None:
         """At start, before anything plays: the relay off, whatever a power cut left it in."""
+        for line in self.lines.values():
+            await line.set(False)
         await self.relay.set(False)
 
     async def broadcast(
-        self, wav: Path, priority: Priority, on_relay: Callable[[str], Awaitable[None]] | None = None
+        self,
+        wav: Path,
+        priority: Priority,
+        on_relay: Callable[[str], Awaitable[None]] | None = None,
+        zones: Sequence[str] = (),
     ) -> Outcome:
         """Play one file; `on_relay` hears "on" as soon as the relay is on, before the sound starts,
         so the log says the amplifier is on even if the power goes during the play."""
@@ -227,9 +280,14 @@ class Station:
         self._current = (priority, task)
         outcome = Outcome("failed", "")
         relay: list[str] = []
+        chosen = self.lines_for(zones)
+        switched: list[Relay] = []
         try:
             await self.relay.set(True)
             relay.append("on")
+            for name in chosen or ():
+                switched.append(self.lines[name])
+                await self.lines[name].set(True)
             if on_relay is not None:
                 await on_relay("on")
             await self.sleep(self.warmup)
@@ -245,6 +303,12 @@ class Station:
             log.exception("announcement failed")
             outcome = Outcome("failed", "", str(e))
         finally:
+            for line in reversed(switched):
+                try:
+                    await line.set(False)
+                except Exception:
+                    log.exception("a loudspeaker line did not switch off")
+            outcome.lines = chosen
             try:
                 await self.relay.set(False)
                 relay.append("off")

@@ -183,7 +183,7 @@ class Announcer:
                 "select * from broadcast_log where planned_at>=? and planned_at<? order by planned_at desc limit ?",
                 [*day, limit],
             )
-        return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
+        return [r | {"zones": json.loads(r["zones"] or "[]"), "lines": json.loads(r["lines"] or "null")} for r in rows]
 
     def week(self, db: sqlite_utils.Database, now: float) -> list[dict[str, Any]]:
         """Every play of the next seven days, in order: what the loudspeakers will say when."""
@@ -342,7 +342,11 @@ class Announcer:
         return await self.store.call(self.week, self.clock())
 
     def describe(self, item: dict[str, Any]) -> str:
-        return describe(item["when"], item["starts_on"], item["ends_on"], item["zones"], self.tz)
+        text = describe(item["when"], item["starts_on"], item["ends_on"], item["zones"], self.tz)
+        alone = self.station.plays_everywhere(item["zones"])
+        if item["zones"] and alone:
+            text += f". Thôn {', '.join(alone)} không có đường loa riêng: thông báo sẽ phát ở mọi loa của xã"
+        return text
 
     async def approve_now(self, announcement_id: int) -> dict[str, Any]:
         """Approved; a play due now (khẩn cấp, "play now") starts before this returns."""
@@ -412,10 +416,16 @@ class Announcer:
             return cur.lastrowid
 
         log_id = await self.store.call(start)
+        zones = json.loads(row["zones"] or "[]")
+        lines = self.station.lines_for(zones)
 
         def set_relay(db: sqlite_utils.Database, state: str) -> None:
+            # which hamlets' lines go on is logged with the amplifier's "on", before the sound starts
             with transaction(db):
-                db.execute("update broadcast_log set relay=? where id=?", [state, log_id])
+                db.execute(
+                    "update broadcast_log set relay=?, lines=? where id=?",
+                    [state, None if lines is None else json.dumps(lines, ensure_ascii=False), log_id],
+                )
 
         async def relay_state(state: str) -> None:
             await self.store.call(set_relay, state)
@@ -424,7 +434,7 @@ class Announcer:
             if not wav.exists():  # the cache was cleared: render again from the recipe
                 recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
                 wav = (await self.renderer.render(recipe)).wav
-            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state)
+            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state, zones=zones)
             result, relay, error = outcome.result, outcome.relay, outcome.error
         except Exception as e:
             log.exception("announcement %s could not play", row["id"])

@@ -130,8 +130,14 @@ def _m006_reminder_errors(db: sqlite_utils.Database) -> None:
     db.table("reminders").add_column("last_error", str)
 
 
+def _m011_lines(db: sqlite_utils.Database) -> None:
+    # the hamlets whose own loudspeaker line was on (JSON list); null where one line serves all
+    db.table("broadcast_log").add_column("lines", str)
+
+
 MIGRATIONS = [
     ("003_broadcasts", _m003_broadcasts),
     ("004_announcements", _m004_announcements),
     ("006_reminder_errors", _m006_reminder_errors),
+    ("011_lines", _m011_lines),
 ]

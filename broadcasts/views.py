@@ -202,14 +202,17 @@ async def create_announcement(request: web.Request) -> web.Response:
     body = await read_json(request)
     if user.is_head and body.get("zones") != [user.hamlet]:
         raise Forbidden(f"Trưởng thôn chỉ được thông báo cho thôn {user.hamlet}", field="zones")
-    created = await request.app[ANNOUNCER].create(body)
-    return json_response(created | {"preview": f"/api/v1/audio/{created['audio_key']}.mp3"}, status=201)
+    a = request.app[ANNOUNCER]
+    created = await a.create(body)
+    extra = {"preview": f"/api/v1/audio/{created['audio_key']}.mp3", "plan": a.describe(created)}
+    return json_response(created | extra, status=201)
 
 
 @routes.get("/api/v1/announcements")
 async def list_announcements(request: web.Request) -> web.Response:
     await authorise(request, "admin", "official")
-    return json_response({"announcements": await request.app[ANNOUNCER].announcements()})
+    a = request.app[ANNOUNCER]
+    return json_response({"announcements": [item | {"plan": a.describe(item)} for item in await a.announcements()]})
 
 
 @routes.post("/api/v1/announcements/{id}/approve")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from audio.player import Player, Station, make_player, make_relay
+from audio.player import Player, Station, make_lines, make_player, make_relay
 from audio.render import Renderer, prune
 from broadcasts import migrations as broadcast_migrations
 from broadcasts import views as broadcast_views
@@ -30,6 +30,7 @@ from gateway.core.clock import Clock, system_clock
 from gateway.core.keys import CLOCK, NOTIFIER, STORE
 from gateway.core.notify import Notifier
 from gateway.core.store import MigrationSet, Store
+from gateway.core.text import fold
 from gateway.keywords import migrations as keyword_migrations
 from gateway.keywords import views as keyword_views
 from gateway.keywords.service import Residents
@@ -113,7 +114,10 @@ def create_app(
     scheduler.hold = clock_trust.hold
 
     p = config.player
-    station = Station(player or make_player(p), make_relay(p), p.warmup, p.tail)
+    # each line under the commune's own spelling of its hamlet ("Na Phin=22" is Nà Phìn's)
+    spelling = {fold(h).lower(): h for h in config.commune.hamlets}
+    lines = {spelling.get(fold(name).lower(), name): relay for name, relay in make_lines(p).items()}
+    station = Station(player or make_player(p), make_relay(p), p.warmup, p.tail, lines=lines)
     announcer = Announcer(
         store, Renderer(config.audio), station, scheduler, notifier, clock,
         timezone=config.broadcasts.timezone, repeat=config.audio.repeat, grace=config.schedules.grace,

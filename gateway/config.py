@@ -14,11 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from audio.config import AudioConfig, PlayerConfig
+from audio.player import parse_lines
 from broadcasts.config import BroadcastsConfig
 from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
 from gateway.core.errors import ConfigError, LoaError
 from gateway.core.store import DatabaseConfig
+from gateway.core.text import fold
 from gateway.keywords.config import ResidentsConfig
 from gateway.sms import numbers
 from gateway.sms.config import ModemConfig, SmsConfig
@@ -152,9 +154,37 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
                 numbers.normalise(number)
             except LoaError:
                 raise ConfigError(f"config key {key}: {number!r} is not a Vietnamese mobile number", key=key) from None
+    _check_lines(config)
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config
+
+
+def _check_lines(config: Config) -> None:
+    """[player] lines name hamlets of [commune] hamlets, each once, with a line the relay kind understands."""
+    p = config.player
+    try:
+        lines = parse_lines(p.lines)
+    except ValueError as e:
+        raise ConfigError(f"config key player.lines: {e}", key="player.lines") from None
+    if not lines:
+        return
+    if p.relay == "none":
+        raise ConfigError("config key player.lines: hamlets' lines need a relay (player.relay)", key="player.lines")
+    known = {fold(h).lower(): h for h in config.commune.hamlets}
+    for name, line in lines.items():
+        if fold(name).lower() not in known:
+            raise ConfigError(f"config key player.lines: {name!r} is not in commune.hamlets", key="player.lines")
+        if p.relay == "gpio" and not line.isdigit():
+            raise ConfigError(f"config key player.lines: {name}={line}: a GPIO pin number", key="player.lines")
+    if len({fold(n).lower() for n in lines}) != len(lines):
+        raise ConfigError("config key player.lines: a hamlet is named twice", key="player.lines")
+    if p.relay == "command" and not (p.line_on_command and p.line_off_command):
+        raise ConfigError(
+            "config key player.line_on_command: with lines and a command relay, line_on_command and"
+            " line_off_command (with {line}) are needed",
+            key="player.line_on_command",
+        )
 
 
 def load(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:

@@ -27,9 +27,11 @@ def start_gateway(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitabl
         emu: EmulatedModem,
         clock: Callable[[], float] | None = None,
         player: Any = None,
+        player_config: dict[str, Any] | None = None,
         **sections: dict[str, Any],
     ) -> Any:
-        config = make_config(tmp_path, emu.path, **sections)
+        # `player` is the Player object a test listens to; `player_config` the [player] section
+        config = make_config(tmp_path, emu.path, **sections, **({"player": player_config} if player_config else {}))
         if clock is not None:
             emu.network_time = clock  # the mobile network agrees with the test's clock
         app = create_app(config, player=player, clock=clock) if clock else create_app(config, player=player)

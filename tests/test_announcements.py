@@ -170,3 +170,30 @@ async def test_an_announcement_whose_rule_cannot_be_read_does_not_stop_the_other
     assert rows[good][2] == "played"
     assert rows[bad][2] == "failed"
     assert (await sql(client, "select status from announcements where id=?", bad)) == [("failed",)]
+
+
+async def test_an_announcement_for_a_hamlet_switches_on_only_its_line(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 6, 0))
+    player = RecordingPlayer()
+    lines = ["Na Phin=22", "Khau Phạ=23"]  # written without diacritics or with: the commune's spelling wins
+    client = await start_gateway(
+        emulator, clock=clock, player=player, player_config={"relay": "recording", "lines": lines}
+    )
+    station = client.app[ANNOUNCER].station
+    assert set(station.lines) == {"Nà Phìn", "Khau Phạ"}
+    await announce(client, zones=["Nà Phìn"])
+    await settle(client, 1)
+    assert station.lines["Nà Phìn"].states == [False, True, False]
+    assert station.lines["Khau Phạ"].states == [False]  # only switched off at start
+    # a hamlet without a line of its own: every line, and the draft said so before approval
+    resp = await client.post("/api/v1/announcements", json={"text": "Họp", "repeat": 1, "zones": ["Pả Vi"]},
+                             headers=AUTH)  # fmt: skip
+    draft = await resp.json()
+    assert "Pả Vi không có đường loa riêng: thông báo sẽ phát ở mọi loa" in draft["plan"]
+    await client.post(f"/api/v1/announcements/{draft['id']}/approve", headers=AUTH)
+    await settle(client, 2)
+    assert station.lines["Khau Phạ"].states == [False, True, False]
+    rows = await sql(client, "select zones, lines from broadcast_log order by id")
+    assert rows == [('["Nà Phìn"]', '["Nà Phìn"]'), ('["Pả Vi"]', '["Nà Phìn", "Khau Phạ"]')]

@@ -55,6 +55,26 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[web]\nsecret = 'abc'\n", "config key web.secret: must be 32 bytes"),
         ("[web]\nsecret = 'Zm9v'\n", "config key web.secret: must be 32 bytes"),
         ("[residents]\nussd_token = 'short'\n", "config key residents.ussd_token: at least 16"),
+        (
+            "[commune]\nhamlets = ['Nà Phìn']\n[player]\nrelay = 'gpio'\nlines = ['Khau Phạ=22']\n",
+            "config key player.lines: 'Khau Phạ' is not in commune.hamlets",
+        ),
+        (
+            "[commune]\nhamlets = ['Nà Phìn']\n[player]\nlines = ['Nà Phìn=22']\n",
+            "config key player.lines: hamlets' lines need a relay",
+        ),
+        (
+            "[commune]\nhamlets = ['Nà Phìn']\n[player]\nrelay = 'gpio'\nlines = ['Nà Phìn=two']\n",
+            "config key player.lines: Nà Phìn=two: a GPIO pin number",
+        ),
+        (
+            "[commune]\nhamlets = ['Nà Phìn']\n[player]\nrelay = 'gpio'\nlines = ['Nà Phìn']\n",
+            "config key player.lines: 'Nà Phìn' is not hamlet=line",
+        ),
+        (
+            "[commune]\nhamlets = ['Nà Phìn']\n[player]\nrelay = 'command'\nlines = ['Nà Phìn=1']\n",
+            "config key player.line_on_command",
+        ),
     ],
 )
 def test_a_broken_config_names_the_key(tmp_path: Path, toml: str, message: str) -> None:

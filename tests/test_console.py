@@ -63,7 +63,8 @@ async def site(aiohttp_server: Any, emulator: EmulatedModem, tmp_path: Path) -> 
     # a Monday at 10:00 in the commune: outside the quiet hours whatever time CI runs
     clock = FakeClock(at(2026, 12, 7, 10, 0))
     emulator.network_time = clock  # the mobile network agrees with the test's clock
-    app = create_app(make_config(tmp_path, emulator.path), clock=clock)
+    # Nà Phìn has a loudspeaker line of its own; the other hamlets share the commune's
+    app = create_app(make_config(tmp_path, emulator.path, player={"lines": ["Nà Phìn=1"]}), clock=clock)
     server = await aiohttp_server(app)
     await app[TRANSPORT].wait_connected()
     store = app[STORE]
@@ -81,7 +82,7 @@ async def site(aiohttp_server: Any, emulator: EmulatedModem, tmp_path: Path) -> 
 
 
 async def login(browser: Browser, site: Any, username: str, password: str = PASSWORD) -> Page:
-    page = await browser.new_page(base_url=site.url)
+    page = await browser.new_page(base_url=site.url, locale="vi-VN")
     await page.goto("/login")
     await page.fill("#username", username)
     await page.fill("#password", password)
@@ -264,7 +265,7 @@ async def sql_outbox(site: Any) -> int:
 
 
 async def test_ten_wrong_passwords_lock_the_account(browser: Browser, site: Any) -> None:
-    page = await browser.new_page(base_url=site.url)
+    page = await browser.new_page(base_url=site.url, locale="vi-VN")
     for _ in range(10):
         await page.goto("/login")
         await page.fill("#username", "quantri")
@@ -559,6 +560,14 @@ async def test_an_announcement_says_what_it_will_do_refuses_what_it_would_ignore
     week = await page.inner_text("#week")
     assert "Thứ Năm 10/12" in week and "Thứ Hai 14/12" in week and "07/12" not in week
     assert week.index("10/12") < week.index("14/12")
+    # a hamlet without a line of its own: the draft says it will play everywhere, before approval
+    await page.fill("#text", "Khau Phạ: mai cắt điện từ 8 giờ")
+    await page.check("#announce-form input[name=zones][value='Khau Phạ']")
+    await page.click("#announce-form button[type=submit]")
+    await page.wait_for_selector("#announcement-2")
+    assert "Thôn Khau Phạ không có đường loa riêng: thông báo sẽ phát ở mọi loa" in await page.inner_text(
+        "#announcement-2 .plan"
+    )
     for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
         await page.set_viewport_size(size)
         await page.screenshot(path=str(ARTIFACTS / f"announcements-week-{name}.png"), full_page=True)
