@@ -185,6 +185,13 @@ def update_contact(db: sqlite_utils.Database, contact_id: int, raw: dict[str, An
     return add_contact(db, raw | {"number": row[0]}, now)
 
 
+def contact_by_id(db: sqlite_utils.Database, contact_id: int) -> dict[str, Any]:
+    row = db.execute("select number from contacts where id=?", [contact_id]).fetchone()
+    if row is None:
+        raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
+    return contact_by_number(db, row[0])
+
+
 def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
     rows = list_contacts(db, number=number)
     if not rows:
@@ -440,3 +447,17 @@ def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> 
             " and r.confirmed_at is null", hamlet_id,
         ),
     }  # fmt: skip
+
+
+def hamlets_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Each hamlet with whom it reaches: its contacts, its heads, its subscribers."""
+    return list(
+        db.query(
+            "select h.id, h.name,"
+            " (select count(*) from contacts c where c.hamlet_id = h.id) as contacts,"
+            " (select count(*) from contacts c where c.hamlet_id = h.id"
+            "  and ',' || c.roles || ',' like '%,hamlet_head,%') as heads,"
+            " (select count(*) from subscriptions s where s.hamlet_id = h.id) as subscribers"
+            " from hamlets h order by h.name"
+        )
+    )

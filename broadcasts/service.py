@@ -199,6 +199,12 @@ class Broadcasts:
     async def add_hamlet(self, name: str) -> dict[str, Any]:
         return await self.store.call(commune.add_hamlet, name)
 
+    async def rename_hamlet(self, hamlet: int, name: str) -> None:
+        await self.store.call(commune.rename_hamlet, hamlet, name)
+
+    async def hamlets_summary(self) -> list[dict[str, Any]]:
+        return await self.store.call(people.hamlets_summary)
+
     async def contacts(self, user: User) -> list[dict[str, Any]]:
         contacts = await self.store.call(people.list_contacts)
         return [c for c in contacts if c["hamlet"] == user.hamlet] if user.is_head else contacts
@@ -208,6 +214,9 @@ class Broadcasts:
 
     async def update_contact(self, contact_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         return await self.store.call(people.update_contact, contact_id, raw, self.clock())
+
+    async def contact(self, contact_id: int) -> dict[str, Any]:
+        return await self.store.call(people.contact_by_id, contact_id)
 
     async def delete_contact(self, contact_id: int) -> None:
         await self.store.call(people.delete_contact, contact_id)

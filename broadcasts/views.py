@@ -623,9 +623,124 @@ async def audio(request: web.Request) -> web.StreamResponse:
 @routes.get("/contacts")
 @aiohttp_jinja2.template("contacts.html")
 async def contacts_page(request: web.Request) -> dict[str, Any]:
+    """The phone book: searched by name or number, filtered by hamlet and role; officials add, edit, delete."""
     user = await pages.user(request)
     session = await get_session(request)
-    return {"contacts": await request.app[BROADCASTS].contacts(user), "report": session.pop("import_report", None)}
+    q = request.query.get("q", "")[:100].strip()
+    hamlet = request.query.get("hamlet", "")[:100]
+    role = request.query.get("role", "")
+    everyone = await request.app[BROADCASTS].contacts(user)
+    folded_q = fold(q).lower()
+    shown = [
+        c for c in everyone
+        if (not q or folded_q in fold(c["name"]).lower() or q.replace(" ", "") in c["number"]
+            or (q.startswith("0") and q[1:].replace(" ", "") in c["number"]))
+        and (not hamlet or c["hamlet"] == hamlet) and (not role or role in c["roles"])
+    ]  # fmt: skip
+    return {
+        "contacts": shown[:500],
+        "total": len(everyone),
+        "matching": len(shown),
+        "report": session.pop("import_report", None),
+        "filters": {"q": q, "hamlet": hamlet, "role": role},
+        "hamlets": await request.app[BROADCASTS].hamlet_names(),
+        "roles": people.ROLES,
+        "role_names": ROLE_NAMES,
+        "form": {"name": "", "number": "", "hamlet": hamlet, "roles": ["resident"]},
+        "errors": {},
+    }
+
+
+def _contact_form(form: Any) -> dict[str, Any]:
+    return {
+        "name": str(form.get("name", "")).strip(),
+        "number": str(form.get("number", "")).strip(),
+        "hamlet": str(form.get("hamlet", "")),
+        "roles": [str(r) for r in form.getall("roles", [])] or ["resident"],
+    }
+
+
+@routes.post("/contacts")
+async def add_contact_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    raw = _contact_form(form)
+    try:
+        made = await request.app[BROADCASTS].add_contact(raw)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+        raise web.HTTPSeeOther("/contacts#add-contact") from None
+    await pages.audit(request, user, "thêm liên hệ", {"name": made["name"], "number": made["number"]})
+    await pages.flash(request, f"Đã thêm {made['name']} ({made['number']}).")
+    raise web.HTTPSeeOther(f"/contacts?q={made['number']}")
+
+
+@routes.get("/contacts/{id:\\d{1,9}}/edit")
+@aiohttp_jinja2.template("contact_edit.html")
+async def edit_contact_page(request: web.Request) -> dict[str, Any]:
+    await pages.user(request, "admin", "official")
+    contact = await request.app[BROADCASTS].contact(int(request.match_info["id"]))
+    return {"contact": contact, "hamlets": await request.app[BROADCASTS].hamlet_names(),
+            "roles": people.ROLES, "role_names": ROLE_NAMES}  # fmt: skip
+
+
+@routes.post("/contacts/{id:\\d{1,9}}/{action:edit|delete}")
+async def change_contact(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    contact_id = int(request.match_info["id"])
+    b = request.app[BROADCASTS]
+    try:
+        if request.match_info["action"] == "delete":
+            contact = await b.contact(contact_id)
+            await b.delete_contact(contact_id)
+            await pages.audit(request, user, "xoá liên hệ", {"name": contact["name"], "number": contact["number"]})
+            await pages.flash(request, f"Đã xoá {contact['name']} ({contact['number']}).")
+            raise web.HTTPSeeOther("/contacts")
+        raw = _contact_form(form)
+        changed = await b.update_contact(contact_id, raw)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+        raise web.HTTPSeeOther(f"/contacts/{contact_id}/edit") from None
+    await pages.audit(request, user, "sửa liên hệ", {"name": changed["name"], "number": changed["number"]})
+    await pages.flash(request, f"Đã lưu {changed['name']}.")
+    raise web.HTTPSeeOther(f"/contacts?q={changed['number']}")
+
+
+@routes.get("/hamlets")
+@aiohttp_jinja2.template("hamlets.html")
+async def hamlets_page(request: web.Request) -> dict[str, Any]:
+    await pages.user(request, "admin", "official")
+    return {"hamlets": await request.app[BROADCASTS].hamlets_summary()}
+
+
+@routes.post("/hamlets")
+async def add_hamlet_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    try:
+        made = await request.app[BROADCASTS].add_hamlet(str(form.get("name", "")))
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "thêm thôn", {"name": made["name"]})
+        await pages.flash(request, f"Đã thêm thôn {made['name']}.")
+    raise web.HTTPSeeOther("/hamlets")
+
+
+@routes.post("/hamlets/{id:\\d{1,9}}/rename")
+async def rename_hamlet_page(request: web.Request) -> web.StreamResponse:
+    user = await pages.user(request, "admin", "official")
+    form = await pages.form(request)
+    name = str(form.get("name", ""))
+    try:
+        await request.app[BROADCASTS].rename_hamlet(int(request.match_info["id"]), name)
+    except LoaError as e:
+        await pages.flash(request, e.message, "error")
+    else:
+        await pages.audit(request, user, "đổi tên thôn", {"id": request.match_info["id"], "name": name})
+        await pages.flash(request, f"Đã đổi tên thôn thành {name.strip()}.")
+    raise web.HTTPSeeOther("/hamlets")
 
 
 @routes.post("/contacts/import")

@@ -59,7 +59,10 @@ def hamlet_id(db: sqlite_utils.Database, name: str) -> int | None:
     for h in hamlets(db):
         if h.folded == folded:
             return h.id
-    raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}", field="hamlet")
+    near = match_hamlets(name, hamlets(db))
+    # "Nà Phìm" is a typo of "Nà Phìn": say so, the person fixes one letter instead of searching
+    hint = f" Có phải {' hoặc '.join(h.name for h in near[:3])}?" if near else ""
+    raise InvalidRequest(f"thôn không có trong danh sách của xã: {name.strip()!r}.{hint}", field="hamlet")
 
 
 def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
@@ -68,6 +71,23 @@ def add_hamlet(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     with transaction(db):
         db.execute("insert or ignore into hamlets (name, folded) values (?,?)", [name.strip(), fold_name(name)])
     return next({"id": h.id, "name": h.name} for h in hamlets(db) if h.folded == fold_name(name))
+
+
+def rename_hamlet(db: sqlite_utils.Database, hamlet: int, name: str) -> None:
+    """A hamlet's new name (two hamlets the same but for diacritics cannot be told apart: refused)."""
+    if not name.strip():
+        raise InvalidRequest("Thiếu tên thôn", field="name")
+    with transaction(db):
+        taken = db.execute("select id from hamlets where folded=? and id<>?", [fold_name(name), hamlet]).fetchone()
+        if taken:
+            raise InvalidRequest(f"Đã có thôn tên {name.strip()!r}", field="name")
+        if (
+            db.execute(
+                "update hamlets set name=?, folded=? where id=?", [name.strip(), fold_name(name), hamlet]
+            ).rowcount
+            == 0
+        ):
+            raise InvalidRequest(f"Không có thôn số {hamlet}", field="id")
 
 
 def match_hamlets(query: str, options: list[Hamlet]) -> list[Hamlet]:
