@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, FilePayload, Page, ViewportSize, async_playwright
 
 from gateway.app import create_app
 from gateway.core.keys import CLOCK, STORE
@@ -642,7 +642,8 @@ async def test_officials_keep_the_hamlets_and_the_phone_book(browser: Browser, s
     # a typo'd hamlet in an import is refused with the hamlet it probably meant
     await page.goto("/contacts")
     csv = "Tên,Số điện thoại,Thôn\nGiàng A Chứ,0912345002,Nà Phìm\n".encode()
-    await page.set_input_files("#file", files=[{"name": "danh-ba.csv", "mimeType": "text/csv", "buffer": csv}])
+    payload: FilePayload = {"name": "danh-ba.csv", "mimeType": "text/csv", "buffer": csv}
+    await page.set_input_files("#file", files=[payload])
     await page.click("form[action='/contacts/import'] button")
     assert "Có phải Nà Phìn?" in await page.inner_text("#import-report")
 
