@@ -30,6 +30,7 @@ class AudioConfig:
 @dataclass(frozen=True)
 class PlayerConfig:
     kind: str = "aplay"
+    folder: str = "data/played"  # kind "folder": each play is copied here as a WAV, to listen to later
     device: str = ""
     command: tuple[str, ...] = ()
     relay: str = "none"

@@ -7,7 +7,9 @@ import contextlib
 import ctypes
 import heapq
 import logging
+import shutil
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,24 @@ class RecordingPlayer:
             raise
 
 
+class FolderPlayer:
+    """For a machine without a sound card (a laptop trying Loa): each play is copied into a folder as
+    `<time>-<file>.wav`, so a person can listen to exactly what the loudspeakers would have said."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    async def play(self, wav: Path) -> None:
+        def copy() -> Path:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{wav.name}"
+            shutil.copyfile(wav, target)
+            return target
+
+        target = await asyncio.to_thread(copy)
+        log.info("played into %s (player kind folder: no sound card used)", target)
+
+
 class GpioRelay:
     """A relay board on a Raspberry Pi pin (gpiozero); most boards switch on when the pin is low."""
 
@@ -143,6 +163,8 @@ def make_player(config: PlayerConfig) -> Player:
         return AplayPlayer(config.device)
     if config.kind == "command":
         return CommandPlayer(config.command)
+    if config.kind == "folder":
+        return FolderPlayer(config.folder)
     return RecordingPlayer()
 
 

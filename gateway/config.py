@@ -52,7 +52,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "modem.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "audio.engine": ("espeak-ng",),
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
-    "player.kind": ("aplay", "command", "recording"),
+    "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
 }
 

@@ -106,3 +106,14 @@ def test_loa_say_renders_from_the_command_line(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 20_000
     assert "mười chín giờ" in done.stdout
+
+
+async def test_the_folder_player_keeps_each_play_to_listen_to(tmp_path: Path) -> None:
+    from audio.player import FolderPlayer
+
+    wav = tmp_path / "abc.wav"
+    wav.write_bytes(b"RIFF....WAVE")
+    player = FolderPlayer(str(tmp_path / "played"))
+    await player.play(wav)
+    (kept,) = (tmp_path / "played").glob("*-abc.wav")
+    assert kept.read_bytes() == b"RIFF....WAVE"

@@ -56,7 +56,7 @@ async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Pat
         *LOA,
         "emulator",
         "--link-dir",
-        str(tmp_path),
+        str(tmp_path / "not-made-yet" / "loa"),  # a fresh boot's /tmp: the emulator makes it
         "--submit-delay",
         "0",
         stdin=asyncio.subprocess.PIPE,

@@ -260,6 +260,7 @@ class EmulatedModem:
     async def start(self) -> None:
         if self._link_dir is None:
             self._own_dir = self._link_dir = Path(tempfile.mkdtemp(prefix="loa-emulator-"))
+        self._link_dir.mkdir(parents=True, exist_ok=True)  # `--link-dir /tmp/loa` on a fresh boot
         self.path = str(self._link_dir / f"modem-{self.family.name}")
         self._open_pty()
         self._worker = asyncio.create_task(self._work(), name="emulator")
