@@ -71,8 +71,8 @@ ROUTER = web.AppKey("router", Router)
 EMULATOR = web.AppKey("emulator", EmulatedModem)
 
 
-def open_store(config: Config) -> Store:
-    return Store(config.database.path, MIGRATIONS, min_free_mb=config.database.min_free_mb)
+def open_store(config: Config, *, shared: bool = False) -> Store:
+    return Store(config.database.path, MIGRATIONS, min_free_mb=config.database.min_free_mb, shared=shared)
 
 
 def create_app(

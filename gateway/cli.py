@@ -108,7 +108,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
 
     async def add() -> User:
-        store = open_store(cfg)
+        store = open_store(cfg, shared=True)  # beside a running Loa: the first account is made while it waits
         await store.open()
         try:
             made = await store.call(

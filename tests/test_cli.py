@@ -107,3 +107,25 @@ async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Pat
         await proc.stdin.drain()
         async with asyncio.timeout(10):
             await proc.wait()
+
+
+async def test_the_first_account_is_made_while_loa_runs_and_works_at_once(
+    emulator: Any, start_gateway: Any, tmp_path: Path
+) -> None:
+    from gateway.testing import log_in
+
+    gateway = await start_gateway(emulator)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "loa.sqlite3"}"\n', encoding="utf-8")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*LOA, "user", "add", "quantri", "--password-stdin", "--config", str(cfg)],
+        input="matkhau-an-toan-1\n", capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert await log_in(gateway, "quantri", "matkhau-an-toan-1") == 303
+    # a second `loa run` on the same database is still refused
+    run = await asyncio.to_thread(
+        subprocess.run, [*LOA, "run", "--config", str(cfg)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode != 0 and "đang được một Loa khác dùng" in run.stderr

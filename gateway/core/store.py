@@ -97,8 +97,13 @@ class Store:
     """Every read and write runs on one thread that owns the connection, off the event loop.
     When the disk refuses a write, `problem` says why (for /healthz) until a write succeeds again."""
 
-    def __init__(self, path: str | Path, migrations: Sequence[MigrationSet] = (), min_free_mb: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, migrations: Sequence[MigrationSet] = (), min_free_mb: int = 0, *, shared: bool = False
+    ) -> None:
+        """`shared`: a short command beside a running Loa (`loa user add`), which does not take the lock
+        that keeps a second `loa run` off the database; SQLite's WAL and busy timeout share the file."""
         self.path = Path(path)
+        self.shared = shared
         self.migrations = list(migrations)
         self.problem: str | None = None
         self.min_free_mb = min_free_mb
@@ -139,7 +144,8 @@ class Store:
             # residents' numbers and messages: readable by the gateway's user only
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path.touch(mode=0o600, exist_ok=True)
-            self._take_lock()
+            if not self.shared:
+                self._take_lock()
             conn = sqlite3.connect(self.path, check_same_thread=False)
             conn.execute("pragma journal_mode=wal")
             # FULL: a message we answered 202 for survives a power cut, not just a crash

@@ -102,6 +102,7 @@ def kept_key(path: Path) -> bytes:
     except ValueError:
         log.warning("session key %s is damaged: making a new one (everyone logs in again)", path)
     key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a first start: the database's folder is not made yet
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

@@ -142,6 +142,10 @@ async def test_a_session_survives_a_restart_and_the_key_file_is_private(
     gateway = await start_gateway(emulator)
     assert await with_cookie(gateway, kept, "/users") == 200  # still logged in after the restart
     assert 'id="no-accounts"' not in await (await gateway.get("/login")).text()
+    # made where the database will be, even before its folder exists (a first start)
+    from gateway.web.pages import kept_key
+
+    assert len(kept_key(tmp_path / "new" / "data" / "loa.sqlite3.session-key")) == 32
     # a damaged key file is replaced: everyone logs in again, nothing fails
     await gateway.close()
     key_file.write_text("not a key")
