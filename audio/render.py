@@ -301,13 +301,18 @@ class Renderer:
         if not wav.exists():
             raise InvalidRequest("Chưa có âm thanh này (render it first)", field="key")
         out = self.cache / f"{key}.{fmt}"
-        if not out.exists():
-            codec = (
-                ["-codec:a", "libmp3lame", "-b:a", "64k"] if fmt == "mp3" else ["-codec:a", "libvorbis", "-q:a", "3"]
-            )
-            tmp = out.with_suffix(f".tmp.{fmt}")
-            await run(["ffmpeg", "-hide_banner", "-nostats", "-y", "-i", str(wav), *codec, str(tmp)])
-            tmp.replace(out)
+        # a new draft's page asks for its preview more than once at the same moment: one encode, the
+        # others wait for it (they used to write one temporary file together and answer 500)
+        async with self._locks.setdefault(f"{key}.{fmt}", asyncio.Lock()):
+            if not out.exists():
+                codec = (
+                    ["-codec:a", "libmp3lame", "-b:a", "64k"]
+                    if fmt == "mp3"
+                    else ["-codec:a", "libvorbis", "-q:a", "3"]
+                )
+                tmp = out.with_suffix(f".tmp.{fmt}")
+                await run(["ffmpeg", "-hide_banner", "-nostats", "-y", "-i", str(wav), *codec, str(tmp)])
+                tmp.replace(out)
         return out
 
     async def _in_pool(self, fn: object, *args: object) -> None:

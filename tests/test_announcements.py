@@ -197,3 +197,18 @@ async def test_an_announcement_for_a_hamlet_switches_on_only_its_line(
     assert station.lines["Khau Phạ"].states == [False, True, False]
     rows = await sql(client, "select zones, lines from broadcast_log order by id")
     assert rows == [('["Nà Phìn"]', '["Nà Phìn"]'), ('["Pả Vi"]', '["Nà Phìn", "Khau Phạ"]')]
+
+
+async def test_the_first_requests_for_a_new_preview_at_once_all_get_the_same_sound(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    client = await start_gateway(emulator)
+    resp = await client.post("/api/v1/announcements", json={"text": "Chiều nay họp thôn lúc 14 giờ", "repeat": 1},
+                             headers=AUTH)  # fmt: skip
+    preview = (await resp.json())["preview"]
+    for fmt in ("mp3", "ogg"):
+        url = preview.replace(".mp3", f".{fmt}")
+        answers = await asyncio.gather(*(client.get(url, headers=AUTH) for _ in range(6)))
+        assert [r.status for r in answers] == [200] * 6
+        bodies = {await r.read() for r in answers}
+        assert len(bodies) == 1 and len(bodies.pop()) > 1000  # one render, handed to all six

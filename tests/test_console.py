@@ -733,7 +733,9 @@ JARGON = ("GSM-7", "UCS-2", "GSM7", "UCS2", " UTC")
 
 
 @pytest.mark.parametrize("username", list(PAGES))
-async def test_no_page_speaks_english(browser: Browser, site: Any, emulator: EmulatedModem, username: str) -> None:
+async def test_no_page_speaks_english_and_every_field_has_a_label(
+    browser: Browser, site: Any, emulator: EmulatedModem, username: str
+) -> None:
     await seed_every_page(site, emulator)
     page = await login(browser, site, username)
     found = {}
@@ -749,8 +751,14 @@ async def test_no_page_speaks_english(browser: Browser, site: Any, emulator: Emu
         )
         words = {w for w in re.findall(r"[A-Za-z]+", text) if not w.isupper() and w.lower() in ENGLISH}
         jargon = [j for j in JARGON if j in text]
-        if words or jargon:
-            found[path] = sorted(words) + jargon
+        # every field a person fills in has a label (older eyes, screen readers, a tap on the words)
+        unlabelled = await page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                   .map(e => e.name || e.id)"""
+        )
+        if words or jargon or unlabelled:
+            found[path] = sorted(words) + jargon + [f"no label: {n}" for n in unlabelled]
     assert found == {}, found
 
 
