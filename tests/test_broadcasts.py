@@ -216,7 +216,11 @@ async def test_an_alert_to_five_hamlet_heads_is_confirmed_resent_and_escalated(
     await client.app[SCHEDULER].advance(clock.now + 30 * 60)
     await settled(client)
     (escalation,) = to(emulator, OFFICIAL)
-    assert escalation.text == f"Cảnh báo {alert} chưa được xác nhận bởi: Thào A Lử +84912100005"
+    # what the alert said, so the official on the road knows what is at stake, then who is silent
+    assert escalation.text == (
+        f'Cảnh báo {alert} "Cảnh báo lũ: nước suối dâng nhanh, sơ tán các hộ ven suối ngay."'
+        " chưa được xác nhận bởi: Thào A Lử +84912100005"
+    )
     result = await board(client, alert)
     assert result["summary"] == {
         "recipients": 5,

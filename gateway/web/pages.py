@@ -85,7 +85,12 @@ class KeptKeyStorage(EncryptedCookieStorage):
         self.key_file = key_file
 
     async def load_key(self, app: web.Application) -> AsyncIterator[None]:
-        key = await asyncio.to_thread(kept_key, self.key_file)
+        try:
+            key = await asyncio.to_thread(kept_key, self.key_file)
+        except OSError as e:
+            # a read-only disk: the store says so next, by name; the console is not what should fail
+            log.warning("cannot keep the session key in %s (%s): a new key for this run", self.key_file, e)
+            key = secrets.token_bytes(32)
         self._fernet = fernet.Fernet(base64.urlsafe_b64encode(key))  # the library keeps its key there
         yield
 
