@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -453,8 +452,11 @@ class Announcer:
         self.notifier.notify()
 
     async def close(self) -> None:
-        for task in list(self._plays):
+        plays = list(self._plays)
+        for task in plays:
             task.cancel()
-        for task in list(self._plays):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if plays:
+            # bounded: a stop never hangs on a play (its relay is switched off at the next start anyway)
+            _, pending = await asyncio.wait(plays, timeout=5.0)
+            for task in pending:
+                log.warning("play %s did not stop when cancelled", task.get_name())

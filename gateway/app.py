@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
@@ -12,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -262,6 +262,21 @@ async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
         await emulator.close()
 
 
+async def stop_tasks(tasks: list[asyncio.Task[Any]], timeout: float = 5.0) -> None:
+    """Cancel and wait, bounded: on 3.11 a cancel that lands as an asyncio.timeout expires can be
+    taken for the timeout and swallowed, and a loop would then go on; it is cancelled again."""
+    for task in tasks:
+        task.cancel()
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        log.warning("task %s did not stop when cancelled: cancelling it again", task.get_name())
+        task.cancel()
+    if pending:
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            log.error("task %s still runs after two cancels; leaving it", task.get_name())
+
+
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     tokens: frozenset[str] = app[TOKENS]
@@ -286,8 +301,4 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[sms_views.OUTBOX].stop(min(config.modem.send_timeout, 30.0))
     await announcer.close()
     announcer.renderer.close()
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
