@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs: speech and audio processing, aplay for the loudspeakers;
 # Chromium for the console tests;
-# Gammu SMSD, the peer the benchmarks measure Loa against
-DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd
+# Gammu SMSD, the peer the benchmarks measure Loa against; Node.js for the test SMSC (npm `smpp`)
+DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd nodejs npm
+SMSC := tests/smsc/node_modules/.package-lock.json
 
 .PHONY: run test lint deps debs bench emulator clean install uninstall
 
@@ -16,7 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-deps: $(STAMP) debs
+deps: $(STAMP) debs $(SMSC)
+
+# the SMSC the SMPP tests talk to: the npm `smpp` package, pinned by its lock file
+$(SMSC): tests/smsc/package-lock.json | debs
+	cd tests/smsc && npm ci --no-audit --no-fund --silent
 
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -44,6 +44,7 @@ from gateway.sms.encoding import prepare
 from gateway.sms.inbox import Inbox
 from gateway.sms.outbox import Outbox
 from gateway.sms.router import Router
+from gateway.sms.smpp import SmppTransport
 from gateway.sms.transport import Transport
 from gateway.testing.emulator import EmulatedModem
 from gateway.ussd import views as ussd_views
@@ -91,6 +92,8 @@ def create_app(
     notifier = app[NOTIFIER] = Notifier()
     scheduler = app[SCHEDULER] = Scheduler(clock)
 
+    if transport is None and config.smpp.enabled:
+        transport = SmppTransport(config.smpp, on_change=notifier.notify)
     if transport is None:
         if config.modem.port == "emulator":
             emulator = app[EMULATOR] = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)

@@ -23,7 +23,7 @@ from gateway.core.store import DatabaseConfig
 from gateway.core.text import fold
 from gateway.keywords.config import ResidentsConfig
 from gateway.sms import numbers
-from gateway.sms.config import ModemConfig, SmsConfig
+from gateway.sms.config import ModemConfig, SmppConfig, SmsConfig
 from gateway.sms.credit import CreditConfig
 from gateway.web.config import ApiConfig, HttpConfig, WebConfig
 from schedules.config import SchedulesConfig
@@ -37,6 +37,7 @@ class Config:
     credit: CreditConfig = field(default_factory=CreditConfig)
     modem: ModemConfig = field(default_factory=ModemConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    smpp: SmppConfig = field(default_factory=SmppConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     commune: CommuneConfig = field(default_factory=CommuneConfig)
     residents: ResidentsConfig = field(default_factory=ResidentsConfig)

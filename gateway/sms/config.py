@@ -29,6 +29,20 @@ class ModemConfig:
 
 
 @dataclass(frozen=True)
+class SmppConfig:
+    """SMPP 3.4 to the carrier's SMSC (or a Jasmin in between): used instead of the modem when enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2775
+    system_id: str = ""
+    password: str = ""
+    source_addr: str = ""  # the sender id the carrier gave the commune (a number or a name)
+    submit_timeout: float = 30.0
+    enquire_link: float = 30.0
+
+
+@dataclass(frozen=True)
 class SmsConfig:
     encoding: Policy = "auto"
     status_reports: bool = True

@@ -13,7 +13,7 @@ from gateway.core.clock import Clock
 from gateway.core.notify import Notifier
 from gateway.core.store import Store, transaction
 from gateway.sms.config import SmsConfig
-from gateway.sms.outbox import apply_report
+from gateway.sms.outbox import apply_receipt, apply_report
 from gateway.sms.pdu import (
     InboundPart,
     PduError,
@@ -172,12 +172,19 @@ class Inbox:
             await self.store.call(reject, pdu_hex, str(e), now)
             self.notifier.notify()
             return
-        message_id = await self.store.call(store_part, part, now)
+        await self.handle_part(part)
+
+    async def handle_part(self, part: InboundPart) -> None:
+        message_id = await self.store.call(store_part, part, self.clock())
         self.notifier.notify()
         if message_id is not None:
             self.router.submit(message_id)
         elif part.concat is not None:
             self.scheduler.wake()  # a part waits for its siblings: the reassembly deadline may be sooner
+
+    async def handle_receipt(self, remote_id: str, delivered: bool) -> None:
+        await self.store.call(apply_receipt, remote_id, delivered, self.clock())
+        self.notifier.notify()
 
     def job(self) -> Job:
         return Job("reassembly", float("inf"), self._next_flush, self._flush)

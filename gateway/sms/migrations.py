@@ -79,4 +79,12 @@ def _m001_sms(db: sqlite_utils.Database) -> None:
     db.table("inbox_rejects").create({"id": int, "pdu": str, "error": str, "received_at": float}, pk="id")
 
 
-MIGRATIONS = [("001_sms", _m001_sms)]
+def _m012_remote_ids(db: sqlite_utils.Database) -> None:
+    # an SMPP message id ("0000002a-…", 36 characters and more): the modem's TP-MR stays in `reference`
+    db.table("outbox_parts").add_column("remote_id", str)
+    db.table("outbox_parts").create_index(["remote_id"])
+    # an SMSC's receipt can overtake its own submit_sm_resp: kept until the part is recorded
+    db.table("early_receipts").create({"remote_id": str, "delivered": int, "received_at": float}, pk="remote_id")
+
+
+MIGRATIONS = [("001_sms", _m001_sms), ("012_remote_ids", _m012_remote_ids)]

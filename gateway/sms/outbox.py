@@ -123,13 +123,29 @@ def mark_sending(db: sqlite_utils.Database, message_id: int) -> list[int]:
     return [r[0] for r in db.execute("select part from outbox_parts where message_id=?", [message_id])]
 
 
-def record_part(db: sqlite_utils.Database, message_id: int, part: int, reference: int, last: bool, now: float) -> None:
+def record_part(
+    db: sqlite_utils.Database, message_id: int, part: int, reference: int | str, last: bool, now: float
+) -> None:
+    """A part the network took: a modem's reference (an int), or an SMSC's message id (a string)."""
     with transaction(db):
         db.execute(
-            "insert or replace into outbox_parts (message_id, part, reference, status, sent_at)"
-            " values (?,?,?,'sent',?)",
-            [message_id, part, reference, now],
-        )
+            "insert or replace into outbox_parts (message_id, part, reference, remote_id, status, sent_at)"
+            " values (?,?,?,?,'sent',?)",
+            [message_id, part, reference if isinstance(reference, int) else None,
+             reference if isinstance(reference, str) else None, now],
+        )  # fmt: skip
+        if isinstance(reference, str):
+            early = db.execute("select delivered from early_receipts where remote_id=?", [reference]).fetchone()
+            if early:
+                db.execute("delete from early_receipts where remote_id=?", [reference])
+                _apply_part_report(db, message_id, part, 0 if early[0] else 0x40, now)
+            if last:
+                db.execute(
+                    "update outbox set status='sent', sent_at=?, last_error=null where id=? and status='sending'",
+                    [now, message_id],
+                )
+            _settle(db, message_id, now)
+            return
         if last:
             db.execute(
                 "update outbox set status='sent', sent_at=?, last_error=null where id=? and status='sending'",
@@ -198,6 +214,23 @@ def apply_report(db: sqlite_utils.Database, report: StatusReport, now: float, wi
         if not report.final:
             return int(row[0])
         _apply_part_report(db, row[0], row[1], report.status, now)
+        _settle(db, row[0], now)
+        return int(row[0])
+
+
+def apply_receipt(db: sqlite_utils.Database, remote_id: str, delivered: bool, now: float) -> int | None:
+    """An SMSC's delivery receipt for the part it gave `remote_id`; the message it belongs to, or None."""
+    with transaction(db):
+        row = db.execute("select message_id, part from outbox_parts where remote_id=?", [remote_id]).fetchone()
+        if row is None:
+            # its submit_sm_resp may not be recorded yet: kept for record_part (old ones pruned)
+            db.execute("delete from early_receipts where received_at<?", [now - 86400])
+            db.execute(
+                "insert or replace into early_receipts (remote_id, delivered, received_at) values (?,?,?)",
+                [remote_id, int(delivered), now],
+            )
+            return None
+        _apply_part_report(db, row[0], row[1], 0 if delivered else 0x40, now)
         _settle(db, row[0], now)
         return int(row[0])
 
@@ -403,7 +436,7 @@ class Outbox:
         finally:
             self.notifier.notify()
 
-    async def _record(self, message_id: int, part: int, reference: int, last: bool) -> None:
+    async def _record(self, message_id: int, part: int, reference: int | str, last: bool) -> None:
         """The network has the part: record it before anything else is sent. While the store cannot
         write (a full disk) sending stops here, and goes on by itself once the write succeeds."""
         delay = 1.0

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gateway.sms.pdu import SubmitPdu
+from gateway.sms.pdu import InboundPart, SubmitPdu
 
 
 @dataclass
@@ -52,6 +52,14 @@ class Receiver(Protocol):
 
     async def handle_pdu(self, pdu_hex: str) -> None: ...
 
+    async def handle_part(self, part: InboundPart) -> None:
+        """One received SMS (or part of one) a text transport (SMPP) decoded itself."""
+        ...
+
+    async def handle_receipt(self, remote_id: str, delivered: bool) -> None:
+        """An SMSC's delivery receipt for the part it gave `remote_id`."""
+        ...
+
 
 class Transport(Protocol):
     """One way out to the network: the AT modem now; a pool of modems or SMPP to the carrier later.
@@ -73,8 +81,9 @@ class Transport(Protocol):
 
     async def wait_connected(self) -> None: ...
 
-    async def send_pdu(self, pdu: SubmitPdu) -> int:
-        """Submit one part; return the message reference the network gave it."""
+    async def send_pdu(self, pdu: SubmitPdu) -> int | str:
+        """Submit one part; return the message reference the network gave it (a modem's TP-MR, or an
+        SMSC's message id)."""
         ...
 
     async def ussd(self, code: str) -> str: ...

@@ -1,0 +1,210 @@
+"""SMPP 3.4 to the carrier's SMSC (or Jasmin): aiosmpplib's ESME behind the Transport interface."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiosmpplib import ESME, PhoneNumber, SubmitSm
+from aiosmpplib.broker import SimpleBroker
+from aiosmpplib.hook import AbstractHook
+from aiosmpplib.protocol import DeliverSm, SmppMessage, SubmitSmResp
+from aiosmpplib.state import NPI, TON, SmppCommand, SmppCommandStatus, SmppSessionState
+from gsmmodem.pdu import Concatenation, decodeSmsPdu
+
+from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.config import SmppConfig
+from gateway.sms.pdu import InboundPart, SubmitPdu
+from gateway.sms.transport import Receiver, TransportInfo
+
+log = logging.getLogger(__name__)
+
+# errors a second try cannot mend: the destination or the message itself is refused
+PERMANENT = {
+    SmppCommandStatus.ESME_RINVDSTADR,
+    SmppCommandStatus.ESME_RINVMSGLEN,
+    SmppCommandStatus.ESME_RINVESMCLASS,
+    SmppCommandStatus.ESME_RINVDSTTON,
+}
+
+
+def _dcs(pdu_hex: str) -> int:
+    """TP-DCS of an SMS-SUBMIT (after SCA, first octet, MR, destination and PID)."""
+    i = 2 + 2 * int(pdu_hex[0:2], 16) + 4
+    digits = int(pdu_hex[i : i + 2], 16)
+    i += 4 + 2 * ((digits + 1) // 2) + 2
+    return int(pdu_hex[i : i + 2], 16)
+
+
+def submit_sm(pdu: SubmitPdu, source: str, log_id: str) -> SubmitSm:
+    """The part our encoder made for a modem, as one submit_sm: the same UDH (concatenation), the text
+    in UCS-2 (data_coding 8) or the GSM default alphabet, one septet a byte (data_coding 0)."""
+    decoded = decodeSmsPdu(pdu.hex)
+    number = str(decoded["number"])
+    text = str(decoded.get("text", ""))
+    ucs2 = (_dcs(pdu.hex) & 0x0C) == 0x08
+    udh = b""
+    for ie in decoded.get("udh") or []:
+        if isinstance(ie, Concatenation):
+            udh = bytes([5, 0, 3, ie.reference % 256, ie.parts, ie.number])
+    message = SubmitSm(
+        short_message=text or " ",
+        source=PhoneNumber(source, TON.ALPHANUMERIC if not source.lstrip("+").isdigit() else TON.INTERNATIONAL,
+                           NPI.UNKNOWN if not source.lstrip("+").isdigit() else NPI.ISDN),
+        destination=PhoneNumber(number.lstrip("+"), TON.INTERNATIONAL, NPI.ISDN),
+        esm_class=0x40 if udh else 0,
+        registered_delivery=1,
+        encoding="ucs2" if ucs2 else "gsm0338",
+        log_id=log_id,
+    )  # fmt: skip
+    payload = text.encode("utf-16-be", "surrogatepass") if ucs2 else message.smpp_encode(text)
+    message.set_encoded_message(udh + payload)  # exactly this part: the library splits nothing
+    return message
+
+
+class _Hook(AbstractHook):  # type: ignore[misc]  # the library ships no types
+    def __init__(self, transport: SmppTransport) -> None:
+        self.transport = transport
+
+    async def sending(self, smpp_message: SmppMessage, pdu: bytes, client_id: str) -> None:
+        return None
+
+    async def received(self, smpp_message: SmppMessage | None, pdu: bytes, client_id: str) -> None:
+        await self.transport._received(smpp_message, pdu)
+
+    async def send_error(self, smpp_message: SmppMessage, error: Exception, client_id: str) -> None:
+        if isinstance(smpp_message, SubmitSm):
+            self.transport._resolve(smpp_message.log_id, ModemUnavailable(f"SMPP: {error}"))
+
+
+class SmppTransport:
+    """One SMPP transceiver bind. A part is handed to the library's queue and waited for until its
+    submit_sm_resp (the message id) or an error; a deliver_sm is a receipt (matched by message id) or a
+    resident's SMS, which goes to the inbox part by part, persisted before the SMSC hears it was taken."""
+
+    def __init__(self, config: SmppConfig, on_change: Callable[[], None] = lambda: None) -> None:
+        self.config = config
+        self.on_change = on_change
+        self.info = TransportInfo(manufacturer="SMPP", model=f"{config.host}:{config.port}", operator=None)
+        self._pending: dict[str, asyncio.Future[str]] = {}
+        self._connected = asyncio.Event()
+        self._receiver: Receiver | None = None
+        self._esme: ESME | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._broker = SimpleBroker()
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    async def start(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        c = self.config
+        self._esme = ESME(
+            smsc_host=c.host, smsc_port=c.port, system_id=c.system_id, password=c.password,
+            enquire_link_interval=float(c.enquire_link), hook=_Hook(self), broker=self._broker,
+            log_level=logging.WARNING, socket_timeout=float(c.submit_timeout),
+        )  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(self._esme.start(), name="smpp-esme"),
+            asyncio.create_task(self._watch(), name="smpp-watch"),
+        ]
+
+    async def _watch(self) -> None:
+        """The bind's state as the console and the outbox see it."""
+        while True:
+            bound = self._esme is not None and self._esme.session_state == SmppSessionState.BOUND_TRX
+            if bound != self.info.connected:
+                self.info.connected = bound
+                log.info("SMPP %s %s", self.info.model, "bound" if bound else "not bound")
+                self.on_change()
+            if bound:
+                self._connected.set()
+            else:
+                self._connected.clear()
+            await asyncio.sleep(0.2)
+
+    async def close(self) -> None:
+        if self._esme is not None:
+            # aiosmpplib 0.7.4 unbinds and writes EOF but never closes its socket: closed here
+            writer = getattr(self._esme, "_writer", None)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self._esme.stop()
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ModemUnavailable("SMPP closed"))
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def send_pdu(self, pdu: SubmitPdu) -> int | str:
+        log_id = uuid.uuid4().hex
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending[log_id] = fut
+        try:
+            await self._broker.enqueue(submit_sm(pdu, self.config.source_addr, log_id))
+            async with asyncio.timeout(self.config.submit_timeout):
+                return await fut
+        except TimeoutError:
+            raise ModemUnavailable(f"SMPP: no submit_sm_resp in {self.config.submit_timeout:.0f} s") from None
+        finally:
+            self._pending.pop(log_id, None)
+
+    def _resolve(self, log_id: str, result: str | Exception) -> None:
+        fut = self._pending.get(log_id)
+        if fut is None or fut.done():
+            return
+        if isinstance(result, Exception):
+            fut.set_exception(result)
+        else:
+            fut.set_result(result)
+
+    async def _received(self, message: SmppMessage | None, pdu: bytes) -> None:
+        if isinstance(message, SubmitSmResp):
+            status = message.command_status
+            if status == SmppCommandStatus.ESME_ROK:
+                self._resolve(message.log_id, message.message_id)
+            else:
+                error = ModemError(f"SMPP {status.name}", transient=status not in PERMANENT)
+                self._resolve(message.log_id, error)
+            return
+        if len(pdu) < 16 or int.from_bytes(pdu[4:8], "big") != SmppCommand.DELIVER_SM:
+            return
+        # parsed again from the PDU itself: the library keeps the parts of a long SMS in memory and
+        # hands only the whole; here each part is stored (and survives a crash) before it is acked
+        deliver = DeliverSm.from_pdu(pdu, SmppMessage.parse_header(pdu[:16]), "gsm0338", None)
+        assert self._receiver is not None
+        if deliver.is_receipt():
+            receipt = deliver.parse_receipt()
+            remote_id = str(receipt.get("id") or "")
+            if remote_id:
+                await self._receiver.handle_receipt(remote_id, str(receipt.get("stat", "")).upper() == "DELIVRD")
+            return
+        sender = deliver.source.number
+        if deliver.source.ton == TON.INTERNATIONAL or (sender.isdigit() and sender.startswith("84")):
+            sender = "+" + sender
+        text = deliver.short_message or deliver.message_payload
+        concat = None
+        if deliver.is_segmented():
+            ref, seq, total = deliver.get_segmentation_data()
+            concat = (ref, total, seq)
+        digest = hashlib.sha256(pdu[16:]).hexdigest()  # the body: a resent deliver_sm is the same SMS
+        units = text.encode("utf-16-be", "surrogatepass")
+        await self._receiver.handle_part(InboundPart(sender, units, None, concat, digest))
+
+    async def ussd(self, code: str) -> str:
+        raise ModemError("SMPP không gửi được USSD (USSD needs the modem)", transient=False)
