@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the project needs: speech and audio processing, aplay for the loudspeakers;
 # Chromium for the console tests;
 # Gammu SMSD, the peer the benchmarks measure Loa against; Node.js for the test SMSC (npm `smpp`)
-DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd nodejs npm
+DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd nodejs
 SMSC := tests/smsc/node_modules/.package-lock.json
 
 .PHONY: run test lint deps debs bench emulator clean install uninstall
@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 deps: $(STAMP) debs $(SMSC)
 
 # the SMSC the SMPP tests talk to: the npm `smpp` package, pinned by its lock file
+# (Debian's nodejs comes without npm, NodeSource's with it: Debian's npm only when there is none)
 $(SMSC): tests/smsc/package-lock.json | debs
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } \
+	  || { echo "npm is missing (sudo apt-get install npm)"; exit 1; }
 	cd tests/smsc && npm ci --no-audit --no-fund --silent
 
 debs:
