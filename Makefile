@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs: speech and audio processing, aplay for the loudspeakers;
-# Chromium for the console tests;
-# Gammu SMSD, the peer the benchmarks measure Loa against; Node.js for the test SMSC (npm `smpp`)
-DEBS := espeak-ng ffmpeg alsa-utils chromium gammu-smsd nodejs
+# Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
+# for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
+# measure Loa against) and Node.js for the test SMSC (npm `smpp`)
+PI_DEBS := espeak-ng ffmpeg alsa-utils
+DEBS := $(PI_DEBS) chromium gammu-smsd nodejs
 SMSC := tests/smsc/node_modules/.package-lock.json
 
-.PHONY: run test lint deps debs bench emulator clean install uninstall
+.PHONY: run test lint deps debs pi-debs bench emulator clean install uninstall
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +27,8 @@ $(SMSC): tests/smsc/package-lock.json | debs
 	  || { echo "npm is missing (sudo apt-get install npm)"; exit 1; }
 	cd tests/smsc && npm ci --no-audit --no-fund --silent
 
-debs:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+debs pi-debs:
+	@missing=""; for p in $(if $(filter pi-debs,$@),$(PI_DEBS),$(DEBS)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	  else echo "missing Debian packages:$$missing (run make as root, or: sudo apt-get install$$missing)"; exit 1; fi; \
@@ -56,7 +57,7 @@ emulator: deps
 PREFIX := /opt/loa
 # Debian's own Python for the service: the loa user must be able to reach it (not one under /root)
 SERVICE_PYTHON ?= /usr/bin/python3
-install: debs
+install: pi-debs
 	@[ "$$(id -u)" = 0 ] || { echo "make install needs root (sudo make install)"; exit 1; }
 	for g in dialout audio gpio; do getent group $$g >/dev/null || groupadd --system $$g; done
 	id -u loa >/dev/null 2>&1 || useradd --system --home-dir /var/lib/loa --no-create-home \

@@ -180,11 +180,11 @@ def _mount_small_disk(where: Path) -> bool:
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with open(filler, "wb") as f:
+    # unbuffered: a buffered file's close would try the refused bytes again and raise ENOSPC itself
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError as e:
             assert e.errno == errno.ENOSPC
     return filler
