@@ -105,3 +105,20 @@ async def test_a_throttled_submit_is_sent_again_and_arrives_once(
 
     await until(client, delivered)
     assert [p["text"] for p in smsc.submits] == ["Họp thôn"]
+
+
+async def test_unaccented_text_goes_in_the_gsm_alphabet_with_its_escaped_characters(
+    emulator: EmulatedModem, start_gateway: Any, smsc: Smsc
+) -> None:
+    client = await gateway_on(start_gateway, emulator, smsc)
+    text = "Hop thon luc 19h [nha van hoa], mang theo {so ho khau} ~ 20.000d " * 3
+    resp = await client.post("/api/v1/messages", json={"to": ["0912345678"], "text": text, "encoding": "gsm7"},
+                             headers=AUTH)  # fmt: skip
+    (message_id,) = (await resp.json())["ids"]
+
+    async def delivered() -> bool:
+        return bool((await sql(client, "select status from outbox where id=?", message_id))[0][0] == "delivered")
+
+    await until(client, delivered)
+    assert all(p["data_coding"] == 0 for p in smsc.submits) and len(smsc.submits) == 2
+    assert "".join(p["text"] for p in smsc.submits) == text  # every character, escapes and all
