@@ -24,7 +24,7 @@ from broadcasts.announcements import Announcer
 from broadcasts.service import Broadcasts
 from broadcasts.views import MAX_CLIP
 from gateway import dashboard, metrics
-from gateway.config import Config
+from gateway.config import Config, all_modems
 from gateway.core import backup, commune
 from gateway.core.clock import Clock, system_clock
 from gateway.core.keys import CLOCK, NOTIFIER, STORE
@@ -39,10 +39,11 @@ from gateway.sms import migrations as sms_migrations
 from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
 from gateway.sms.clock_trust import ClockTrust, latest_record
+from gateway.sms.config import ModemConfig
 from gateway.sms.credit import Credit
 from gateway.sms.encoding import prepare
 from gateway.sms.inbox import Inbox
-from gateway.sms.outbox import Outbox
+from gateway.sms.outbox import Channel, Outbox
 from gateway.sms.router import Router
 from gateway.sms.smpp import SmppTransport
 from gateway.sms.transport import Transport
@@ -69,7 +70,7 @@ MIGRATIONS: list[MigrationSet] = [
 CONFIG = web.AppKey("config", Config)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 ROUTER = web.AppKey("router", Router)
-EMULATOR = web.AppKey("emulator", EmulatedModem)
+EMULATORS = web.AppKey("emulators", list[EmulatedModem])
 
 
 def open_store(config: Config, *, shared: bool = False) -> Store:
@@ -92,18 +93,39 @@ def create_app(
     notifier = app[NOTIFIER] = Notifier()
     scheduler = app[SCHEDULER] = Scheduler(clock)
 
-    if transport is None and config.smpp.enabled:
-        transport = SmppTransport(config.smpp, on_change=notifier.notify)
-    if transport is None:
-        if config.modem.port == "emulator":
-            emulator = app[EMULATOR] = EmulatedModem(config.modem.emulator_family, submit_delay=0.2, auto_report=True)
-            transport = ATModem(
-                config.modem, port=lambda: emulator.path, emulated=True, on_change=notifier.notify, clock=clock,
-                on_back=lambda text: tell(text),
-            )  # fmt: skip
-        else:
-            transport = ATModem(config.modem, on_change=notifier.notify, clock=clock, on_back=lambda text: tell(text))
-    outbox = Outbox(store, transport, config.sms, notifier, clock)
+    app[EMULATORS] = []
+
+    def changed() -> None:
+        """A transport came or went: the console hears, and the other senders may take its queue."""
+        outbox.wake()
+
+    def make_modem(m: ModemConfig) -> ATModem:
+        if m.port != "emulator":
+            return ATModem(m, on_change=changed, clock=clock, on_back=lambda text: tell(text))
+        emulator = EmulatedModem(m.emulator_family, submit_delay=0.2, auto_report=True)
+        app[EMULATORS].append(emulator)
+        return ATModem(
+            m,
+            port=lambda: emulator.path,
+            emulated=True,
+            on_change=changed,
+            clock=clock,
+            on_back=lambda text: tell(text),
+        )
+
+    if transport is not None:
+        channels = [Channel(all_modems(config)[0].name if all_modems(config) else "modem 1", transport)]
+    else:
+        # every modem of the pool, then SMPP: each its own transport with its own sender
+        channels = [
+            Channel(m.name, make_modem(m), carrier=m.carrier, per_minute=m.per_minute) for m in all_modems(config)
+        ]
+        if config.smpp.enabled:
+            s = config.smpp
+            smpp = SmppTransport(s, on_change=changed)
+            channels.append(Channel("smpp", smpp, smpp=True, window=s.window, per_minute=s.per_second * 60))
+    outbox = Outbox(store, channels, config.sms, notifier, clock, config.routing)
+    transport = outbox.transport
 
     async def tell(text: str) -> None:
         """The maintainers, by SMS, that the modem is back after a power cycle."""
@@ -253,15 +275,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
-    emulator = app.get(EMULATOR)
-    if emulator is not None:
+    for emulator in app[EMULATORS]:
         await emulator.start()
         log.warning("no modem configured: using the built-in EMULATED modem at %s", emulator.path)
-    transport = app[sms_views.TRANSPORT]
-    await transport.start(app[sms_views.INBOX])
+    inbox = app[sms_views.INBOX]
+    channels = app[sms_views.OUTBOX].channels
+    for channel in channels:
+        await channel.transport.start(inbox.receiver(channel.name))
     yield
-    await transport.close()
-    if emulator is not None:
+    for channel in channels:
+        await channel.transport.close()
+    for emulator in app[EMULATORS]:
         await emulator.close()
 
 

@@ -20,7 +20,7 @@ from gateway.app import create_app, open_store
 from gateway.core.errors import ConfigError, LoaError
 from gateway.core.keys import STORE
 from gateway.sms import numbers
-from gateway.sms.views import TRANSPORT
+from gateway.sms.views import OUTBOX
 from gateway.testing.emulator import FAMILIES, EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
@@ -52,7 +52,9 @@ async def _serve(cfg: config_mod.Config) -> None:
     interval = service.watchdog_interval()
     pinger = None
     if interval is not None:
-        pinger = asyncio.create_task(service.watchdog(app[STORE], app[TRANSPORT], interval), name="watchdog")
+        pinger = asyncio.create_task(
+            service.watchdog(app[STORE], [c.transport for c in app[OUTBOX].channels], interval), name="watchdog"
+        )
     await stop.wait()
     service.notify("STOPPING=1")
     if pinger is not None:

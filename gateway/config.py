@@ -23,7 +23,7 @@ from gateway.core.store import DatabaseConfig
 from gateway.core.text import fold
 from gateway.keywords.config import ResidentsConfig
 from gateway.sms import numbers
-from gateway.sms.config import ModemConfig, SmppConfig, SmsConfig
+from gateway.sms.config import ModemConfig, RoutingConfig, SmppConfig, SmsConfig
 from gateway.sms.credit import CreditConfig
 from gateway.web.config import ApiConfig, HttpConfig, WebConfig
 from schedules.config import SchedulesConfig
@@ -38,6 +38,9 @@ class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     smpp: SmppConfig = field(default_factory=SmppConfig)
+    # more modems beside [modem]: [[modems]] tables with the keys of [modem]
+    modems: tuple[ModemConfig, ...] = ()
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     commune: CommuneConfig = field(default_factory=CommuneConfig)
     residents: ResidentsConfig = field(default_factory=ResidentsConfig)
@@ -55,6 +58,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
     "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
+    "modem.carrier": ("", *numbers.CARRIERS),
+    "routing.alerts": ("all", "smpp", "modems"),
+    "routing.bulk": ("smpp", "any"),
+    "routing.replies": ("same", "any"),
 }
 
 
@@ -107,8 +114,14 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         if name not in hints or name == "source":
             known = ", ".join(f"[{k}]" for k in hints if k != "source")
             raise ConfigError(f"unknown config section [{name}] (known: {known})", key=name)
+        if name == "modems":
+            if not isinstance(value, list):
+                raise ConfigError("config [[modems]]: a list of tables, each like [modem]", key=name)
+            sections[name] = tuple(_section("modem", ModemConfig, v) for v in value)
+            continue
         sections[name] = _section(name, hints[name], value)
     config = Config(**sections, source=source)
+    _check_modems(config)
     if not 0 <= config.http.port <= 65535:
         raise ConfigError(f"config key http.port: {config.http.port} is not a port", key="http.port")
     for key in ("quiet_start", "quiet_end"):
@@ -159,6 +172,26 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config
+
+
+def all_modems(config: Config) -> list[ModemConfig]:
+    """[modem] and every [[modems]], each with its name ("modem 1", "modem 2" … when none is given)."""
+    found = [m for m in (config.modem, *config.modems) if m.port != "none"]
+    return [m if m.name else dataclasses.replace(m, name=f"modem {i}") for i, m in enumerate(found, start=1)]
+
+
+def _check_modems(config: Config) -> None:
+    modems = all_modems(config)
+    names = [m.name for m in modems]
+    if len(set(names)) != len(names) or "smpp" in names:
+        raise ConfigError(f"config key modems.name: each modem needs its own name (not smpp): {names}", key="modems")
+    ports = [m.port for m in modems if m.port != "emulator"]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"config key modems.port: a serial port is named twice: {ports}", key="modems")
+    if not modems and not config.smpp.enabled:
+        raise ConfigError('config key modem.port: "none" needs [smpp] enabled (nothing could send)', key="modem.port")
+    if config.smpp.window < 1:
+        raise ConfigError("config key smpp.window: at least 1", key="smpp.window")
 
 
 def _check_lines(config: Config) -> None:

@@ -57,6 +57,7 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     session = await get_session(request)
     return {
         "modem": app[TRANSPORT].info,
+        "transports": await outbox.transports(midnight.timestamp()),
         "outbox": {"queued": counts["queued"] + counts["sending"], "failed": counts["failed"]},
         "sent_today": await outbox.sent_since(midnight.timestamp()),
         "failures": await outbox.recent_failures(5),

@@ -39,18 +39,21 @@ def watchdog_interval() -> float | None:
     return int(usec) / 2_000_000
 
 
-async def watchdog(store: Store, transport: Transport, interval: float) -> None:
+async def watchdog(store: Store, transports: Transport | list[Transport], interval: float) -> None:
     """WATCHDOG=1 every `interval` while the event loop turns (this task runs), the store thread
-    answers within the interval, and the modem's supervisor runs; otherwise silence, and systemd
-    restarts the service when WatchdogSec passes."""
+    answers within the interval, and every transport's supervisor runs (each modem of a pool, SMPP);
+    otherwise silence, and systemd restarts the service when WatchdogSec passes."""
+    every = transports if isinstance(transports, list) else [transports]
     while True:
         try:
             async with asyncio.timeout(interval):
                 await store.call(lambda db: db.execute("select 1").fetchone())
-            if transport.alive:
+            if all(t.alive for t in every):
                 notify("WATCHDOG=1")
             else:
-                log.error("modem supervisor is not running: no watchdog ping (systemd will restart Loa)")
+                log.error(
+                    "a modem's (or SMPP's) supervisor is not running: no watchdog ping (systemd will restart Loa)"
+                )
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a store that does not answer: no ping this time

@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.testing import AUTH, EmulatedModem, sql, until
+from gateway.testing.smsc import Smsc, smsc_missing
 
-SMSC_DIR = Path(__file__).resolve().parent / "smsc"
 VIETNAMESE = "Thông báo: sáng thứ Hai 7h30 tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã, nhớ mang sổ tiêm."
-
-
-class Smsc:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc, self.port = proc, port
-        self.submits: list[dict[str, Any]] = []
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            self.submits.append(json.loads(line)["submit"])
-
-    async def order(self, **what: Any) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(what) + "\n").encode())
-        await self.proc.stdin.drain()
 
 
 @pytest.fixture
 async def smsc() -> AsyncIterator[Smsc]:
-    node = shutil.which("node")
-    if node is None or not (SMSC_DIR / "node_modules" / "smpp").is_dir():
-        pytest.skip("the test SMSC needs Node.js and `npm ci` in tests/smsc (make test does both)")
-    proc = await asyncio.create_subprocess_exec(
-        node, str(SMSC_DIR / "smsc.js"), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    first = json.loads(await asyncio.wait_for(proc.stdout.readline(), 10))
-    server = Smsc(proc, int(first["port"]))
+    why = smsc_missing()
+    if why:
+        pytest.skip(why)
+    server = await Smsc.start()
     yield server
-    server.reader.cancel()
-    proc.kill()
-    await proc.wait()
+    await server.close()
 
 
 async def gateway_on(start_gateway: Any, emulator: EmulatedModem, smsc: Smsc) -> Any:

@@ -106,7 +106,7 @@ Q = Queries(BroadcastsConfig(), "auto")
 
 def _sending(db: sqlite_utils.Database) -> int:
     (mid,) = outbox.enqueue(db, ["+84912000000"], prepare("Thông báo " * 20, "auto"), 2, "t", NOW)
-    outbox.mark_sending(db, mid)
+    outbox.claim(db, "modem 1", 1, NOW, outbox.Rule())
     outbox.record_part(db, mid, 1, 10, False, NOW)
     # the report of part 2 overtook the modem's answer
     outbox.apply_report(db, StatusReport(11, "+84912000000", 0, None), NOW, 3600)
@@ -180,9 +180,10 @@ def test_a_sent_message_set_back_to_sending_does_not_stop_the_outbox(tmp_path: P
         outbox.record_part(db, mid, 2, 11, True, NOW)
         db.execute("update outbox set status='sending' where id=?", [mid])
         (other,) = outbox.enqueue(db, ["+84912000009"], prepare("Tin sau", "auto"), 2, "t", NOW)
-        assert outbox.mark_sending(db, mid) == [1, 2]
+        (row,) = outbox.claim(db, "modem 1", 1, NOW, outbox.Rule()).rows
+        assert row["id"] == mid and row["done"] == [1, 2]
         outbox.finish_if_sent(db, mid, 2, NOW)
-        assert outbox.next_due(db, NOW).row["id"] == other  # type: ignore[index]
+        assert [r["id"] for r in outbox.claim(db, "modem 1", 5, NOW, outbox.Rule()).rows] == [other]
         assert db.execute("select status from outbox where id=?", [mid]).fetchone()[0] in ("sent", "delivered")
 
 

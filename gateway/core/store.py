@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Concatenate, ParamSpec, TypeVar
+from typing import IO, Concatenate, Generic, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -219,3 +219,50 @@ class Store:
             return result
 
         return await self._run(job)
+
+
+class GroupWriter(Generic[T]):
+    """Writes that callers wait for, made together: whatever came while one transaction was being
+    written goes into the next, so a burst costs one commit (one fsync) per batch, not per item.
+    A batch that fails is written again item by item, so one bad item fails only its own caller."""
+
+    def __init__(self, store: Store, fn: Callable[[sqlite_utils.Database, list[T]], None]) -> None:
+        self.store, self.fn = store, fn
+        self._items: list[tuple[T, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, item: T) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._items.append((item, fut))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush(), name="group-writer")
+        await fut
+
+    async def _flush(self) -> None:
+        while self._items:
+            batch, self._items = self._items, []
+            try:
+                await self.store.call(self._all, [item for item, _ in batch])
+            except Exception as e:
+                if len(batch) == 1:
+                    _, fut = batch[0]
+                    if not fut.done():
+                        fut.set_exception(e)
+                    continue
+                for item, fut in batch:
+                    try:
+                        await self.store.call(self._all, [item])
+                    except Exception as e:
+                        if not fut.done():
+                            fut.set_exception(e)
+                    else:
+                        if not fut.done():
+                            fut.set_result(None)
+            else:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    def _all(self, db: sqlite_utils.Database, items: list[T]) -> None:
+        with transaction(db):
+            self.fn(db, items)

@@ -276,8 +276,8 @@ class ATModem:
             task.cancel()
         if tasks:
             # asyncio.wait, not `suppress(CancelledError): await task`: that would also swallow a
-            # cancel of the supervisor itself (a stop), which then slept on for ever
-            await asyncio.wait(tasks)
+            # cancel of the supervisor itself (a stop), which then slept on for ever; bounded
+            await asyncio.wait(tasks, timeout=5.0)
         self._fail_pending(ModemUnavailable("modem port closed"))
         if self._writer is not None:
             with contextlib.suppress(Exception):

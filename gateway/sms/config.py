@@ -9,7 +9,13 @@ from gateway.sms.encoding import Policy
 
 @dataclass(frozen=True)
 class ModemConfig:
-    port: str = "emulator"
+    port: str = "emulator"  # or a device, or "none" (no modem: SMPP alone)
+    # in a pool: how the console and the logs call it, the carrier of its SIM ("viettel", "vinaphone",
+    # "mobifone", "vietnamobile", "gmobile", "itel"; "" = unknown) and the most parts a minute it may
+    # send (0 = as fast as it answers)
+    name: str = ""
+    carrier: str = ""
+    per_minute: float = 0.0
     baudrate: int = 115200
     pin: str = ""
     smsc: str = ""
@@ -40,6 +46,21 @@ class SmppConfig:
     source_addr: str = ""  # the sender id the carrier gave the commune (a number or a name)
     submit_timeout: float = 30.0
     enquire_link: float = 30.0
+    reconnect_min: float = 1.0  # seconds before the first reconnect; doubled five times at most
+    window: int = 50  # submit_sm sent and not yet answered, at most
+    per_second: float = 0.0  # the carrier's contracted rate (0 = as fast as the SMSC answers)
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """Which transport sends what, when there is more than one (modems of the pool, SMPP)."""
+
+    alerts: str = "all"  # "all": every transport at once; "smpp"; "modems"
+    bulk: str = "smpp"  # reminders and bulk: "smpp" when it is configured, or "any"
+    # bulk falls back to the modems when SMPP has been down this long (seconds; 0 = never)
+    bulk_fallback_after: float = 600.0
+    replies: str = "same"  # "same": through the transport the question came in on; or "any"
+    prefer_carrier: bool = True  # a modem whose SIM has the recipient's carrier sends (on-net is cheaper)
 
 
 @dataclass(frozen=True)

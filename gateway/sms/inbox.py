@@ -11,9 +11,9 @@ import sqlite_utils
 
 from gateway.core.clock import Clock
 from gateway.core.notify import Notifier
-from gateway.core.store import Store, transaction
+from gateway.core.store import GroupWriter, Store, transaction
 from gateway.sms.config import SmsConfig
-from gateway.sms.outbox import apply_receipt, apply_report
+from gateway.sms.outbox import apply_receipts, apply_report
 from gateway.sms.pdu import (
     InboundPart,
     PduError,
@@ -21,6 +21,7 @@ from gateway.sms.pdu import (
     decode_report,
     units_to_text,
 )
+from gateway.sms.transport import Receiver
 from schedules.scheduler import Job, Scheduler
 
 if TYPE_CHECKING:
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int | None:
-    """Store one SMS-DELIVER; return the inbox id when a whole message is complete, else None."""
+def store_part(db: sqlite_utils.Database, part: InboundPart, now: float, via: str | None = None) -> int | None:
+    """Store one SMS-DELIVER (that came in on the transport `via`); return the inbox id when a whole
+    message is complete, else None."""
     sent_at = part.sent_at.isoformat() if part.sent_at else None
     with transaction(db):
         if db.execute("select 1 from seen_pdus where digest=?", [part.digest]).fetchone():
@@ -38,12 +40,12 @@ def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int 
             return None
         db.execute("insert into seen_pdus (digest, received_at) values (?,?)", [part.digest, now])
         if part.concat is None or part.concat[1] <= 1:
-            return _insert(db, part.sender, units_to_text(part.units), 1, False, sent_at, now)
+            return _insert(db, part.sender, units_to_text(part.units), 1, False, sent_at, now, via)
         reference, total, seq = part.concat
         db.execute(
             "insert or ignore into inbound_parts (sender, reference, total, seq, units, sent_at,"
-            " received_at) values (?,?,?,?,?,?,?)",
-            [part.sender, reference, total, seq, part.units, sent_at, now],
+            " received_at, via) values (?,?,?,?,?,?,?,?)",
+            [part.sender, reference, total, seq, part.units, sent_at, now, via],
         )
         have = db.execute(
             "select count(*) from inbound_parts where sender=? and reference=? and total=?",
@@ -56,7 +58,7 @@ def store_part(db: sqlite_utils.Database, part: InboundPart, now: float) -> int 
 
 def _assemble(db: sqlite_utils.Database, sender: str, reference: int, total: int, now: float, *, partial: bool) -> int:
     rows = db.execute(
-        "select seq, units, sent_at from inbound_parts where sender=? and reference=? and total=? order by seq",
+        "select seq, units, sent_at, via from inbound_parts where sender=? and reference=? and total=? order by seq",
         [sender, reference, total],
     ).fetchall()
     # join the raw UTF-16 first: an emoji cut between two parts becomes whole again
@@ -69,7 +71,7 @@ def _assemble(db: sqlite_utils.Database, sender: str, reference: int, total: int
         "delete from inbound_parts where sender=? and reference=? and total=?",
         [sender, reference, total],
     )
-    return _insert(db, sender, text, len(rows), partial, rows[0][2], now)
+    return _insert(db, sender, text, len(rows), partial, rows[0][2], now, rows[-1][3])
 
 
 def _insert(
@@ -80,10 +82,11 @@ def _insert(
     partial: bool,
     sent_at: str | None,
     now: float,
+    via: str | None = None,
 ) -> int:
     cur = db.execute(
-        "insert into inbox (sender, text, parts, partial, sent_at, received_at) values (?,?,?,?,?,?)",
-        [sender, text, parts, int(partial), sent_at, now],
+        "insert into inbox (sender, text, parts, partial, sent_at, received_at, via) values (?,?,?,?,?,?,?)",
+        [sender, text, parts, int(partial), sent_at, now, via],
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -148,12 +151,17 @@ class Inbox:
         self.clock = clock
         self.config = config
         self.router = router
+        self._receipts = GroupWriter(store, apply_receipts)
+
+    def receiver(self, via: str) -> Receiver:
+        """The Receiver one transport hands what it gets to: it says which transport it came in on."""
+        return _Via(self, via)
 
     async def recent(self, limit: int, before: int | None) -> list[dict[str, Any]]:
         """Newest first, `limit` of them, older than the id `before` when given (paging)."""
         return await self.store.call(recent, limit, before)
 
-    async def handle_pdu(self, pdu_hex: str) -> None:
+    async def handle_pdu(self, pdu_hex: str, via: str | None = None) -> None:
         now = self.clock()
         try:
             first = int(pdu_hex[:2], 16)
@@ -163,7 +171,7 @@ class Inbox:
         try:
             if tpdu_type == 0x02:
                 report = decode_report(pdu_hex)
-                await self.store.call(apply_report, report, now, self.config.report_window)
+                await self.store.call(apply_report, report, now, self.config.report_window, via)
                 self.notifier.notify()
                 return
             part = decode_deliver(pdu_hex)
@@ -172,18 +180,19 @@ class Inbox:
             await self.store.call(reject, pdu_hex, str(e), now)
             self.notifier.notify()
             return
-        await self.handle_part(part)
+        await self.handle_part(part, via)
 
-    async def handle_part(self, part: InboundPart) -> None:
-        message_id = await self.store.call(store_part, part, self.clock())
+    async def handle_part(self, part: InboundPart, via: str | None = None) -> None:
+        message_id = await self.store.call(store_part, part, self.clock(), via)
         self.notifier.notify()
         if message_id is not None:
             self.router.submit(message_id)
         elif part.concat is not None:
             self.scheduler.wake()  # a part waits for its siblings: the reassembly deadline may be sooner
 
-    async def handle_receipt(self, remote_id: str, delivered: bool) -> None:
-        await self.store.call(apply_receipt, remote_id, delivered, self.clock())
+    async def handle_receipt(self, remote_id: str, delivered: bool, via: str | None = None) -> None:
+        # receipts come in bursts (one per part sent through SMPP): written a group at a time
+        await self._receipts.write((remote_id, delivered, self.clock()))
         self.notifier.notify()
 
     def job(self) -> Job:
@@ -206,3 +215,17 @@ class Inbox:
             self.notifier.notify()
             for message_id in ids:
                 self.router.submit(message_id)
+
+
+class _Via:
+    def __init__(self, inbox: Inbox, via: str) -> None:
+        self.inbox, self.via = inbox, via
+
+    async def handle_pdu(self, pdu_hex: str) -> None:
+        await self.inbox.handle_pdu(pdu_hex, self.via)
+
+    async def handle_part(self, part: InboundPart) -> None:
+        await self.inbox.handle_part(part, self.via)
+
+    async def handle_receipt(self, remote_id: str, delivered: bool) -> None:
+        await self.inbox.handle_receipt(remote_id, delivered, self.via)

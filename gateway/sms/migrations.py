@@ -87,4 +87,14 @@ def _m012_remote_ids(db: sqlite_utils.Database) -> None:
     db.table("early_receipts").create({"remote_id": str, "delivered": int, "received_at": float}, pk="remote_id")
 
 
-MIGRATIONS = [("001_sms", _m001_sms), ("012_remote_ids", _m012_remote_ids)]
+def _m013_transports(db: sqlite_utils.Database) -> None:
+    # holder: the transport that has the message in hand (null when none does); route: the one a reply
+    # must go through (its question came in on it); carrier: the recipient's, guessed from the prefix
+    for column in ("holder", "route", "carrier"):
+        db.table("outbox").add_column(column, str)
+    db.table("outbox_parts").add_column("transport", str)  # a report is matched through the sender
+    db.table("inbox").add_column("via", str)
+    db.table("inbound_parts").add_column("via", str)
+
+
+MIGRATIONS = [("001_sms", _m001_sms), ("012_remote_ids", _m012_remote_ids), ("013_transports", _m013_transports)]

@@ -27,6 +27,26 @@ OLD_PREFIXES = {
 }
 
 
+# Mobile prefixes (the national number's first 2 digits after 0) of each carrier. Numbers are portable:
+# the prefix is a guess, good enough to choose which SIM sends (on-net is cheaper), never a refusal.
+CARRIERS = {
+    "viettel": ("86", "96", "97", "98", "32", "33", "34", "35", "36", "37", "38", "39"),
+    "vinaphone": ("88", "91", "94", "81", "82", "83", "84", "85"),
+    "mobifone": ("89", "90", "93", "70", "76", "77", "78", "79"),
+    "vietnamobile": ("92", "52", "56", "58"),
+    "gmobile": ("99", "59"),
+    "itel": ("87",),
+}
+_CARRIER_OF = {prefix: name for name, prefixes in CARRIERS.items() for prefix in prefixes}
+
+
+def carrier(number: str) -> str | None:
+    """The carrier a Vietnamese mobile number's prefix belongs to ('+84961234567' → 'viettel')."""
+    digits = re.sub(r"\D", "", number)
+    national = digits[2:] if digits.startswith("84") and len(digits) == 11 else digits.lstrip("0")
+    return _CARRIER_OF.get(national[:2]) if len(national) == 9 else None
+
+
 def convert_old(number: str) -> tuple[str, bool]:
     """An old 11-digit number from a paper list → its new 10-digit form, and whether it changed."""
     raw = re.sub(r"[\s.\-()]", "", str(number))

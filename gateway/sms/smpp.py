@@ -13,6 +13,7 @@ from typing import Any
 from aiosmpplib import ESME, PhoneNumber, SubmitSm
 from aiosmpplib.broker import SimpleBroker
 from aiosmpplib.hook import AbstractHook
+from aiosmpplib.retrytimer import SimpleExponentialBackoff
 from aiosmpplib.protocol import DeliverSm, SmppMessage, SubmitSmResp
 from aiosmpplib.state import NPI, TON, SmppCommand, SmppCommandStatus, SmppSessionState
 from gsmmodem.pdu import Concatenation, decodeSmsPdu
@@ -67,6 +68,24 @@ def submit_sm(pdu: SubmitPdu, source: str, log_id: str) -> SubmitSm:
     return message
 
 
+class _Broker(SimpleBroker):  # type: ignore[misc]
+    """The library's in-memory queue, which it keeps across a reconnect: a submit the outbox has
+    already given up on (and will send again) is dropped here instead of going out twice."""
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=100_000)
+        self.abandoned: set[str] = set()
+
+    async def dequeue(self) -> SmppMessage:
+        while True:
+            message = await self.queue.get()
+            log_id = getattr(message, "log_id", "")
+            if log_id in self.abandoned:
+                self.abandoned.discard(log_id)
+                continue
+            return message
+
+
 class _Hook(AbstractHook):  # type: ignore[misc]  # the library ships no types
     def __init__(self, transport: SmppTransport) -> None:
         self.transport = transport
@@ -96,7 +115,7 @@ class SmppTransport:
         self._receiver: Receiver | None = None
         self._esme: ESME | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._broker = SimpleBroker()
+        self._broker = _Broker()
 
     @property
     def alive(self) -> bool:
@@ -109,6 +128,7 @@ class SmppTransport:
             smsc_host=c.host, smsc_port=c.port, system_id=c.system_id, password=c.password,
             enquire_link_interval=float(c.enquire_link), hook=_Hook(self), broker=self._broker,
             log_level=logging.WARNING, socket_timeout=float(c.submit_timeout),
+            retry_timer=SimpleExponentialBackoff(min_delay=max(1, int(c.reconnect_min * 1000))),
         )  # fmt: skip
         self._tasks = [
             asyncio.create_task(self._esme.start(), name="smpp-esme"),
@@ -127,7 +147,16 @@ class SmppTransport:
                 self._connected.set()
             else:
                 self._connected.clear()
+                self._give_up("SMPP: the link to the SMSC dropped")
             await asyncio.sleep(0.2)
+
+    def _give_up(self, why: str) -> None:
+        """Every submit still waiting fails at once (the outbox sends it again, through this link
+        when it is back or another transport); one not yet written is dropped from the queue."""
+        for log_id, fut in list(self._pending.items()):
+            if not fut.done():
+                self._broker.abandoned.add(log_id)
+                fut.set_exception(ModemUnavailable(why))
 
     async def close(self) -> None:
         if self._esme is not None:
@@ -162,6 +191,8 @@ class SmppTransport:
         except TimeoutError:
             raise ModemUnavailable(f"SMPP: no submit_sm_resp in {self.config.submit_timeout:.0f} s") from None
         finally:
+            if not fut.done():  # timed out or cancelled: if it has not gone out yet, it never will
+                self._broker.abandoned.add(log_id)
             self._pending.pop(log_id, None)
 
     def _resolve(self, log_id: str, result: str | Exception) -> None:
@@ -178,6 +209,9 @@ class SmppTransport:
             status = message.command_status
             if status == SmppCommandStatus.ESME_ROK:
                 self._resolve(message.log_id, message.message_id)
+            elif status in (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL):
+                # the SMSC asks to slow down: not the message's fault (the library slows its sending)
+                self._resolve(message.log_id, ModemUnavailable(f"SMPP {status.name}: the SMSC asks to slow down"))
             else:
                 error = ModemError(f"SMPP {status.name}", transient=status not in PERMANENT)
                 self._resolve(message.log_id, error)

@@ -43,7 +43,9 @@ async def healthz(request: web.Request) -> web.Response:
     overdue = info.overdue
     registered = info.registration in (None, "home", "roaming")
     clock = request.app[CLOCK_TRUST].status()
-    healthy = info.connected and problem is None and overdue is None and registered and clock.trusted
+    channels = request.app[OUTBOX].channels
+    all_up = all(c.transport.info.connected for c in channels)
+    healthy = info.connected and all_up and problem is None and overdue is None and registered and clock.trusted
     return json_response(
         {
             "status": "ok" if healthy else "degraded",
@@ -69,6 +71,18 @@ async def healthz(request: web.Request) -> web.Response:
                 "memories": info.memories,
                 "cannot": info.cannot,
             },
+            # every transport of the pool (the modem above is the first): a dead one makes it degraded
+            "transports": [
+                {
+                    "name": c.name,
+                    "kind": "smpp" if c.smpp else "modem",
+                    "connected": c.transport.info.connected,
+                    "carrier": c.carrier or None,
+                    "signal": c.transport.info.signal,
+                    "last_error": c.transport.info.last_error,
+                }
+                for c in channels
+            ],
             "outbox": {
                 "queued": counts["queued"] + counts["sending"],
                 "sent": counts["sent"],

@@ -13,7 +13,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HAMLETS = ["Nà Phìn", "Khau Phạ", "Khau Vai", "Pả Vi", "Lũng Cú"]
 
 
-def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config_mod.Config:
+def make_config(tmp_path: Path, port: str, **sections: Any) -> config_mod.Config:
     raw: dict[str, Any] = {
         "database": {"path": str(tmp_path / "loa.sqlite3")},
         "modem": {
@@ -31,5 +31,8 @@ def make_config(tmp_path: Path, port: str, **sections: dict[str, Any]) -> config
         "player": {"kind": "recording", "relay": "recording", "warmup": 0.0, "tail": 0.0},
     }
     for name, values in sections.items():
-        raw.setdefault(name, {}).update(values)
+        if isinstance(values, list):
+            raw[name] = values  # [[modems]]
+        else:
+            raw.setdefault(name, {}).update(values)
     return config_mod.from_dict(raw, source="test")

@@ -182,6 +182,7 @@ class Faults:
     fail_numbers: dict[str, int] = field(default_factory=dict)  # number → +CMS ERROR code, every time
     fail_next: list[int] = field(default_factory=list)  # codes for the next submits, in order
     hang_numbers: set[str] = field(default_factory=set)  # a submit to these is never answered
+    vanish_at: int = 0  # the stick is pulled as this part (counting all it sent, from 1) begins; 0 = never
 
 
 class EmulatedModem:
@@ -213,6 +214,7 @@ class EmulatedModem:
         self.ussd_answer = ussd_answer
         self.faults = Faults()
         self.sent: list[SentPart] = []
+        self._unplugged = 0
         self.commands: list[str] = []
         self.on_sent: Callable[[SentMessage], None] | None = None
         # set while a PDU is with the "network" (between the Ctrl-Z and the +CMGS answer)
@@ -305,6 +307,7 @@ class EmulatedModem:
 
     async def vanish(self) -> None:
         """The USB stick is pulled: the port disappears, whatever was being said is lost."""
+        self._unplugged += 1
         self._close_pty()
         self._inbuf = b""
         self._pdu_mode_len = None
@@ -586,12 +589,19 @@ class EmulatedModem:
             self._lines("+CMS ERROR: 304")
             return
         number = str(d["number"])
+        if self.faults.vanish_at and len(self.sent) + 1 >= self.faults.vanish_at:
+            self.faults.vanish_at = 0
+            await self.vanish()
+            return
         self.submitting.set()
+        unplugged = self._unplugged
         try:
             if self.submit_delay:
                 await asyncio.sleep(self.submit_delay)
         finally:
             self.submitting.clear()
+        if self._unplugged != unplugged:
+            return  # pulled out while it was sending: the network never got the part
         if number in self.faults.hang_numbers:
             return
         code = self.faults.fail_numbers.get(number)

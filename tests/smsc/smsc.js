@@ -2,7 +2,9 @@
 // with a message id, sends a delivery receipt for each part, and sends mobile-originated messages
 // typed on stdin as JSON lines: {"mo": {"from": "84961234567", "to": "1234", "text": "..."}}
 // (UCS-2, split with UDH past 70 characters), {"throttle": 3} (the next 3 submits get ESME_RTHROTTLED),
-// {"hold": true|false} (receipts held back / sent). Every submit is printed as a JSON line.
+// {"hold": true|false} (receipts held back / sent), {"drop_at": N} (at the Nth submit from now the link
+// drops: every session closed, that submit never answered nor taken). Every submit is printed as a JSON
+// line; with --quiet none is, and {"count": true} prints {"count": {"submits": n, "receipts": m}}.
 const smpp = require("smpp");
 const readline = require("readline");
 
@@ -11,6 +13,9 @@ let throttle = 0;
 let held = false;
 const waiting = [];
 let next = 1;
+let dropAt = 0;
+let receipts = 0;
+const quiet = process.argv.includes("--quiet");
 
 function receipt(session, pdu, id) {
   const stamp = new Date().toISOString().replace(/[-T:]/g, "").slice(2, 12);
@@ -19,6 +24,7 @@ function receipt(session, pdu, id) {
     short_message: `id:${id} sub:001 dlvrd:001 submit date:${stamp} done date:${stamp} stat:DELIVRD err:000 text:`,
     receipted_message_id: id, message_state: 2,
   });
+  receipts += 1;
   if (held) waiting.push(send); else send();
 }
 
@@ -31,6 +37,10 @@ const server = smpp.createServer({ debug: false }, (session) => {
   session.on("unbind", (pdu) => { session.send(pdu.response()); session.close(); });
   session.on("close", () => { sessions = sessions.filter((s) => s !== session); });
   session.on("submit_sm", (pdu) => {
+    if (dropAt > 0 && --dropAt === 0) {
+      for (const s of sessions.splice(0)) s.socket.destroy();
+      return;
+    }
     if (throttle > 0) {
       throttle -= 1;
       session.send(pdu.response({ command_status: smpp.ESME_RTHROTTLED }));
@@ -41,7 +51,7 @@ const server = smpp.createServer({ debug: false }, (session) => {
     session.send(pdu.response({ message_id: id }));
     const sm = pdu.short_message || {};
     const udh = (sm.udh || []).map((u) => Buffer.from(u).toString("hex"));
-    console.log(JSON.stringify({ submit: { id, to: pdu.destination_addr, from: pdu.source_addr,
+    if (!quiet) console.log(JSON.stringify({ submit: { id, to: pdu.destination_addr, from: pdu.source_addr,
       data_coding: pdu.data_coding, udh, text: sm.message } }));
     if (pdu.registered_delivery) receipt(session, pdu, id);
   });
@@ -53,6 +63,8 @@ let ref = 1;
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const order = JSON.parse(line);
   if (order.throttle !== undefined) throttle = order.throttle;
+  if (order.drop_at !== undefined) dropAt = order.drop_at;
+  if (order.count) console.log(JSON.stringify({ count: { submits: next - 1, receipts } }));
   if (order.hold !== undefined) { held = order.hold; if (!held) waiting.splice(0).forEach((f) => f()); }
   if (order.mo) {
     const { from, to, text } = order.mo;
