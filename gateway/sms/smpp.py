@@ -13,8 +13,8 @@ from typing import Any
 from aiosmpplib import ESME, PhoneNumber, SubmitSm
 from aiosmpplib.broker import SimpleBroker
 from aiosmpplib.hook import AbstractHook
-from aiosmpplib.retrytimer import SimpleExponentialBackoff
 from aiosmpplib.protocol import DeliverSm, SmppMessage, SubmitSmResp
+from aiosmpplib.retrytimer import SimpleExponentialBackoff
 from aiosmpplib.state import NPI, TON, SmppCommand, SmppCommandStatus, SmppSessionState
 from gsmmodem.pdu import Concatenation, decodeSmsPdu
 
