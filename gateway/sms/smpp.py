@@ -86,6 +86,28 @@ class _Broker(SimpleBroker):  # type: ignore[misc]
             return message
 
 
+class _Esme(ESME):  # type: ignore[misc]
+    """aiosmpplib 0.7.4 drops its socket without closing it when the link is lost, and at stop only
+    writes EOF: every socket it opened is kept here and closed before the next connect and at close."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def connect(self) -> None:
+        self.close_sockets()
+        try:
+            await super().connect()
+        finally:
+            if self._writer is not None and self._writer not in self.writers:
+                self.writers.append(self._writer)
+
+    def close_sockets(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+
 class _Hook(AbstractHook):  # type: ignore[misc]  # the library ships no types
     def __init__(self, transport: SmppTransport) -> None:
         self.transport = transport
@@ -113,7 +135,7 @@ class SmppTransport:
         self._pending: dict[str, asyncio.Future[str]] = {}
         self._connected = asyncio.Event()
         self._receiver: Receiver | None = None
-        self._esme: ESME | None = None
+        self._esme: _Esme | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._broker = _Broker()
 
@@ -124,7 +146,7 @@ class SmppTransport:
     async def start(self, receiver: Receiver) -> None:
         self._receiver = receiver
         c = self.config
-        self._esme = ESME(
+        self._esme = _Esme(
             smsc_host=c.host, smsc_port=c.port, system_id=c.system_id, password=c.password,
             enquire_link_interval=float(c.enquire_link), hook=_Hook(self), broker=self._broker,
             log_level=logging.WARNING, socket_timeout=float(c.submit_timeout),
@@ -161,12 +183,12 @@ class SmppTransport:
     async def close(self) -> None:
         if self._esme is not None:
             # aiosmpplib 0.7.4 unbinds and writes EOF but never closes its socket: closed here
-            writer = getattr(self._esme, "_writer", None)
+            writers = list(self._esme.writers)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await self._esme.stop()
-            if writer is not None:
-                writer.close()
+            self._esme.close_sockets()
+            for writer in writers:
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
         for task in self._tasks:
