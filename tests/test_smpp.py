@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from gateway.testing import AUTH, EmulatedModem, sql, until
+from gateway.testing import AUTH, EmulatedModem, say, settled, sql, until
 from gateway.testing.smsc import Smsc, smsc_missing
 
 VIETNAMESE = "Thông báo: sáng thứ Hai 7h30 tiêm chủng cho trẻ dưới 5 tuổi tại trạm y tế xã, nhớ mang sổ tiêm."
@@ -94,3 +95,63 @@ async def test_unaccented_text_goes_in_the_gsm_alphabet_with_its_escaped_charact
     await until(client, delivered)
     assert all(p["data_coding"] == 0 for p in smsc.submits) and len(smsc.submits) == 2
     assert "".join(p["text"] for p in smsc.submits) == text  # every character, escapes and all
+
+
+async def test_the_link_dropping_mid_batch_loses_no_message_and_sends_none_twice(
+    emulator: EmulatedModem, start_gateway: Any, smsc: Smsc
+) -> None:
+    client = await start_gateway(
+        emulator, modem={"port": "none"}, sms={"retry_base": 0.05, "retry_max": 0.2},
+        smpp={"enabled": True, "port": smsc.port, "system_id": "loa", "password": "pw", "reconnect_min": 0.1},
+    )  # fmt: skip
+    await smsc.order(drop_at=150)  # the 150th submit_sm is never answered: every session is cut there
+    to = [f"0912{i:06d}" for i in range(200)]
+    resp = await client.post("/api/v1/messages", json={"to": to, "text": VIETNAMESE}, headers=AUTH)
+    assert resp.status == 202
+
+    async def delivered() -> bool:
+        rows = await sql(client, "select count(*) from outbox where status='delivered'")
+        return int(rows[0][0]) == len(to)
+
+    await until(client, delivered)
+    taken = Counter((p["to"], p["udh"][0][-4:]) for p in smsc.submits)
+    assert len(taken) == 2 * len(to) and set(taken.values()) == {1}  # every part once
+    assert len(smsc.submits) == 2 * len(to)
+
+
+async def test_routing_alerts_everywhere_bulk_through_smpp_replies_the_way_they_came(
+    emulator: EmulatedModem, start_gateway: Any, smsc: Smsc
+) -> None:
+    emulator.submit_delay = 0.05  # a modem is slow: SMPP takes most of an alert, the modem some
+    client = await gateway_on(start_gateway, emulator, smsc)
+    alert_to = [f"0912{i:06d}" for i in range(300)]
+    resp = await client.post("/api/v1/messages", json={"to": alert_to, "text": "Lũ về, lên chỗ cao ngay",
+                                                       "priority": "alert"}, headers=AUTH)  # fmt: skip
+    assert resp.status == 202
+    await settled(client)
+    by_modem = {"0" + p.number[3:] for p in emulator.sent}
+    by_smpp = {"0" + p["to"][2:] for p in smsc.submits}
+    assert by_modem and by_smpp and by_modem.isdisjoint(by_smpp) and by_modem | by_smpp == set(alert_to)
+
+    before_modem, before_smpp = len(emulator.sent), len(smsc.submits)
+    reminder_to = [f"0987{i:06d}" for i in range(10)]
+    await client.post("/api/v1/messages", json={"to": reminder_to, "text": "Họp thôn 19h"}, headers=AUTH)
+    await settled(client)
+    assert len(emulator.sent) == before_modem  # reminders: SMPP only
+    assert sorted(p["to"] for p in smsc.submits[before_smpp:]) == ["84" + n[1:] for n in reminder_to]
+
+    # a question by the modem is answered by the modem, one by SMPP through SMPP
+    before_smpp = len(smsc.submits)
+    answer = await say(client, emulator, "KS", sender="+84961111111")
+    assert answer and all(p["to"] != "84961111111" for p in smsc.submits)
+    await smsc.order(mo={"from": "84962222222", "to": "1234", "text": "KS"})
+
+    async def answered() -> bool:
+        return any(p["to"] == "84962222222" for p in smsc.submits)
+
+    await until(client, answered)
+    assert all(p.number != "+84962222222" for p in emulator.sent)
+    assert dict(await sql(client, "select sender, via from inbox")) == {
+        "+84961111111": "modem 1",
+        "+84962222222": "smpp",
+    }

@@ -90,11 +90,14 @@ class _Esme(ESME):  # type: ignore[misc]
     """aiosmpplib 0.7.4 drops its socket without closing it when the link is lost, and at stop only
     writes EOF: every socket it opened is kept here and closed before the next connect and at close."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, lost: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.lost = lost
         self.writers: list[asyncio.StreamWriter] = []
 
     async def connect(self) -> None:
+        if self.writers:
+            self.lost()  # a new connection: what went out on the last one will never be answered
         self.close_sockets()
         try:
             await super().connect()
@@ -113,7 +116,8 @@ class _Hook(AbstractHook):  # type: ignore[misc]  # the library ships no types
         self.transport = transport
 
     async def sending(self, smpp_message: SmppMessage, pdu: bytes, client_id: str) -> None:
-        return None
+        if isinstance(smpp_message, SubmitSm):
+            self.transport._written.add(smpp_message.log_id)
 
     async def received(self, smpp_message: SmppMessage | None, pdu: bytes, client_id: str) -> None:
         await self.transport._received(smpp_message, pdu)
@@ -133,6 +137,7 @@ class SmppTransport:
         self.on_change = on_change
         self.info = TransportInfo(manufacturer="SMPP", model=f"{config.host}:{config.port}", operator=None)
         self._pending: dict[str, asyncio.Future[str]] = {}
+        self._written: set[str] = set()  # submits on the wire, not answered yet
         self._connected = asyncio.Event()
         self._receiver: Receiver | None = None
         self._esme: _Esme | None = None
@@ -147,6 +152,7 @@ class SmppTransport:
         self._receiver = receiver
         c = self.config
         self._esme = _Esme(
+            lost=lambda: self._give_up("SMPP: the link to the SMSC dropped", only_written=True),
             smsc_host=c.host, smsc_port=c.port, system_id=c.system_id, password=c.password,
             enquire_link_interval=float(c.enquire_link), hook=_Hook(self), broker=self._broker,
             log_level=logging.WARNING, socket_timeout=float(c.submit_timeout),
@@ -172,13 +178,17 @@ class SmppTransport:
                 self._give_up("SMPP: the link to the SMSC dropped")
             await asyncio.sleep(0.2)
 
-    def _give_up(self, why: str) -> None:
-        """Every submit still waiting fails at once (the outbox sends it again, through this link
-        when it is back or another transport); one not yet written is dropped from the queue."""
+    def _give_up(self, why: str, only_written: bool = False) -> None:
+        """Submits still waiting fail at once (the outbox sends them again, through this link when
+        it is back or another transport): those on the wire when the link dropped, or (the link is
+        down) every one, a submit not yet written then being dropped from the library's queue."""
         for log_id, fut in list(self._pending.items()):
-            if not fut.done():
+            if fut.done() or (only_written and log_id not in self._written):
+                continue
+            if log_id not in self._written:
                 self._broker.abandoned.add(log_id)
-                fut.set_exception(ModemUnavailable(why))
+            self._written.discard(log_id)
+            fut.set_exception(ModemUnavailable(why))
 
     async def close(self) -> None:
         if self._esme is not None:
@@ -215,9 +225,11 @@ class SmppTransport:
         finally:
             if not fut.done():  # timed out or cancelled: if it has not gone out yet, it never will
                 self._broker.abandoned.add(log_id)
+            self._written.discard(log_id)
             self._pending.pop(log_id, None)
 
     def _resolve(self, log_id: str, result: str | Exception) -> None:
+        self._written.discard(log_id)
         fut = self._pending.get(log_id)
         if fut is None or fut.done():
             return

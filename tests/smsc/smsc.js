@@ -3,7 +3,7 @@
 // typed on stdin as JSON lines: {"mo": {"from": "84961234567", "to": "1234", "text": "..."}}
 // (UCS-2, split with UDH past 70 characters), {"throttle": 3} (the next 3 submits get ESME_RTHROTTLED),
 // {"hold": true|false} (receipts held back / sent), {"drop_at": N} (at the Nth submit from now the link
-// drops: every session closed, that submit never answered nor taken). Every submit is printed as a JSON
+// drops: every session closed, that submit and any after it on those sessions never answered nor taken). Every submit is printed as a JSON
 // line; with --quiet none is, and {"count": true} prints {"count": {"submits": n, "receipts": m}}.
 const smpp = require("smpp");
 const readline = require("readline");
@@ -37,8 +37,11 @@ const server = smpp.createServer({ debug: false }, (session) => {
   session.on("unbind", (pdu) => { session.send(pdu.response()); session.close(); });
   session.on("close", () => { sessions = sessions.filter((s) => s !== session); });
   session.on("submit_sm", (pdu) => {
+    if (session.dead) return; // after the drop: never taken
     if (dropAt > 0 && --dropAt === 0) {
-      for (const s of sessions.splice(0)) s.socket.destroy();
+      // the link drops here: what was answered before still reaches the ESME (end, not destroy: a
+      // reply lost in flight would make the part ambiguous, and an ESME has to send it again)
+      for (const s of sessions.splice(0)) { s.dead = true; s.socket.end(); }
       return;
     }
     if (throttle > 0) {
