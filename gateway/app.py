@@ -285,6 +285,7 @@ async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for channel in channels:
         await channel.transport.close()
+    await inbox.close()
     for emulator in app[EMULATORS]:
         await emulator.close()
 

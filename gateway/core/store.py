@@ -226,19 +226,31 @@ class GroupWriter(Generic[T]):
     written goes into the next, so a burst costs one commit (one fsync) per batch, not per item.
     A batch that fails is written again item by item, so one bad item fails only its own caller."""
 
-    def __init__(self, store: Store, fn: Callable[[sqlite_utils.Database, list[T]], None]) -> None:
-        self.store, self.fn = store, fn
+    def __init__(self, store: Store, fn: Callable[[sqlite_utils.Database, list[T]], None], gather: float = 0.0) -> None:
+        # gather: seconds a batch waits for more items before it is written (0: the next loop turn)
+        self.store, self.fn, self.gather = store, fn, gather
         self._items: list[tuple[T, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def write(self, item: T) -> None:
+        await self.add(item)
+
+    def add(self, item: T) -> asyncio.Future[None]:
+        """Queue the write; the future is done once it is committed (or failed)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._items.append((item, fut))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush(), name="group-writer")
-        await fut
+        return fut
+
+    async def drain(self) -> None:
+        """Every write queued so far committed (at a stop)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
 
     async def _flush(self) -> None:
+        if self.gather:
+            await asyncio.sleep(self.gather)
         while self._items:
             batch, self._items = self._items, []
             try:
@@ -249,6 +261,7 @@ class GroupWriter(Generic[T]):
                     if not fut.done():
                         fut.set_exception(e)
                     continue
+                log.warning("a group of %d writes failed (%s): written one by one", len(batch), e)
                 for item, fut in batch:
                     try:
                         await self.store.call(self._all, [item])

@@ -151,7 +151,7 @@ class Inbox:
         self.clock = clock
         self.config = config
         self.router = router
-        self._receipts = GroupWriter(store, apply_receipts)
+        self._receipts = GroupWriter(store, apply_receipts, gather=0.01)
 
     def receiver(self, via: str) -> Receiver:
         """The Receiver one transport hands what it gets to: it says which transport it came in on."""
@@ -191,9 +191,20 @@ class Inbox:
             self.scheduler.wake()  # a part waits for its siblings: the reassembly deadline may be sooner
 
     async def handle_receipt(self, remote_id: str, delivered: bool, via: str | None = None) -> None:
-        # receipts come in bursts (one per part sent through SMPP): written a group at a time
-        await self._receipts.write((remote_id, delivered, self.clock()))
+        # Receipts come in bursts (one per part sent through SMPP) and the SMSC waits for each to be
+        # acknowledged before it sends the next PDU (submit answers too): they are written a group
+        # every 10 ms after they are acknowledged. One lost in a crash leaves its part 'sent'.
+        written = self._receipts.add((remote_id, delivered, self.clock()))
+        written.add_done_callback(self._receipt_written)
+
+    def _receipt_written(self, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            log.error("a delivery receipt could not be written: %s", None if fut.cancelled() else fut.exception())
         self.notifier.notify()
+
+    async def close(self) -> None:
+        """Receipts still being gathered are written before the store closes."""
+        await self._receipts.drain()
 
     def job(self) -> Job:
         return Job("reassembly", float("inf"), self._next_flush, self._flush)

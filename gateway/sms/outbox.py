@@ -433,8 +433,13 @@ class Outbox:
         self._sends: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        # a modem's part is recorded at once (its next part waits for it); SMPP's, many in flight, a
+        # few milliseconds later with the others that came meanwhile: one commit for many
         self._records: GroupWriter[tuple[int, int, int | str, bool, float, str | None]] = GroupWriter(
             store, record_parts
+        )
+        self._window_records: GroupWriter[tuple[int, int, int | str, bool, float, str | None]] = GroupWriter(
+            store, record_parts, gather=0.01
         )
 
     @property
@@ -571,7 +576,8 @@ class Outbox:
                 await ch.transport.wait_connected()
                 if self._stopping:
                     return
-                if free == 0:
+                # a window is refilled half at a time: one claim (one query) per many messages
+                if free == 0 or (ch.window > 1 and ch.window - free > 0 and free < ch.window // 2):
                     freed.clear()
                     await freed.wait()
                     continue
@@ -666,7 +672,8 @@ class Outbox:
         delay = 1.0
         while True:
             try:
-                await self._records.write((message_id, part, reference, last, self.clock(), ch.name))
+                records = self._window_records if ch.window > 1 else self._records
+                await records.write((message_id, part, reference, last, self.clock(), ch.name))
                 return
             except StoreUnavailable as e:
                 log.error("message %d part %d sent but not recorded; sending stops until it is: %s",

@@ -24,6 +24,8 @@ class PduError(ValueError):
 class SubmitPdu:
     hex: str
     tpdu_length: int
+    # (number, text, UDH) of a UCS-2 part, for a transport that sends text (SMPP) rather than the PDU
+    part: tuple[str, str, bytes] | None = None
 
 
 def build_submit(number: str, prepared: Prepared, *, concat_ref: int, status_report: bool) -> list[SubmitPdu]:
@@ -50,14 +52,10 @@ def _build_ucs2(number: str, parts: tuple[str, ...], ref: int, srr: bool) -> lis
         pdu += _encodeAddressField(number)
         pdu += bytes([0x00, 0x08])
         ud = text.encode("utf-16-be")
-        if len(parts) > 1:
-            udh = bytes([0x05, 0x00, 0x03, ref, len(parts), i])
-            pdu.append(len(udh) + len(ud))
-            pdu += udh
-        else:
-            pdu.append(len(ud))
-        pdu += ud
-        out.append(SubmitPdu(bytes(pdu).hex().upper(), len(pdu) - 1))
+        udh = bytes([0x05, 0x00, 0x03, ref, len(parts), i]) if len(parts) > 1 else b""
+        pdu.append(len(udh) + len(ud))
+        pdu += udh + ud
+        out.append(SubmitPdu(bytes(pdu).hex().upper(), len(pdu) - 1, (number, text, udh)))
     return out
 
 
