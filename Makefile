@@ -5,10 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
 # for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
-# measure Loa against) and Node.js for the test SMSC (npm `smpp`)
+# measure Loa against), Node.js for the test SMSC (npm `smpp`), and redis and RabbitMQ for Jasmin
 PI_DEBS := espeak-ng ffmpeg alsa-utils
-DEBS := $(PI_DEBS) chromium gammu-smsd nodejs
+DEBS := $(PI_DEBS) chromium gammu-smsd nodejs redis-server rabbitmq-server
 SMSC := tests/smsc/node_modules/.package-lock.json
+# Jasmin, the SMS gateway the SMPP tests put between Loa and the SMSC, in a venv of its own (Twisted);
+# pinned: 0.11.1 never forwards delivery receipts to SMPP clients
+JASMIN := .venv-jasmin/.installed
 
 .PHONY: run test lint deps debs pi-debs bench emulator clean install uninstall
 
@@ -18,7 +21,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-deps: $(STAMP) debs $(SMSC)
+deps: $(STAMP) debs $(SMSC) $(JASMIN)
+
+$(JASMIN):
+	$(PYTHON) -m venv .venv-jasmin
+	.venv-jasmin/bin/pip install --quiet --upgrade pip
+	.venv-jasmin/bin/pip install --quiet jasmin==0.11.0
+	touch $(JASMIN)
 
 # the SMSC the SMPP tests talk to: the npm `smpp` package, pinned by its lock file
 # (Debian's nodejs comes without npm, NodeSource's with it: Debian's npm only when there is none)
@@ -90,4 +99,4 @@ uninstall:
 	@echo "kept: /etc/loa (config) and /var/lib/loa (database, audio); remove them by hand if wanted"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-jasmin .mypy_cache .ruff_cache .pytest_cache
