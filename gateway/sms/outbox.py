@@ -548,6 +548,10 @@ class Outbox:
             async with asyncio.TaskGroup() as group:
                 for channel in self.channels:
                     group.create_task(self._run_channel(channel), name=f"outbox:{channel.name}")
+            # the senders returned (a stop): the parts with the transports are answered and recorded
+            # first (stop() bounds the wait; a cancel of this task cancels them below)
+            if self._sends:
+                await asyncio.wait(list(self._sends))
         finally:
             sends = list(self._sends)
             for task in sends:
