@@ -170,7 +170,9 @@ def create_app(
         ],
     )
     inbox = Inbox(store, notifier, clock, config.sms, router, scheduler)
-    sim_credit = Credit(store, transport, outbox, notifier, clock, config.credit)
+    # each modem's SIM has its own balance (SMPP has none to ask)
+    sims = {c.name: c.transport for c in outbox.channels if not c.smpp}
+    sim_credit = Credit(store, sims, outbox, notifier, clock, config.credit)
     scheduler.add(inbox.job(), *broadcasts.jobs(), *announcer.jobs(), *sim_credit.jobs())
     if config.backup.path:
         scheduler.add(_backup_job(config, clock))

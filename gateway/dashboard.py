@@ -20,9 +20,9 @@ from gateway.web.pages import CONSOLE
 routes = web.RouteTableDef()
 
 
-async def _credit(request: web.Request) -> dict[str, Any] | None:
+async def _credit(request: web.Request, modem: str | None = None) -> dict[str, Any] | None:
     credit = request.app[CREDIT]
-    found = await credit.latest()
+    found = await credit.latest(modem)
     if found is None or found["amount"] is None:
         return None
     return {
@@ -58,6 +58,7 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     return {
         "modem": app[TRANSPORT].info,
         "transports": await outbox.transports(midnight.timestamp()),
+        "sim_credit": {name: await _credit(request, name) for name in app[CREDIT].sims},
         "outbox": {"queued": counts["queued"] + counts["sending"], "failed": counts["failed"]},
         "sent_today": await outbox.sent_since(midnight.timestamp()),
         "failures": await outbox.recent_failures(5),

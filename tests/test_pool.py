@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from gateway.testing import AUTH, EmulatedModem, settled, sql, until
+from gateway.app import SCHEDULER
+from gateway.core.keys import STORE
+from gateway.testing import AUTH, EmulatedModem, FakeClock, at, log_in, settled, sql, until
+from gateway.web import accounts
 
 FAST = {"command_timeout": 2.0, "send_timeout": 5.0, "reconnect_min": 0.05, "reconnect_max": 0.2}
 
@@ -154,3 +157,31 @@ def _sent_at_least(emu: EmulatedModem, n: int) -> Any:
         return len(emu.sent) >= n
 
     return check
+
+
+async def test_each_sim_of_the_pool_has_its_balance_and_a_low_one_is_named(
+    emulator: EmulatedModem, more: list[EmulatedModem], start_gateway: Any
+) -> None:
+    clock = FakeClock(at(2026, 12, 7, 10, 0))
+    more[0].network_time = clock
+    more[0].ussd_answer = "TKC 8.500 d, HSD: 15/01/2027."
+    credit = {"ussd_code": "*101#", "warn_below": 20000, "warn_to": ["0988000999"]}
+    client = await start_gateway(emulator, clock=clock, credit=credit, modems=pool(more[:1], ("mobifone",)))
+    await until(client, lambda: _all_connected(client))
+
+    async def both_read() -> bool:
+        rows = await sql(client, "select modem, amount from credit_checks where amount is not null")
+        return len(rows) == 2
+
+    await client.app[SCHEDULER].advance(at(2026, 12, 7, 10, 30))
+    await until(client, both_read)
+    assert dict(await sql(client, "select modem, amount from credit_checks")) == {"modem 1": 25000, "modem 2": 8500}
+    await settled(client)
+    warnings = [m.text for e in (emulator, *more) for m in e.messages() if m.number == "+84988000999"]
+    assert warnings == [
+        "Loa: tài khoản SIM (modem 2) còn 8.500 đ, dưới mức 20.000 đ. Hãy nạp thêm để tin nhắn không bị ngừng."
+    ]
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Tài khoản SIM của modem 2 sắp hết: còn 8.500 đ" in page and "Tài khoản SIM: 25.000 đ" in page

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -65,23 +65,42 @@ def _m008_credit(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [("008_credit", _m008_credit)]
+def _m014_credit_per_sim(db: sqlite_utils.Database) -> None:
+    # each modem of a pool has its own SIM and balance; rows from before are the first modem's (null)
+    db.table("credit_checks").add_column("modem", str)
 
 
-def record(db: sqlite_utils.Database, at: float, answer: str, found: int | None, error: str, warn_below: int) -> bool:
+MIGRATIONS = [("008_credit", _m008_credit), ("014_credit_per_sim", _m014_credit_per_sim)]
+
+
+def _sim(modem: str | None, first: bool) -> tuple[str, list[Any]]:
+    """The rows of one modem's SIM: the first modem's include those from before the pool (null)."""
+    if modem is None:
+        return "modem is null", []
+    return "(modem = ? or (? and modem is null))", [modem, int(first)]
+
+
+def record(
+    db: sqlite_utils.Database, at: float, answer: str, found: int | None, error: str, warn_below: int,
+    modem: str | None = None, first: bool = True,
+) -> bool:  # fmt: skip
     """Keep one check; True when the officials should be told now (low, and not told in a day)."""
+    where, args = _sim(modem, first)
     with transaction(db):
-        last = db.execute("select max(at) from credit_checks where warned=1").fetchone()[0]
+        last = db.execute(f"select max(at) from credit_checks where warned=1 and {where}", args).fetchone()[0]
         warn = found is not None and found < warn_below and (last is None or at - last >= _WARN_EVERY)
         db.execute(
-            "insert into credit_checks (at, answer, amount, error, warned) values (?,?,?,?,?)",
-            [at, answer[:500], found, error[:500], int(warn)],
+            "insert into credit_checks (at, answer, amount, error, warned, modem) values (?,?,?,?,?,?)",
+            [at, answer[:500], found, error[:500], int(warn), modem],
         )
     return warn
 
 
-def latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    rows = list(db.query("select at, answer, amount, error from credit_checks order by id desc limit 1"))
+def latest(db: sqlite_utils.Database, modem: str | None = None, first: bool = True) -> dict[str, Any] | None:
+    where, args = _sim(modem, first)
+    rows = list(
+        db.query(f"select at, answer, amount, error from credit_checks where {where} order by id desc limit 1", args)
+    )
     return rows[0] if rows else None
 
 
@@ -101,55 +120,83 @@ def failing_sends(db: sqlite_utils.Database, since: float) -> int:
     )
 
 
-def last_check(db: sqlite_utils.Database) -> tuple[float, bool] | None:
+def last_check(db: sqlite_utils.Database, modem: str | None = None, first: bool = True) -> tuple[float, bool] | None:
     """When the SIM was last asked, and whether that answer was read."""
-    row = db.execute("select at, amount is not null from credit_checks order by id desc limit 1").fetchone()
+    where, args = _sim(modem, first)
+    row = db.execute(
+        f"select at, amount is not null from credit_checks where {where} order by id desc limit 1", args
+    ).fetchone()
     return None if row is None else (float(row[0]), bool(row[1]))
 
 
 class Credit:
+    """Each modem's SIM balance, asked on a schedule of its own (a pool has a SIM per modem)."""
+
     def __init__(
-        self, store: Store, transport: Transport, outbox: Outbox, notifier: Notifier, clock: Clock,
-        config: CreditConfig,
+        self, store: Store, transports: Transport | dict[str, Transport], outbox: Outbox, notifier: Notifier,
+        clock: Clock, config: CreditConfig,
     ) -> None:  # fmt: skip
-        self.store, self.transport, self.outbox = store, transport, outbox
+        self.sims = transports if isinstance(transports, dict) else {"modem 1": transports}
+        self.store, self.outbox = store, outbox
         self.notifier, self.clock, self.config = notifier, clock, config
+
+    @property
+    def first(self) -> str | None:
+        return next(iter(self.sims), None)
 
     def jobs(self) -> list[Job]:
         if not self.config.ussd_code:
             return []
-        return [Job("credit", float("inf"), self._next, self._check)]
+        return [
+            Job(f"credit:{name}", float("inf"), self._next_for(name), self._check_for(name, transport))
+            for name, transport in self.sims.items()
+        ]
 
-    async def _next(self) -> float:
-        last = await self.store.call(last_check)
-        if last is None:
-            return self.clock()
-        at, read = last
-        # an answer not had or not understood (the modem still connecting, the network busy): sooner
-        return at + (self.config.check_hours * 3600 if read else min(self.config.check_hours * 3600, RETRY))
+    def _next_for(self, modem: str) -> Callable[[], Awaitable[float]]:
+        async def next_at() -> float:
+            last = await self.store.call(last_check, modem, modem == self.first)
+            if last is None:
+                return self.clock()
+            at, read = last
+            # an answer not had or not understood (the modem still connecting, the network busy): sooner
+            return at + (self.config.check_hours * 3600 if read else min(self.config.check_hours * 3600, RETRY))
 
-    async def _check(self, now: float, grace: float) -> Sequence[asyncio.Task[None]]:
+        return next_at
+
+    def _check_for(
+        self, modem: str, transport: Transport
+    ) -> Callable[[float, float], Awaitable[Sequence[asyncio.Task[None]]]]:
+        async def check(now: float, grace: float) -> Sequence[asyncio.Task[None]]:
+            return await self._check(modem, transport, now)
+
+        return check
+
+    async def _check(self, modem: str, transport: Transport, now: float) -> Sequence[asyncio.Task[None]]:
         code, answer, error = self.config.ussd_code, "", ""
         try:
-            answer = await self.transport.ussd(code)
+            answer = await transport.ussd(code)
         except LoaError as e:  # the modem away or the network silent: kept, asked again next time
             error = e.message
         found = amount(answer) if answer else None
         if answer and found is None:
             error = "không đọc được số tiền (amount not understood)"
-        if await self.store.call(record, now, answer, found, error, self.config.warn_below):
+        warn_below = self.config.warn_below
+        if await self.store.call(record, now, answer, found, error, warn_below, modem, modem == self.first):
+            which = f" ({modem})" if len(self.sims) > 1 else ""
             text = (
-                f"Loa: tài khoản SIM còn {_dong(found or 0)} đ, dưới mức {_dong(self.config.warn_below)} đ. "
+                f"Loa: tài khoản SIM{which} còn {_dong(found or 0)} đ, dưới mức {_dong(self.config.warn_below)} đ. "
                 "Hãy nạp thêm để tin nhắn không bị ngừng."
             )
             to = [numbers.normalise(n) for n in self.config.warn_to]
             await self.outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="credit")
-            log.warning("SIM credit low: %s đ (below %s đ)", found, self.config.warn_below)
+            log.warning("SIM credit low on %s: %s đ (below %s đ)", modem, found, self.config.warn_below)
         self.notifier.notify()
         return []
 
-    async def latest(self) -> dict[str, Any] | None:
-        return await self.store.call(latest)
+    async def latest(self, modem: str | None = None) -> dict[str, Any] | None:
+        """The last check of `modem`'s SIM (the first modem's by default)."""
+        name = modem or self.first
+        return await self.store.call(latest, name, name == self.first)
 
     async def usage(self, tz: tzinfo) -> dict[str, Any]:
         """Segments sent today and this month (local time), against the monthly budget."""
