@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from gateway.sms.smpp import receipt
 from gateway.testing import AUTH, EmulatedModem, say, settled, sql, until
 from gateway.testing.smsc import Smsc, smsc_missing
 
@@ -155,3 +158,55 @@ async def test_routing_alerts_everywhere_bulk_through_smpp_replies_the_way_they_
         "+84961111111": "modem 1",
         "+84962222222": "smpp",
     }
+
+
+@pytest.mark.parametrize("style", ["tlv", "enroute", "bad_date"])
+async def test_receipts_as_other_smscs_write_them_are_read_and_never_drop_the_link(
+    emulator: EmulatedModem, start_gateway: Any, smsc: Smsc, style: str
+) -> None:
+    # TLVs only (no text); an ENROUTE receipt before the final one (not a failure); a date that
+    # cannot be read (the library's parser raises on it: the link must not drop and come back for ever)
+    client = await gateway_on(start_gateway, emulator, smsc)
+    await smsc.order(receipts=style)
+    to = ["0912000001", "0912000002", "0912000003"]
+    resp = await client.post("/api/v1/messages", json={"to": to, "text": "Họp thôn 19h"}, headers=AUTH)
+    assert resp.status == 202
+
+    async def delivered() -> bool:
+        rows = await sql(client, "select status from outbox")
+        return [r[0] for r in rows] == ["delivered"] * 3
+
+    await until(client, delivered)
+    health = await (await client.get("/healthz")).json()
+    assert [t["connected"] for t in health["transports"]] == [True, True]
+    assert len(smsc.submits) == 3  # nothing sent again: the link held
+
+
+def _deliver_sm(text: bytes, tlvs: dict[int, bytes], esm_class: int = 0x04) -> bytes:
+    body = b"\0" + b"\1\1" + b"84912345678\0" + b"\5\0" + b"UBND XA\0" + bytes([esm_class, 0, 0]) + b"\0\0"
+    body += bytes([0, 0, 0, 0, len(text)]) + text
+    body += b"".join(tag.to_bytes(2, "big") + len(v).to_bytes(2, "big") + v for tag, v in tlvs.items())
+    return (16 + len(body)).to_bytes(4, "big") + (5).to_bytes(4, "big") + bytes(4) + (7).to_bytes(4, "big") + body
+
+
+@given(
+    remote_id=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=64),
+    stat=st.sampled_from(["DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "ENROUTE", "ACCEPTD", "delivrd"]),
+    in_text=st.booleans(),
+)
+def test_a_receipt_is_read_from_its_text_or_its_tlvs_whatever_the_id(remote_id: str, stat: str, in_text: bool) -> None:
+    expected = {"DELIVRD": True, "ENROUTE": None, "ACCEPTD": None}.get(stat.upper(), False)
+    state = {"DELIVRD": 2, "UNDELIV": 5, "EXPIRED": 3, "REJECTD": 8, "ENROUTE": 1, "ACCEPTD": 6}[stat.upper()]
+    text = f"id:{remote_id} sub:001 dlvrd:001 submit date:2x done date:?? stat:{stat} err:000 text:".encode()
+    tlvs = {0x001E: remote_id.encode() + b"\0", 0x0427: bytes([state])}
+    assert receipt(_deliver_sm(text if in_text else b"", tlvs)) == (remote_id, expected)
+
+
+@given(st.binary(max_size=300))
+def test_a_hostile_deliver_sm_is_refused_with_a_value_or_index_error_only(junk: bytes) -> None:
+    pdu = (16 + len(junk)).to_bytes(4, "big") + (5).to_bytes(4, "big") + bytes(4) + (9).to_bytes(4, "big") + junk
+    try:
+        found = receipt(pdu)
+    except (ValueError, IndexError):
+        return
+    assert found is None or isinstance(found[0], str)

@@ -95,6 +95,8 @@ def _m013_transports(db: sqlite_utils.Database) -> None:
     db.table("outbox_parts").add_column("transport", str)  # a report is matched through the sender
     db.table("inbox").add_column("via", str)
     db.table("inbound_parts").add_column("via", str)
+    # a claim walks the queue in this order and stops at the first few it may take
+    db.table("outbox").create_index(["status", "priority", "id"], index_name="outbox_claim")
 
 
 MIGRATIONS = [("001_sms", _m001_sms), ("012_remote_ids", _m012_remote_ids), ("013_transports", _m013_transports)]

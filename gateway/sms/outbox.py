@@ -130,19 +130,22 @@ def claim(db: sqlite_utils.Database, me: str, limit: int, now: float, rule: Rule
         "inflight": json.dumps(rule.inflight), "priorities": json.dumps(rule.priorities),
         "any_route": int(rule.any_route), "elsewhere": json.dumps(rule.elsewhere),
     }  # fmt: skip
-    rows = list(
-        db.query(
-            "select * from outbox where status in ('queued','sending') and next_attempt_at <= :now"
-            " and (holder is null or holder = :me or holder in (select value from json_each(:down)))"
-            " and id not in (select value from json_each(:inflight))"
-            " and (route is null or :any_route or route = :me or route in (select value from json_each(:down))"
-            "      or route not in (select value from json_each(:names)))"
-            " and priority in (select value from json_each(:priorities))"
-            " and (priority = 0 or carrier is null or carrier not in (select value from json_each(:elsewhere)))"
-            " order by status = 'sending' desc, priority, id limit :limit",
-            params,
-        )
+    allowed = (
+        " and next_attempt_at <= :now"
+        " and (holder is null or holder = :me or holder in (select value from json_each(:down)))"
+        " and id not in (select value from json_each(:inflight))"
+        " and (route is null or :any_route or route = :me or route in (select value from json_each(:down))"
+        "      or route not in (select value from json_each(:names)))"
+        " and priority in (select value from json_each(:priorities))"
+        " and (priority = 0 or carrier is null or carrier not in (select value from json_each(:elsewhere)))"
     )
+    # two walks of the (status, priority, id) index, each stopping at `limit`: not a sort of the queue
+    rows = list(db.query(f"select * from outbox where status = 'sending' {allowed} order by priority, id limit :limit",
+                         params))  # fmt: skip
+    if len(rows) < limit:
+        params["limit"] = limit - len(rows)
+        rows += db.query(f"select * from outbox where status = 'queued' {allowed} order by priority, id limit :limit",
+                         params)  # fmt: skip
     if not rows:
         later = db.execute(
             "select min(next_attempt_at) from outbox where status in ('queued','sending') and next_attempt_at > ?",

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,15 @@ from aiosmpplib.correlator import SimpleCorrelator
 from aiosmpplib.hook import AbstractHook
 from aiosmpplib.protocol import DeliverSm, SmppMessage, SubmitSmResp
 from aiosmpplib.retrytimer import SimpleExponentialBackoff
-from aiosmpplib.state import NPI, TON, SmppCommand, SmppCommandStatus, SmppSessionState
+from aiosmpplib.state import (
+    MESSAGE_STATE,
+    NPI,
+    RECEIPTED_MESSAGE_ID,
+    TON,
+    SmppCommand,
+    SmppCommandStatus,
+    SmppSessionState,
+)
 from gsmmodem.pdu import Concatenation, decodeSmsPdu
 
 from gateway.core.errors import ModemError, ModemUnavailable
@@ -34,6 +43,69 @@ PERMANENT = {
     SmppCommandStatus.ESME_RINVESMCLASS,
     SmppCommandStatus.ESME_RINVDSTTON,
 }
+
+
+# a receipt's final states (its text's stat:, or the message_state TLV): delivered, or not; anything
+# else (ENROUTE, ACCEPTD, message_state 1 or 6) is on the way and changes nothing
+DELIVERED = {"DELIVRD", "DELIVERED"}
+NOT_DELIVERED = {"EXPIRED", "DELETED", "UNDELIV", "UNDELIVERABLE", "REJECTD", "REJECTED", "UNKNOWN"}
+MESSAGE_STATES = {2: True, 3: False, 4: False, 5: False, 7: False, 8: False}
+_ID = re.compile(r"\bid:(\S+)", re.IGNORECASE)
+_STAT = re.compile(r"\bstat:(\w+)", re.IGNORECASE)
+
+
+def raw_deliver(pdu: bytes) -> tuple[int, bytes, dict[int, bytes]]:
+    """A deliver_sm's esm_class, short_message and TLVs (raw values), read by hand: the library cannot
+    read one whose short_message is empty (a receipt in TLVs only) and answers it generic_nack."""
+    i = 16
+
+    def cstring() -> bytes:
+        nonlocal i
+        end = pdu.index(0, i)
+        value, i = pdu[i:end], end + 1
+        return value
+
+    cstring()  # service_type
+    i += 2
+    cstring()  # source_addr
+    i += 2
+    cstring()  # destination_addr
+    esm_class = pdu[i]
+    i += 3  # esm_class, protocol_id, priority_flag
+    cstring()  # schedule_delivery_time
+    cstring()  # validity_period
+    i += 4  # registered_delivery, replace_if_present, data_coding, sm_default_msg_id
+    length = pdu[i]
+    short_message = pdu[i + 1 : i + 1 + length]
+    i += 1 + length
+    tlvs = {}
+    while i + 4 <= len(pdu):
+        tag, size = int.from_bytes(pdu[i : i + 2], "big"), int.from_bytes(pdu[i + 2 : i + 4], "big")
+        tlvs[tag] = pdu[i + 4 : i + 4 + size]
+        i += 4 + size
+    return esm_class, short_message, tlvs
+
+
+def receipt(pdu: bytes) -> tuple[str, bool | None] | None:
+    """(the SMSC's message id, delivered: True / False / None while on the way) of a delivery
+    receipt, from its text or its TLVs; None when it names no message. Read here, not with the
+    library's parser, which raises on a date it cannot read (and would drop the link on every try)."""
+    _, short_message, tlvs = raw_deliver(pdu)
+    text = short_message.decode("latin-1")
+    found = _ID.search(text)
+    remote_id = found.group(1) if found else tlvs.get(RECEIPTED_MESSAGE_ID, b"").rstrip(b"\0").decode("latin-1")
+    if not remote_id:
+        return None
+    stat = _STAT.search(text, found.end() if found else 0)  # after the id, which may hold anything
+    if stat:
+        word = stat.group(1).upper()
+        return remote_id, True if word in DELIVERED else False if word in NOT_DELIVERED else None
+    state = tlvs.get(MESSAGE_STATE)
+    return remote_id, MESSAGE_STATES.get(state[0]) if state else None
+
+
+def _is_receipt(esm_class: int) -> bool:
+    return (esm_class & 0b00111100) >> 2 == 1
 
 
 def _dcs(pdu_hex: str) -> int:
@@ -92,6 +164,22 @@ class _Broker(SimpleBroker):  # type: ignore[misc]
             return message
 
 
+class _Unreadable(SmppMessage):  # type: ignore[misc]
+    """A deliver_sm the library does not parse (a receipt, or one it cannot read): acknowledged all
+    the same (the SMSC would resend it for ever), and handed to the hook as its PDU."""
+
+    def __init__(self) -> None:
+        pass
+
+    @property
+    def smpp_command(self) -> SmppCommand:
+        return SmppCommand.DELIVER_SM
+
+
+_UNREADABLE = _Unreadable()
+_RECEIPT = _Unreadable()  # a receipt, read by the hook from the PDU
+
+
 class _Esme(ESME):  # type: ignore[misc]
     """aiosmpplib 0.7.4 drops its socket without closing it when the link is lost, and at stop only
     writes EOF: every socket it opened is kept here and closed before the next connect and at close."""
@@ -100,6 +188,26 @@ class _Esme(ESME):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.lost = lost
         self.writers: list[asyncio.StreamWriter] = []
+
+    async def _handle_request(self, pdu: bytes, header: Any) -> SmppMessage | None:
+        # The library parses a receipt's dates and raises on one it cannot read: that would end the
+        # receiver, drop the link, and the SMSC would send the same receipt again, for ever; and it
+        # answers generic_nack to a receipt in TLVs only. Receipts are read by the hook (receipt());
+        # here each is only acknowledged.
+        if header.smpp_command == SmppCommand.DELIVER_SM:
+            try:
+                if _is_receipt(raw_deliver(pdu)[0]):
+                    return _RECEIPT
+            except (ValueError, IndexError):
+                pass  # the library tells what it cannot read
+        try:
+            return await super()._handle_request(pdu, header)
+        except Exception as e:
+            log.error("SMPP: a %s the library could not read (%s): %s", header.smpp_command.name, e, pdu.hex())
+            try:
+                return DeliverSm.from_pdu(pdu, header, "gsm0338", None)
+            except Exception:
+                return _UNREADABLE
 
     async def connect(self) -> None:
         if self.writers:
@@ -119,12 +227,15 @@ class _Esme(ESME):  # type: ignore[misc]
 
 class _Correlator(SimpleCorrelator):  # type: ignore[misc]
     """aiosmpplib's correlator scans every submit of the last 3 days on each PDU (quadratic in a
-    batch: 20,000 parts made it the gateway's main cost); here at most once every 5 s, and an hour
-    of submits kept (a later receipt is still matched: by message id, in SQLite)."""
+    batch: 20,000 parts made it the gateway's main cost); here at most once every 5 s, and submits
+    are not kept for receipts: those never reach it (read from the PDU, matched in SQLite)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(name, max_ttl_delivery=3600.0)
+        super().__init__(name, max_ttl_delivery=60.0)
         self._swept = 0.0
+
+    async def put_delivery(self, smsc_message_id: str, submit_sm: SubmitSm) -> None:
+        return None  # receipts are matched by message id in SQLite, never through the library
 
     async def _remove_expired(self) -> None:
         now = time.monotonic()
@@ -276,21 +387,22 @@ class SmppTransport:
         if len(pdu) < 16 or int.from_bytes(pdu[4:8], "big") != SmppCommand.DELIVER_SM:
             return
         assert self._receiver is not None
-        if isinstance(message, DeliverSm) and message.is_receipt():
-            receipt = message.parse_receipt()
-            remote_id = str(receipt.get("id") or "")
-            if remote_id:
-                await self._receiver.handle_receipt(remote_id, str(receipt.get("stat", "")).upper() == "DELIVRD")
+        if message is _RECEIPT:
+            found = receipt(pdu)
+            if found is None:
+                log.warning("SMPP: a receipt that names no message: %s", pdu.hex())
+            elif found[1] is not None:
+                await self._receiver.handle_receipt(found[0], found[1])
             return
         # parsed again from the PDU itself: the library keeps the parts of a long SMS in memory and
         # hands only the whole; here each part is stored (and survives a crash) before it is acked
-        deliver = DeliverSm.from_pdu(pdu, SmppMessage.parse_header(pdu[:16]), "gsm0338", None)
-        if deliver.is_receipt():
-            receipt = deliver.parse_receipt()
-            remote_id = str(receipt.get("id") or "")
-            if remote_id:
-                await self._receiver.handle_receipt(remote_id, str(receipt.get("stat", "")).upper() == "DELIVRD")
+        try:
+            deliver = DeliverSm.from_pdu(pdu, SmppMessage.parse_header(pdu[:16]), "gsm0338", None)
+        except Exception as e:
+            log.error("SMPP: a deliver_sm that cannot be read was acknowledged and dropped (%s): %s", e, pdu.hex())
             return
+        if deliver.is_receipt():
+            return  # read above
         sender = deliver.source.number
         if deliver.source.ton == TON.INTERNATIONAL or (sender.isdigit() and sender.startswith("84")):
             sender = "+" + sender

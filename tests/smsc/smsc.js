@@ -4,7 +4,8 @@
 // (UCS-2, split with UDH past 70 characters), {"throttle": 3} (the next 3 submits get ESME_RTHROTTLED),
 // {"hold": true|false} (receipts held back / sent), {"drop_at": N} (at the Nth submit from now the link
 // drops: every session closed, that submit and any after it on those sessions never answered nor taken). Every submit is printed as a JSON
-// line; with --quiet none is, and {"count": true} prints {"count": {"submits": n, "receipts": m}}.
+// line; with --quiet none is, and {"count": true} prints {"count": {"submits": n, "receipts": m}};
+// {"receipts": "text" | "tlv" | "enroute" | "bad_date"} sets how receipts are written (see below).
 const smpp = require("smpp");
 const readline = require("readline");
 
@@ -17,15 +18,22 @@ let dropAt = 0;
 let receipts = 0;
 const quiet = process.argv.includes("--quiet");
 
+// receipt styles other SMSCs use: "text" (the usual text and TLVs), "tlv" (no text, TLVs only),
+// "enroute" (an ENROUTE receipt first, then the final one), "bad_date" (a date nobody can read)
+let style = "text";
+
 function receipt(session, pdu, id) {
   const stamp = new Date().toISOString().replace(/[-T:]/g, "").slice(2, 12);
-  const send = () => session.deliver_sm({
+  const date = style === "bad_date" ? "2x11y7" : stamp;
+  const one = (stat, state) => () => session.deliver_sm({
     source_addr: pdu.destination_addr, destination_addr: pdu.source_addr, esm_class: 0x04,
-    short_message: `id:${id} sub:001 dlvrd:001 submit date:${stamp} done date:${stamp} stat:DELIVRD err:000 text:`,
-    receipted_message_id: id, message_state: 2,
+    short_message: style === "tlv" ? ""
+      : `id:${id} sub:001 dlvrd:001 submit date:${date} done date:${date} stat:${stat} err:000 text:`,
+    receipted_message_id: id, message_state: state,
   });
+  const sends = style === "enroute" ? [one("ENROUTE", 1), one("DELIVRD", 2)] : [one("DELIVRD", 2)];
   receipts += 1;
-  if (held) waiting.push(send); else send();
+  for (const send of sends) { if (held) waiting.push(send); else send(); }
 }
 
 const server = smpp.createServer({ debug: false }, (session) => {
@@ -67,6 +75,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const order = JSON.parse(line);
   if (order.throttle !== undefined) throttle = order.throttle;
   if (order.drop_at !== undefined) dropAt = order.drop_at;
+  if (order.receipts !== undefined) style = order.receipts;
   if (order.count) console.log(JSON.stringify({ count: { submits: next - 1, receipts } }));
   if (order.hold !== undefined) { held = order.hold; if (!held) waiting.splice(0).forEach((f) => f()); }
   if (order.mo) {
