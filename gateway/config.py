@@ -59,6 +59,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
     "modem.carrier": ("", *numbers.CARRIERS),
+    "modems.carrier": ("", *numbers.CARRIERS),
+    "modems.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "routing.alerts": ("all", "smpp", "modems"),
     "routing.bulk": ("smpp", "any"),
     "routing.replies": ("same", "any"),
@@ -117,7 +119,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         if name == "modems":
             if not isinstance(value, list):
                 raise ConfigError("config [[modems]]: a list of tables, each like [modem]", key=name)
-            sections[name] = tuple(_section("modem", ModemConfig, v) for v in value)
+            sections[name] = tuple(_section("modems", ModemConfig, v) for v in value)
             continue
         sections[name] = _section(name, hints[name], value)
     config = Config(**sections, source=source)
@@ -162,6 +164,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
     for key, listed in (
         ("credit.warn_to", config.credit.warn_to),
         ("modem.tell_when_back", config.modem.tell_when_back),
+        *(("modems.tell_when_back", m.tell_when_back) for m in config.modems),
     ):
         for number in listed:
             try:

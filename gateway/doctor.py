@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from audio.player import make_player, make_relay
-from gateway.config import Config
+from gateway.config import Config, all_modems
 from gateway.core import backup
 from gateway.core.errors import LoaError
 from gateway.sms.at import probe
@@ -113,7 +113,20 @@ def clock(config: Config) -> Check:
 
 
 async def modem(config: Config) -> Check:
-    port = config.modem.port
+    """Every modem of the pool answers, with its SIM ready; one Check for them all (the worst)."""
+    modems = all_modems(config)
+    if not modems:
+        return Check("OK", "Không có modem: chỉ gửi qua SMPP (no modem: SMPP only)")
+    checks = [await _one_modem(m.port) for m in modems]
+    order = {"OK": 0, "WARN": 1, "FAIL": 2}
+    worst = max(checks, key=lambda c: order.get(c.status, 2))
+    if len(checks) == 1:
+        return worst
+    return Check(worst.status, " · ".join(f"{m.name}: {c.what}" for m, c in zip(modems, checks, strict=True)),
+                 worst.todo)  # fmt: skip
+
+
+async def _one_modem(port: str) -> Check:
     if port == "emulator":
         return Check("WARN", "Đang dùng modem giả lập (emulated modem: nothing reaches a phone)",
                      "`loa modems` tìm cổng của modem thật, rồi đặt [modem] port")  # fmt: skip

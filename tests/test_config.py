@@ -75,6 +75,15 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             "[commune]\nhamlets = ['Nà Phìn']\n[player]\nrelay = 'command'\nlines = ['Nà Phìn=1']\n",
             "config key player.line_on_command",
         ),
+        # a pool of modems, SMPP and the routing policy
+        ("[[modems]]\nport = '/dev/ttyUSB1'\nspeed = 1\n", "unknown config key modems.speed"),
+        ("[[modems]]\nport = '/dev/ttyUSB1'\ncarrier = 'vtel'\n", "config key modems.carrier: 'vtel' is not one of"),
+        ("[modem]\nport = '/dev/ttyUSB1'\n[[modems]]\nport = '/dev/ttyUSB1'\n", "a serial port is named twice"),
+        ("[modem]\nname = 'A'\n[[modems]]\nport = '/dev/ttyUSB1'\nname = 'A'\n", "each modem needs its own name"),
+        ("[modems]\nport = '/dev/ttyUSB1'\n", "config [[modems]]: a list of tables"),
+        ("[modem]\nport = 'none'\n", '"none" needs [smpp] enabled'),
+        ("[routing]\nbulk = 'modems'\n", "config key routing.bulk: 'modems' is not one of smpp, any"),
+        ("[smpp]\nwindow = 0\n", "config key smpp.window: at least 1"),
     ],
 )
 def test_a_broken_config_names_the_key(tmp_path: Path, toml: str, message: str) -> None:
