@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench import Figure
-from gateway.keywords.kb import load_seed
-from gateway.keywords.matcher import NOT_A_PROCEDURE, Example, Matcher
+from gateway.residents.kb import load_seed
+from gateway.residents.matcher import NOT_A_PROCEDURE, Example, Matcher
 from tests.resident_messages import INBOX, KINDS, LEARNING_DAY, MESSAGES
 
 

@@ -16,11 +16,12 @@ from audio.config import AudioConfig
 from audio.player import RecordingPlayer
 from audio.render import Renderer
 from bench import Figure
-from broadcasts.views import ANNOUNCER
+from broadcasts.keys import ANNOUNCER
 from gateway import config as config_mod
-from gateway.app import SCHEDULER, create_app
+from gateway.app import create_app
 from gateway.core.keys import NOTIFIER, STORE
-from gateway.sms.views import TRANSPORT
+from gateway.sms.keys import TRANSPORT
+from schedules.keys import SCHEDULER
 
 NOTICE = (
     "Thông báo của Ủy ban nhân dân xã: 7h30 sáng thứ Hai, ngày 15/12/2026, trạm y tế xã tổ chức tiêm chủng "

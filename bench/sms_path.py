@@ -18,7 +18,7 @@ from gateway import config as config_mod
 from gateway.app import create_app
 from gateway.core.keys import NOTIFIER, STORE
 from gateway.sms.encoding import prepare
-from gateway.sms.views import OUTBOX, TRANSPORT
+from gateway.sms.keys import OUTBOX, TRANSPORT
 from gateway.testing import EmulatedModem
 
 

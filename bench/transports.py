@@ -17,7 +17,7 @@ from gateway import config as config_mod
 from gateway.app import create_app
 from gateway.core.keys import STORE
 from gateway.sms.encoding import prepare
-from gateway.sms.views import OUTBOX
+from gateway.sms.keys import OUTBOX
 from gateway.testing import EmulatedModem
 from gateway.testing.smsc import Smsc
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import sqlite_utils
 
+from gateway.core import phone
 from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
 from gateway.core.store import transaction
-from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
 from gateway.sms.encoding import Prepared
 
@@ -73,8 +73,8 @@ def parse_roles(raw: str) -> list[str]:
 
 
 def valid_number(raw: str) -> tuple[str, bool]:
-    new, converted = numbers.convert_old(raw)
-    return numbers.normalise(new), converted
+    new, converted = phone.convert_old(raw)
+    return phone.normalise(new), converted
 
 
 def _upsert(db: sqlite_utils.Database, number: str, name: str, hid: int | None, roles: list[str], now: float) -> bool:

@@ -12,21 +12,21 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from broadcasts import people
-from broadcasts.announcements import WEEKDAY_NAMES, Announcer
+from broadcasts.announcements import WEEKDAY_NAMES
+from broadcasts.keys import ANNOUNCER, BROADCASTS
 from broadcasts.service import Broadcasts
+from gateway.core import phone
 from gateway.core.errors import Forbidden, InvalidRequest, LoaError
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
 from gateway.core.text import fold
-from gateway.sms import numbers
 from gateway.sms import outbox as outbox_db
 from gateway.sms.encoding import POLICIES, prepare
 from gateway.web import pages
-from gateway.web.http import BIG_BODIES, authorise, int_param, json_response, read_json
+from gateway.web.http import authorise, int_param, json_response, read_json
+from gateway.web.keys import BIG_BODIES, CONSOLE
 
 routes = web.RouteTableDef()
-BROADCASTS = web.AppKey("broadcasts", Broadcasts)
-ANNOUNCER = web.AppKey("announcer", Announcer)
 MAX_CSV = 5 * 1024 * 1024
 MAX_CLIP = 20 * 1024 * 1024
 ROLE_NAMES = {"resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ"}
@@ -62,7 +62,7 @@ async def send_messages(request: web.Request) -> web.Response:
     policy = body.get("encoding", request.app[BROADCASTS].q.policy)
     if policy not in POLICIES:
         raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
-    recipients = list(dict.fromkeys(numbers.normalise(n) for n in to))
+    recipients = list(dict.fromkeys(phone.normalise(n) for n in to))
     prepared = prepare(text, policy)
     ids, skipped = await request.app[BROADCASTS].send_to_numbers(user, recipients, prepared, priority)
     return json_response(
@@ -352,7 +352,7 @@ def _whole(text: str, default: int) -> int | str:
 async def messages_page(request: web.Request) -> dict[str, Any]:
     """ "Tin đã gửi": every message of a day with its status and its parts' delivery reports."""
     user = await pages.user(request)
-    console = request.app[pages.CONSOLE]
+    console = request.app[CONSOLE]
     today = datetime.fromtimestamp(request.app[CLOCK](), console.tz).date()
     raw_day = request.query.get("day", "")
     try:
@@ -472,7 +472,7 @@ async def _announcements_context(
     request: web.Request, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     a = request.app[ANNOUNCER]
-    console = request.app[pages.CONSOLE]
+    console = request.app[CONSOLE]
     items = await a.announcements()
     for item in items:
         item["next"] = pages.when(request, item["next_play_at"])
@@ -557,7 +557,7 @@ async def edit_announcement_page(request: web.Request) -> dict[str, Any]:
     item = await a.store.call(a.get, int(request.match_info["id"]))
     if item["status"] != "draft":
         raise InvalidRequest("Chỉ sửa được bản nháp", field="status")
-    context = await _announcements_context(request, _typed_from(item, request.app[pages.CONSOLE].tz))
+    context = await _announcements_context(request, _typed_from(item, request.app[CONSOLE].tz))
     return context | {"item": item}
 
 

@@ -21,20 +21,22 @@ from audio.render import Renderer, prune
 from broadcasts import migrations as broadcast_migrations
 from broadcasts import views as broadcast_views
 from broadcasts.announcements import Announcer
+from broadcasts.keys import ANNOUNCER
 from broadcasts.service import Broadcasts
 from broadcasts.views import MAX_CLIP
 from gateway import dashboard, metrics
 from gateway.config import Config, all_modems
-from gateway.core import backup, commune
+from gateway.core import backup, commune, phone
 from gateway.core.clock import Clock, system_clock
 from gateway.core.keys import CLOCK, NOTIFIER, STORE
 from gateway.core.notify import Notifier
 from gateway.core.store import MigrationSet, Store
 from gateway.core.text import fold
-from gateway.keywords import migrations as keyword_migrations
-from gateway.keywords import views as keyword_views
-from gateway.keywords.service import Residents
-from gateway.sms import credit, numbers
+from gateway.residents import migrations as keyword_migrations
+from gateway.residents import views as keyword_views
+from gateway.residents.keys import RESIDENTS
+from gateway.residents.service import Residents
+from gateway.sms import credit
 from gateway.sms import migrations as sms_migrations
 from gateway.sms import views as sms_views
 from gateway.sms.at import ATModem
@@ -43,6 +45,7 @@ from gateway.sms.config import ModemConfig
 from gateway.sms.credit import Credit
 from gateway.sms.encoding import prepare
 from gateway.sms.inbox import Inbox
+from gateway.sms.keys import CLOCK_TRUST, INBOX, OUTBOX, ROUTER
 from gateway.sms.outbox import Channel, Outbox
 from gateway.sms.router import Router
 from gateway.sms.smpp import SmppTransport
@@ -53,7 +56,10 @@ from gateway.ussd.service import Ussd
 from gateway.web import migrations as web_migrations
 from gateway.web import pages
 from gateway.web import views as web_views
-from gateway.web.http import BIG_BODIES, TOKENS, audit_api, error_middleware, guard
+from gateway.web.console import Console
+from gateway.web.http import audit_api, error_middleware, guard
+from gateway.web.keys import BIG_BODIES, TOKENS
+from schedules.keys import SCHEDULER
 from schedules.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
@@ -68,8 +74,6 @@ MIGRATIONS: list[MigrationSet] = [
     credit.MIGRATIONS,
 ]
 CONFIG = web.AppKey("config", Config)
-SCHEDULER = web.AppKey("scheduler", Scheduler)
-ROUTER = web.AppKey("router", Router)
 EMULATORS = web.AppKey("emulators", list[EmulatedModem])
 
 
@@ -130,7 +134,7 @@ def create_app(
     async def tell(text: str) -> None:
         """The maintainers, by SMS, that the modem is back after a power cycle."""
         if config.modem.tell_when_back:
-            to = [numbers.normalise(n) for n in config.modem.tell_when_back]
+            to = [phone.normalise(n) for n in config.modem.tell_when_back]
             await outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="modem:back")
 
     # reminders and announcements wait while the Pi's clock (no battery) is known to be wrong
@@ -187,8 +191,8 @@ def create_app(
     pages.setup(
         app,
         config.web,
-        pages.Console(config.commune.name, config.broadcasts.timezone),
-        templates=["gateway.web", "gateway", "gateway.keywords", "broadcasts"],
+        Console(config.commune.name, config.broadcasts.timezone),
+        templates=["gateway.web", "gateway", "gateway.residents", "broadcasts"],
         key_file=Path(config.database.path + ".session-key"),
     )
     web_views.setup(app, config.web)
@@ -258,7 +262,7 @@ def _backup_job(config: Config, clock: Clock) -> Job:
 
 async def _speakers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Before anything else: the amplifier relay off, whatever a power cut left it in."""
-    station = app[broadcast_views.ANNOUNCER].station
+    station = app[ANNOUNCER].station
     try:
         await station.reset()
         log.info("amplifier relay switched off at start")
@@ -280,8 +284,8 @@ async def _transport_ctx(app: web.Application) -> AsyncIterator[None]:
     for emulator in app[EMULATORS]:
         await emulator.start()
         log.warning("no modem configured: using the built-in EMULATED modem at %s", emulator.path)
-    inbox = app[sms_views.INBOX]
-    channels = app[sms_views.OUTBOX].channels
+    inbox = app[INBOX]
+    channels = app[OUTBOX].channels
     for channel in channels:
         await channel.transport.start(inbox.receiver(channel.name))
     yield
@@ -316,19 +320,19 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("no [api] tokens configured: the API answers 401 until you add one")
     if not config.backup.path:
         log.warning("no [backup] path: the database is not copied anywhere (set it to a USB stick's folder)")
-    residents = app[keyword_views.RESIDENTS]
-    announcer = app[broadcast_views.ANNOUNCER]
-    app[sms_views.CLOCK_TRUST].floor = await app[STORE].call(latest_record)
+    residents = app[RESIDENTS]
+    announcer = app[ANNOUNCER]
+    app[CLOCK_TRUST].floor = await app[STORE].call(latest_record)
     await residents.start()
     await announcer.recover()
     await app[ROUTER].start()
     tasks = [
-        asyncio.create_task(app[sms_views.OUTBOX].run(), name="outbox"),
+        asyncio.create_task(app[OUTBOX].run(), name="outbox"),
         asyncio.create_task(app[ROUTER].run(), name="router"),
         asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
     ]
     yield
-    await app[sms_views.OUTBOX].stop(min(config.modem.send_timeout, 30.0))
+    await app[OUTBOX].stop(min(config.modem.send_timeout, 30.0))
     await announcer.close()
     announcer.renderer.close()
     await stop_tasks(tasks)

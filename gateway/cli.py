@@ -17,10 +17,10 @@ from aiohttp import web
 from gateway import config as config_mod
 from gateway import service
 from gateway.app import create_app, open_store
+from gateway.core import phone
 from gateway.core.errors import ConfigError, LoaError
 from gateway.core.keys import STORE
-from gateway.sms import numbers
-from gateway.sms.views import OUTBOX
+from gateway.sms.keys import OUTBOX
 from gateway.testing.emulator import FAMILIES, EmulatedModem, SentMessage
 
 log = logging.getLogger("loa")
@@ -265,8 +265,8 @@ async def _emulate(args: argparse.Namespace) -> None:
             try:
                 if words[0] == "sms" and len(words) == 3:
                     # the network shows the sender in international form
-                    emulator.deliver(numbers.normalise(words[1]), words[2])
-                    print(f"→ from {numbers.normalise(words[1])}: {words[2]}", flush=True)
+                    emulator.deliver(phone.normalise(words[1]), words[2])
+                    print(f"→ from {phone.normalise(words[1])}: {words[2]}", flush=True)
                 elif words[0] == "report" and len(words) >= 2:
                     emulator.report(int(words[1]), status=int(words[2]) if len(words) > 2 else 0)
                 elif words[0] == "sent":

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from audio.config import AudioConfig, PlayerConfig
 from audio.player import parse_lines
 from broadcasts.config import BroadcastsConfig
+from gateway.core import phone
 from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
 from gateway.core.errors import ConfigError, LoaError
 from gateway.core.store import DatabaseConfig
 from gateway.core.text import fold
-from gateway.keywords.config import ResidentsConfig
-from gateway.sms import numbers
+from gateway.residents.config import ResidentsConfig
 from gateway.sms.config import ModemConfig, RoutingConfig, SmppConfig, SmsConfig
 from gateway.sms.credit import CreditConfig
 from gateway.web.config import ApiConfig, HttpConfig, WebConfig
@@ -58,8 +58,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
     "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
-    "modem.carrier": ("", *numbers.CARRIERS),
-    "modems.carrier": ("", *numbers.CARRIERS),
+    "modem.carrier": ("", *phone.CARRIERS),
+    "modems.carrier": ("", *phone.CARRIERS),
     "modems.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "routing.alerts": ("all", "smpp", "modems"),
     "routing.bulk": ("smpp", "any"),
@@ -168,7 +168,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
     ):
         for number in listed:
             try:
-                numbers.normalise(number)
+                phone.normalise(number)
             except LoaError:
                 raise ConfigError(f"config key {key}: {number!r} is not a Vietnamese mobile number", key=key) from None
     _check_lines(config)

@@ -10,12 +10,12 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from broadcasts import people
-from broadcasts.views import ANNOUNCER, BROADCASTS
+from broadcasts.keys import ANNOUNCER, BROADCASTS
 from gateway.core.keys import CLOCK, STORE
-from gateway.keywords.views import RESIDENTS
-from gateway.sms.views import CLOCK_TRUST, CREDIT, OUTBOX, TRANSPORT
+from gateway.residents.keys import RESIDENTS
+from gateway.sms.keys import CLOCK_TRUST, CREDIT, OUTBOX, TRANSPORT
 from gateway.web import pages
-from gateway.web.pages import CONSOLE
+from gateway.web.keys import CONSOLE
 
 routes = web.RouteTableDef()
 

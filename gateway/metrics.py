@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.priority import SMS
-from gateway.sms.views import TRANSPORT
+from gateway.sms.keys import TRANSPORT
 from gateway.web.http import authorise
 
 routes = web.RouteTableDef()

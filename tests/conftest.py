@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.app import create_app
-from gateway.sms.views import TRANSPORT
+from gateway.sms.keys import TRANSPORT
 from gateway.testing import EmulatedModem, make_config, until
 
 

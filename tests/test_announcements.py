@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audio.player import RecordingPlayer
-from broadcasts.views import ANNOUNCER
-from gateway.app import SCHEDULER
+from broadcasts.keys import ANNOUNCER
 from gateway.testing import AUTH, VN, EmulatedModem, FakeClock, at, sql, until
+from schedules.keys import SCHEDULER
 
 
 async def announce(client: Any, **body: Any) -> int:

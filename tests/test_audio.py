@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from broadcasts.views import ANNOUNCER
+from broadcasts.keys import ANNOUNCER
 from gateway.testing import AUTH
 
 NOTICE = (

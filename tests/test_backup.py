@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from gateway.app import MIGRATIONS, SCHEDULER
+from gateway.app import MIGRATIONS
 from gateway.core import backup
 from gateway.core.backup import BackupConfig
 from gateway.core.errors import StoreUnavailable
 from gateway.core.store import Store
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, sql, wait_sent
 from gateway.web import accounts
+from schedules.keys import SCHEDULER
 
 LOA = [sys.executable, "-m", "gateway.cli"]
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.app import SCHEDULER
-from gateway.sms.views import OUTBOX
+from gateway.sms.keys import OUTBOX
 from gateway.testing import AUTH, EmulatedModem, FakeClock, routed, settled, sql, to
+from schedules.keys import SCHEDULER
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -49,7 +49,7 @@ def test_an_account_made_on_the_command_line_is_in_the_audit_log(tmp_path: Path)
 
 async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Path, aiohttp_client: Any) -> None:
     from gateway.app import create_app
-    from gateway.sms.views import TRANSPORT
+    from gateway.sms.keys import TRANSPORT
     from gateway.testing import make_config
 
     proc = await asyncio.create_subprocess_exec(

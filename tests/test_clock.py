@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from audio.player import RecordingPlayer
-from gateway.app import SCHEDULER
 from gateway.sms import clock_trust
 from gateway.sms.clock_trust import ClockTrust
 from gateway.sms.transport import TransportInfo
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, sql, until, wait_sent
+from schedules.keys import SCHEDULER
 
 
 async def clock_status(client: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from playwright.async_api import Browser, FilePayload, Page, ViewportSize, async
 
 from gateway.app import create_app
 from gateway.core.keys import CLOCK, STORE
-from gateway.keywords.views import RESIDENTS
-from gateway.sms.views import OUTBOX, TRANSPORT
+from gateway.residents.keys import RESIDENTS
+from gateway.sms.keys import OUTBOX, TRANSPORT
 from gateway.testing import (
     AUTH,
     VN,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from gateway.app import SCHEDULER
 from gateway.core.keys import STORE
 from gateway.sms.credit import amount
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, log_in, settled, sql, to, until, wait_sent
 from gateway.web import accounts
+from schedules.keys import SCHEDULER
 
 OFFICIAL = "+84988000999"
 

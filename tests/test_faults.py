@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from gateway.core.keys import STORE
-from gateway.sms.views import TRANSPORT
+from gateway.sms.keys import TRANSPORT
 from gateway.testing import AUTH, TOKEN, EmulatedModem, sql, until, wait_inbox, wait_sent
 
 TEXTS = [f"Nhắc lịch tiêm chủng, phiếu {i}" for i in range(20)]

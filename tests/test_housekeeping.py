@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from audio.render import prune
-from gateway.app import SCHEDULER
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, sql
+from schedules.keys import SCHEDULER
 
 OLD = time.time() - 40 * 86400
 

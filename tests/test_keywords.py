@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.core.errors import InvalidRequest
-from gateway.keywords import kb
-from gateway.keywords.matcher import NOT_A_PROCEDURE, Example, Matcher
-from gateway.keywords.normalise import repair, split_joined, vni
+from gateway.residents import kb
+from gateway.residents.matcher import NOT_A_PROCEDURE, Example, Matcher
+from gateway.residents.normalise import repair, split_joined, vni
 from tests.resident_messages import INBOX, KINDS, LEARNING_DAY, MESSAGES, SECOND_BATCH
 
 SEED = kb.load_seed()

@@ -41,5 +41,5 @@ def test_the_built_wheel_holds_the_templates(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("gateway/templates/dashboard.html", "broadcasts/templates/send.html",
                    "gateway/web/templates/login.html", "gateway/web/static/send.js",
-                   "gateway/keywords/procedures.toml"):  # fmt: skip
+                   "gateway/residents/procedures.toml"):  # fmt: skip
         assert needed in names, needed

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from gateway.app import SCHEDULER
 from gateway.core.keys import STORE
 from gateway.testing import AUTH, EmulatedModem, FakeClock, at, log_in, settled, sql, until
 from gateway.web import accounts
+from schedules.keys import SCHEDULER
 
 FAST = {"command_timeout": 2.0, "send_timeout": 5.0, "reconnect_min": 0.05, "reconnect_max": 0.2}
 

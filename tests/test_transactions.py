@@ -18,7 +18,7 @@ from gateway.app import MIGRATIONS
 from gateway.core import commune
 from gateway.core.errors import LoginRefused
 from gateway.core.store import migrate, transaction
-from gateway.keywords import queries as resident_queries
+from gateway.residents import queries as resident_queries
 from gateway.sms import inbox, outbox
 from gateway.sms.encoding import prepare
 from gateway.sms.pdu import StatusReport, decode_deliver

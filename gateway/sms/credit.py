@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlite_utils
 
+from gateway.core import phone
 from gateway.core.clock import Clock
 from gateway.core.errors import LoaError
 from gateway.core.notify import Notifier
 from gateway.core.store import Store, transaction
 from gateway.core.text import fold
-from gateway.sms import numbers
 from gateway.sms.encoding import prepare
 from gateway.sms.outbox import Outbox
 from gateway.sms.transport import Transport
@@ -187,7 +187,7 @@ class Credit:
                 f"Loa: tài khoản SIM{which} còn {_dong(found or 0)} đ, dưới mức {_dong(self.config.warn_below)} đ. "
                 "Hãy nạp thêm để tin nhắn không bị ngừng."
             )
-            to = [numbers.normalise(n) for n in self.config.warn_to]
+            to = [phone.normalise(n) for n in self.config.warn_to]
             await self.outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="credit")
             log.warning("SIM credit low on %s: %s đ (below %s đ)", modem, found, self.config.warn_below)
         self.notifier.notify()

@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlite_utils
 
+from gateway.core import phone
 from gateway.core.clock import Clock
 from gateway.core.errors import InvalidRequest, ModemError, ModemUnavailable, NotFound, StoreUnavailable
 from gateway.core.notify import Notifier
 from gateway.core.priority import SMS, Priority
 from gateway.core.store import GroupWriter, Store, transaction
-from gateway.sms import numbers
 from gateway.sms.config import RoutingConfig, SmsConfig
 from gateway.sms.encoding import Prepared, split_gsm7, split_ucs2
 from gateway.sms.pdu import StatusReport, build_submit
@@ -92,7 +92,7 @@ def enqueue_many(
                     source,
                     now,
                     (first + i) % 256,
-                    numbers.carrier(to),
+                    phone.carrier(to),
                 )
                 for i, (to, p, not_before) in enumerate(messages)
             ),
@@ -204,7 +204,7 @@ def record_part(
         early = db.execute(
             "select id, status from early_reports where reference=? and number=? and received_at>=?"
             " order by id limit 1",
-            [reference, numbers.key(recipient), now - 600],
+            [reference, phone.key(recipient), now - 600],
         ).fetchone()
         if early:
             db.execute("delete from early_reports where id=?", [early[0]])
@@ -269,13 +269,13 @@ def apply_report(
             " where p.reference=? and substr(o.recipient, -9) = ? and p.sent_at >= ?"
             " and p.status = 'sent' and (? is null or p.transport is null or p.transport = ?)"
             " order by p.sent_at desc limit 1",
-            [report.reference, numbers.key(report.number), now - window, transport, transport],
+            [report.reference, phone.key(report.number), now - window, transport, transport],
         ).fetchone()
         if row is None:
             # reports overtake the +CMGS answer often enough: keep it for record_part to claim
             db.execute(
                 "insert into early_reports (reference, number, status, received_at) values (?,?,?,?)",
-                [report.reference, numbers.key(report.number), report.status, now],
+                [report.reference, phone.key(report.number), report.status, now],
             )
             return None
         if not report.final:
@@ -459,7 +459,7 @@ class Outbox:
         """What the gateway answers by itself: only to a Vietnamese mobile number (never a short code,
         a name, a foreign or a 1900 number: it costs and reaches no one), at most `daily_cap` a day."""
         try:
-            number = numbers.normalise(sender)
+            number = phone.normalise(sender)
         except InvalidRequest:
             log.info("no automatic reply to %r (not a Vietnamese mobile number)", sender)
             return None

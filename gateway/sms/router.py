@@ -7,12 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from gateway.core import phone
 from gateway.core.clock import Clock
 from gateway.core.errors import InvalidRequest
 from gateway.core.notify import Notifier
 from gateway.core.store import Store
 from gateway.sms import inbox as inbox_db
-from gateway.sms import numbers
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class Inbound:
     def number(self) -> str | None:
         """The sender as a Vietnamese number we can write back to, or None (short code, name)."""
         try:
-            return numbers.normalise(self.sender)
+            return phone.normalise(self.sender)
         except InvalidRequest:
             return None
 

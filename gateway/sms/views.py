@@ -13,17 +13,12 @@ from gateway.sms import outbox as outbox_db
 from gateway.sms.clock_trust import ClockTrust
 from gateway.sms.credit import Credit
 from gateway.sms.inbox import Inbox
+from gateway.sms.keys import CLOCK_TRUST, CREDIT, INBOX, OUTBOX, TRANSPORT
 from gateway.sms.outbox import Outbox
-from gateway.sms.transport import Transport
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
 
 routes = web.RouteTableDef()
-OUTBOX = web.AppKey("outbox", Outbox)
-TRANSPORT = web.AppKey("transport", Transport)
-INBOX = web.AppKey("inbox", Inbox)
-CLOCK_TRUST = web.AppKey("clock_trust", ClockTrust)
-CREDIT = web.AppKey("credit", Credit)
 
 
 def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: ClockTrust, credit: Credit) -> None:

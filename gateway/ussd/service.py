@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.core.store import Store
-from gateway.keywords.config import ResidentsConfig
-from gateway.keywords.service import Residents
+from gateway.residents.config import ResidentsConfig
+from gateway.residents.service import Residents
 from gateway.ussd.menu import Item, Menu, Screen
 from gateway.ussd.queries import touch_session
 

@@ -8,14 +8,12 @@ import logging
 from aiohttp import web
 
 from gateway.core.errors import InvalidRequest
+from gateway.ussd.keys import USSD
 from gateway.ussd.menu import Screen
 from gateway.ussd.service import Ussd
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-
-USSD = web.AppKey("ussd", Ussd)
 
 
 # sizes an aggregator never exceeds: a session id, an MSISDN, the joined inputs (182 per screen)

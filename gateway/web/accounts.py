@@ -13,12 +13,12 @@ import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from gateway.core import phone
 from gateway.core.commune import hamlet_id as find_hamlet
 from gateway.core.errors import InvalidRequest, LoginRefused, NotFound
 from gateway.core.principal import SYSTEM as SYSTEM
 from gateway.core.principal import User
 from gateway.core.store import transaction
-from gateway.sms import numbers
 
 ROLES = ("admin", "official", "hamlet_head")
 ROLE_NAMES = {"admin": "Quản trị", "official": "Cán bộ xã", "hamlet_head": "Trưởng thôn"}
@@ -71,7 +71,7 @@ def own_number(number: str | None) -> str | None:
     if not number or not number.strip():
         return None
     try:
-        return numbers.normalise(number)
+        return phone.normalise(number)
     except InvalidRequest as e:
         raise InvalidRequest(e.message, field="number") from None
 

@@ -16,10 +16,10 @@ from gateway.core.errors import InvalidRequest, LoaError, Unauthorized
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
 from gateway.web import accounts
+from gateway.web.keys import BIG_BODIES, TOKENS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TOKENS = web.AppKey("tokens", frozenset[str])
 PRINCIPAL = web.RequestKey("principal", User)
 
 
@@ -117,7 +117,6 @@ HEADERS = {
 }
 TAKES_NO_WORK = ("/login", "/logout", "/ussd/")  # posts that add no rows worth refusing on a full disk
 MAX_BODY = 1024 * 1024  # any request but the uploads named in `BIG_BODIES`
-BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
 
 
 def body_limit(big: dict[str, int], path: str) -> int:

@@ -11,11 +11,9 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -30,23 +28,13 @@ from gateway.core.principal import User
 from gateway.web import accounts
 from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
+from gateway.web.console import Console
+from gateway.web.keys import CONSOLE
 
 log = logging.getLogger(__name__)
 USER = web.RequestKey("user", User)
 
 
-class Console:
-    """What every page needs to know of the commune: its name and its time zone."""
-
-    def __init__(self, commune: str, timezone: str) -> None:
-        self.commune = commune
-        self.tz = ZoneInfo(timezone)
-
-    def when(self, ts: float | None) -> str:
-        return "" if ts is None else datetime.fromtimestamp(ts, self.tz).strftime("%H:%M %d/%m/%Y")
-
-
-CONSOLE = web.AppKey("console", Console)
 # what the console shows for the words the database keeps (statuses, priorities, roles, relay states)
 VI = {
     "draft": "Bản nháp", "scheduled": "Đã lên lịch", "done": "Đã xong", "cancelled": "Đã huỷ", "failed": "Lỗi",

@@ -18,11 +18,11 @@ from gateway.core.keys import CLOCK, STORE
 from gateway.web import accounts, pages
 from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
+from gateway.web.keys import CONSOLE, WEB
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
-WEB = web.AppKey("web", WebConfig)
 
 
 def setup(app: web.Application, config: WebConfig) -> None:
@@ -59,7 +59,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         attempt = await store.call(
             accounts.login_attempt, username, request.remote or "?", now, config.lock_after,
-            config.lock_minutes * 60, request.app[pages.CONSOLE].tz,
+            config.lock_minutes * 60, request.app[CONSOLE].tz,
         )  # fmt: skip
         # argon2 on a worker thread, not the store's: /healthz and every send go on meanwhile
         ok = await asyncio.to_thread(accounts.verify, attempt.password_hash, str(form.get("password", "")))

@@ -9,14 +9,14 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError
-from gateway.keywords import kb
-from gateway.keywords.service import Residents
+from gateway.residents import kb
+from gateway.residents.keys import RESIDENTS
+from gateway.residents.service import Residents
 from gateway.sms.encoding import prepare
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
 
 routes = web.RouteTableDef()
-RESIDENTS = web.AppKey("residents", Residents)
 
 
 def setup(app: web.Application, residents: Residents) -> None:

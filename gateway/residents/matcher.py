@@ -12,8 +12,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from gateway.core.text import tokens
-from gateway.keywords.kb import Procedure
-from gateway.keywords.normalise import FILLERS, QUESTION_PAIRS, QUESTION_WORDS, canonical, repair
+from gateway.residents.kb import Procedure
+from gateway.residents.normalise import FILLERS, QUESTION_PAIRS, QUESTION_WORDS, canonical, repair
 
 CLOSE = 2  # a second procedure scoring within this of the best makes the answer a choice
 MAX_CHOICES = 5

@@ -104,7 +104,7 @@ class Seed:
 
 
 def load_seed() -> Seed:
-    raw = tomllib.loads(resources.files("gateway.keywords").joinpath("procedures.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(resources.files("gateway.residents").joinpath("procedures.toml").read_text(encoding="utf-8"))
     check_fits(raw["menu"], "auto", "menu")
     cues = _phrases(raw, "not_questions")
     return Seed(raw["menu"], tuple(parse(p) for p in raw["procedure"]), cues)

@@ -7,18 +7,17 @@ import re
 import unicodedata
 from typing import Any
 
-from gateway.core import commune
+from gateway.core import commune, phone
 from gateway.core.clock import Clock
 from gateway.core.commune import CommuneConfig, Hamlet, match_hamlets
 from gateway.core.errors import InvalidRequest
 from gateway.core.notify import Notifier
 from gateway.core.store import Store
 from gateway.core.text import fold, tokens
-from gateway.keywords import kb
-from gateway.keywords import queries as q
-from gateway.keywords.config import ResidentsConfig
-from gateway.keywords.matcher import NOT_A_PROCEDURE, Example, Matcher
-from gateway.sms import numbers
+from gateway.residents import kb
+from gateway.residents import queries as q
+from gateway.residents.config import ResidentsConfig
+from gateway.residents.matcher import NOT_A_PROCEDURE, Example, Matcher
 from gateway.sms.encoding import Policy, Prepared, prepare
 from gateway.sms.outbox import Outbox
 from gateway.sms.router import Inbound
@@ -189,7 +188,7 @@ class Residents:
 
     async def answer_question(self, question_id: int, text: str) -> dict[str, Any]:
         question = await self.store.call(q.get_question, question_id)
-        if not numbers.can_reply(question["sender"]):
+        if not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )
@@ -208,7 +207,7 @@ class Residents:
         procedure = self.procedures.get(key.upper())
         if procedure is None:
             raise InvalidRequest(f"Không có thủ tục mã {key!r}", field="procedure")
-        if not numbers.can_reply(question["sender"]):
+        if not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )
@@ -288,6 +287,6 @@ def fit(text: str, policy: Policy) -> Prepared:
 
 def as_number(sender: str) -> str | None:
     try:
-        return numbers.normalise(sender)
+        return phone.normalise(sender)
     except InvalidRequest:
         return None

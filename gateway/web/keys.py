@@ -1,0 +1,13 @@
+"""The web layer's app keys: its config, the console's commune, API tokens and the paths with bigger bodies."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.web.config import WebConfig
+from gateway.web.console import Console
+
+WEB = web.AppKey("web", WebConfig)
+CONSOLE = web.AppKey("console", Console)
+TOKENS = web.AppKey("tokens", frozenset[str])
+BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
