@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -35,8 +36,30 @@ def _logging(verbose: bool) -> None:
     )
 
 
+async def _demo_modems(cfg: config_mod.Config) -> tuple[config_mod.Config, list[EmulatedModem]]:
+    """Every modem configured as the built-in emulator, started on a pty: the config names its port."""
+    started: dict[int, EmulatedModem] = {}
+    modems = [cfg.modem, *cfg.modems]
+    for i, m in enumerate(modems):
+        if m.emulated:
+            started[i] = EmulatedModem(m.emulator_family, submit_delay=0.2, auto_report=True)
+            await started[i].start()
+            log.warning("no modem configured: using the built-in EMULATED modem at %s", started[i].path)
+    ported = [dataclasses.replace(m, port=started[i].path) if i in started else m for i, m in enumerate(modems)]
+    return dataclasses.replace(cfg, modem=ported[0], modems=tuple(ported[1:])), list(started.values())
+
+
 async def _serve(cfg: config_mod.Config) -> None:
-    app = create_app(cfg)
+    cfg, emulators = await _demo_modems(cfg)
+    try:
+        await _serve_with(cfg, emulators)
+    finally:
+        for emulator in emulators:
+            await emulator.close()
+
+
+async def _serve_with(cfg: config_mod.Config, emulators: list[EmulatedModem]) -> None:
+    app = create_app(cfg, emulated={e.path for e in emulators})
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, cfg.http.host, cfg.http.port)

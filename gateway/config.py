@@ -179,7 +179,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
 
 def all_modems(config: Config) -> list[ModemConfig]:
     """[modem] and every [[modems]], each with its name ("modem 1", "modem 2" … when none is given)."""
-    found = [m for m in (config.modem, *config.modems) if m.port != "none"]
+    found = [m for m in (config.modem, *config.modems) if not m.absent]
     return [m if m.name else dataclasses.replace(m, name=f"modem {i}") for i, m in enumerate(found, start=1)]
 
 
@@ -188,7 +188,7 @@ def _check_modems(config: Config) -> None:
     names = [m.name for m in modems]
     if len(set(names)) != len(names) or "smpp" in names:
         raise ConfigError(f"config key modems.name: each modem needs its own name (not smpp): {names}", key="modems")
-    ports = [m.port for m in modems if m.port != "emulator"]
+    ports = [m.port for m in modems if not m.emulated]
     if len(set(ports)) != len(ports):
         raise ConfigError(f"config key modems.port: a serial port is named twice: {ports}", key="modems")
     if not modems and not config.smpp.enabled:

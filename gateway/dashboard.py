@@ -11,6 +11,7 @@ from aiohttp_session import get_session
 
 from broadcasts import people
 from broadcasts.keys import ANNOUNCER, BROADCASTS
+from gateway.config import Config
 from gateway.core.keys import CLOCK, STORE
 from gateway.residents.keys import RESIDENTS
 from gateway.sms.keys import CLOCK_TRUST, CREDIT, OUTBOX, TRANSPORT
@@ -30,6 +31,10 @@ async def _credit(request: web.Request, modem: str | None = None) -> dict[str, A
         "low": found["amount"] < credit.config.warn_below,
         "when": pages.when(request, found["at"]),
     }
+
+
+def setup(app: web.Application, config: Config) -> None:
+    app.add_routes(routes)
 
 
 @routes.get("/")

@@ -17,6 +17,7 @@ from gateway.config import Config, all_modems
 from gateway.core import backup
 from gateway.core.errors import LoaError
 from gateway.sms.at import probe
+from gateway.sms.config import ModemConfig
 
 TOOLS = {
     "espeak-ng": "espeak-ng",
@@ -117,7 +118,7 @@ async def modem(config: Config) -> Check:
     modems = all_modems(config)
     if not modems:
         return Check("OK", "Không có modem: chỉ gửi qua SMPP (no modem: SMPP only)")
-    checks = [await _one_modem(m.port) for m in modems]
+    checks = [await _one_modem(m) for m in modems]
     order = {"OK": 0, "WARN": 1, "FAIL": 2}
     worst = max(checks, key=lambda c: order.get(c.status, 2))
     if len(checks) == 1:
@@ -126,8 +127,9 @@ async def modem(config: Config) -> Check:
                  worst.todo)  # fmt: skip
 
 
-async def _one_modem(port: str) -> Check:
-    if port == "emulator":
+async def _one_modem(modem: ModemConfig) -> Check:
+    port = modem.port
+    if modem.emulated:
         return Check("WARN", "Đang dùng modem giả lập (emulated modem: nothing reaches a phone)",
                      "`loa modems` tìm cổng của modem thật, rồi đặt [modem] port")  # fmt: skip
     try:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.config import Config
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.priority import SMS
 from gateway.sms.keys import TRANSPORT
@@ -19,6 +20,10 @@ from gateway.web.http import authorise
 routes = web.RouteTableDef()
 LOCAL = ("127.0.0.1", "::1")
 PRIORITY_NAMES = {int(v): k for k, v in SMS.items()}
+
+
+def setup(app: web.Application, config: Config) -> None:
+    app.add_routes(routes)
 
 
 def figures(db: sqlite_utils.Database, now: float) -> dict[str, Any]:

@@ -1,43 +1,31 @@
-"""The import contract: every arrow points down the layers the README draws; a new upward one fails here."""
+"""The contracts of the layers stated in pyproject.toml: every import arrow points down, and a
+package's SQL names only its own tables; a new upward import or a foreign table fails here."""
 
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from pathlib import Path
+
+import sqlite_utils
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("gateway", "broadcasts", "audio", "schedules")
-
-# (module prefix, layer); the longest prefix that fits a module names its layer
-LAYERS = [
-    ("gateway.core", 0),
-    ("schedules", 1),
-    ("audio", 1),
-    ("gateway.sms", 2),
-    ("gateway.testing.emulator", 3),
-    ("gateway.web", 3),
-    ("gateway.sms.views", 4),
-    ("gateway.residents", 4),
-    ("gateway.ussd", 4),
-    ("broadcasts", 4),
-    ("gateway.app", 5),
-    ("gateway.cli", 5),
-    ("gateway.config", 5),
-    ("gateway.dashboard", 5),
-    ("gateway.doctor", 5),
-    ("gateway.service", 5),
-    ("gateway.metrics", 5),
-    ("gateway.testing", 5),
-]
-# side by side on one layer, only these may use each other (the USSD menu is over the residents' service)
-SIDEWAYS = {("gateway.ussd", "gateway.residents")}
-TOP = 5  # the composition root, the CLI, the config and the dashboard see everything, each other too
-# the floor, time and sound know nothing of HTTP (core.keys holds the floor's web.AppKeys, nothing else)
-NO_WEB = ("gateway.core", "schedules", "audio", "gateway.sms")
-WEB_ALLOWED = ("gateway.core.keys", "gateway.sms.keys", "gateway.sms.views", "schedules.keys")
+STATED = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["loa"]
+# (module prefix, layer number) from the statement, bottom layer 0
+LAYERS = [(prefix, n) for n, prefixes in enumerate(STATED["layers"].values()) for prefix in prefixes]
+TOP = len(STATED["layers"]) - 1  # the composition layer sees everything, its modules each other too
+SIDEWAYS = {tuple(pair) for pair in STATED["rules"]["sideways"]}
+NO_WEB = tuple(STATED["rules"]["no-web"])
+WEB_ALLOWED = set(STATED["rules"]["web-allowed"])
+# the packages whose tables are their own: a module belongs to the longest that fits
+OWNERS = ("gateway.core", "gateway.sms", "gateway.residents", "gateway.ussd", "gateway.web", "broadcasts")
 
 
 def layer(module: str) -> tuple[str, int] | None:
+    if module.rsplit(".", 1)[-1] == "setup" and "*.setup" in dict(LAYERS):
+        return "*.setup", TOP
     found = [(p, n) for p, n in LAYERS if module == p or module.startswith(p + ".")]
     return max(found, key=lambda f: len(f[0])) if found else None
 
@@ -91,7 +79,9 @@ def test_no_import_points_up_or_sideways() -> None:
 def test_the_floor_time_sound_and_the_sms_core_do_not_import_aiohttp() -> None:
     wrong = []
     for module, path in modules().items():
-        if not module.startswith(NO_WEB) or module in WEB_ALLOWED or module.startswith(WEB_ALLOWED):
+        if not module.startswith(NO_WEB) or module in WEB_ALLOWED or layer(module) == ("*.setup", TOP):
+            continue
+        if any(module.startswith(allowed + ".") for allowed in WEB_ALLOWED):
             continue
         wrong += [f"{module}:{line}" for line, target in imports(path) if target.split(".")[0] == "aiohttp"]
     assert wrong == []
@@ -104,3 +94,73 @@ def test_the_contract_catches_an_upward_and_a_sideways_import(tmp_path: Path) ->
     found = upward(known)
     assert "bad.py:1: gateway.core.bad (0) → broadcasts.service (4)" in found
     assert "bad.py:2: schedules.bad (1) → audio.player (1)" in found
+
+
+def test_create_app_reads_as_the_list_of_packages() -> None:
+    """Every package is set up by its own `setup`; the composition root lists them, in the layers' order."""
+    from gateway.app import PACKAGES as SET_UP
+
+    names = [p.__name__ for p in SET_UP]
+    ranks = [layer(n.removesuffix(".setup"))[1] for n in names]  # type: ignore[index]
+    assert ranks == sorted(ranks), names
+    assert {"gateway.sms.setup", "gateway.residents.setup", "broadcasts.setup", "gateway.web.setup"} <= set(names)
+
+
+# ---- the tables: each package's SQL names only its own ----
+
+SQL = re.compile(r"\b(?:from|join|into|update|table|exists)\s+\"?([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def table_owners() -> dict[str, str]:
+    """Which package made each table: the migrations of each package applied in turn to a new database."""
+    from gateway.app import PACKAGES as SET_UP
+
+    db = sqlite_utils.Database(memory=True)
+    owners: dict[str, str] = {}
+    for package in SET_UP:
+        before = set(db.table_names()) | set(db.view_names())
+        for migrations in getattr(package, "MIGRATIONS", []):
+            for _, migrate in migrations:
+                migrate(db)
+        made = set(db.table_names()) | set(db.view_names())
+        owners |= dict.fromkeys(made - before, package.__name__.removesuffix(".setup"))
+    return owners | STATED["tables"]["owners"]
+
+
+def owner_of(module: str) -> str | None:
+    found = [p for p in OWNERS if module == p or module.startswith(p + ".")]
+    return max(found, key=len) if found else None
+
+
+def foreign_tables(known: dict[str, Path], owners: dict[str, str]) -> list[str]:
+    """Each SQL string (and db["name"]) naming a table made by another package; migrations are history."""
+    published = set(STATED["tables"]["published"])
+    wrong = []
+    for module, path in known.items():
+        package = owner_of(module)
+        if package is None or module.rsplit(".", 1)[-1] == "migrations":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = SQL.findall(node.value)
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                names = [node.slice.value] if isinstance(node.slice.value, str) else []
+            for name in names:
+                there = owners.get(name)
+                if there is not None and there != package and name not in published:
+                    wrong.append(f"{path.name}:{node.lineno}: {package} names {there}'s table {name}")
+    return sorted(set(wrong))
+
+
+def test_a_package_sql_names_only_its_own_tables() -> None:
+    owners = table_owners()
+    assert owners["outbox"] == "gateway.sms" and owners["contacts"] == "broadcasts"
+    assert foreign_tables(modules(), owners) == []
+
+
+def test_the_table_check_catches_a_foreign_table(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('Q = "select count(*) from outbox o join contacts c on c.number = o.recipient"\n', encoding="utf-8")
+    found = foreign_tables({"broadcasts.bad": bad}, table_owners())
+    assert found == ["bad.py:1: broadcasts names gateway.sms's table outbox"]

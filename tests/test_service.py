@@ -96,7 +96,7 @@ async def test_no_watchdog_ping_while_the_store_hangs_or_the_modem_supervisor_is
     store = Store(tmp_path / "loa.sqlite3", MIGRATIONS)
     await store.open()
     modem = ATModem(make_config(tmp_path, emulator.path).modem, port=emulator.path)
-    await modem.start(Inbox(store, Notifier(), time.time, SmsConfig(), Router(store, Notifier(), time.time, []),
+    await modem.start(Inbox(store, Notifier(), time.time, SmsConfig(), Router(store, Notifier(), time.time, []).submit,
                             Scheduler(time.time)))  # fmt: skip
 
     def pings() -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.core.clock import Clock
+from gateway.core.loops import Loops
 from gateway.core.notify import Notifier
 from gateway.core.store import Store
 
 STORE = web.AppKey("store", Store)
 NOTIFIER = web.AppKey("notifier", Notifier)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+LOOPS = web.AppKey("loops", Loops)

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from gateway.core.errors import NotFound
 from gateway.core.store import transaction
+from gateway.sms import published
 
 
 def subscribe(db: sqlite_utils.Database, number: str, hamlet_id: int, now: float) -> bool:
@@ -34,12 +35,7 @@ def opted_out(db: sqlite_utils.Database, number: str) -> bool:
 
 
 def replies_since(db: sqlite_utils.Database, number: str, kind: str, since: float) -> int:
-    return int(
-        db.execute(
-            "select count(*) from outbox where recipient=? and source like ? and created_at>=?",
-            [number, kind, since],
-        ).fetchone()[0]
-    )
+    return published.messages_to(db, number, kind, since)
 
 
 def set_choice(db: sqlite_utils.Database, number: str, kind: str, options: list[Any], now: float) -> None:

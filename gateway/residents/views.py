@@ -11,7 +11,6 @@ from aiohttp_session import get_session
 from gateway.core.errors import InvalidRequest, LoaError
 from gateway.residents import kb
 from gateway.residents.keys import RESIDENTS
-from gateway.residents.service import Residents
 from gateway.sms.encoding import prepare
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
@@ -19,8 +18,7 @@ from gateway.web.http import authorise, int_param, iso, json_response, read_json
 routes = web.RouteTableDef()
 
 
-def setup(app: web.Application, residents: Residents) -> None:
-    app[RESIDENTS] = residents
+def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
 

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from gateway.sms.encoding import Policy
 
+# the two words [modem] port takes besides a device: the built-in emulated modem (`loa run` starts it), no modem
+EMULATOR = "emulator"
+NO_MODEM = "none"
+
 
 @dataclass(frozen=True)
 class ModemConfig:
-    port: str = "emulator"  # or a device, or "none" (no modem: SMPP alone)
+    port: str = EMULATOR  # or a device, or NO_MODEM (no modem: SMPP alone)
     # in a pool: how the console and the logs call it, the carrier of its SIM ("viettel", "vinaphone",
     # "mobifone", "vietnamobile", "gmobile", "itel"; "" = unknown) and the most parts a minute it may
     # send (0 = as fast as it answers)
@@ -32,6 +36,16 @@ class ModemConfig:
     power_cycle: tuple[str, ...] = ()
     power_cycle_after: int = 5
     tell_when_back: tuple[str, ...] = ()
+
+    @property
+    def emulated(self) -> bool:
+        """The built-in emulated modem, not a device."""
+        return self.port == EMULATOR
+
+    @property
+    def absent(self) -> bool:
+        """No modem here: SMPP alone."""
+        return self.port == NO_MODEM
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlite_utils
 
@@ -23,9 +23,6 @@ from gateway.sms.pdu import (
 )
 from gateway.sms.transport import Receiver
 from schedules.scheduler import Job, Scheduler
-
-if TYPE_CHECKING:
-    from gateway.sms.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +140,20 @@ class Inbox:
     delivery reports to the outbox; hands each whole message to the router."""
 
     def __init__(
-        self, store: Store, notifier: Notifier, clock: Clock, config: SmsConfig, router: Router, scheduler: Scheduler
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        config: SmsConfig,
+        submit: Callable[[int], None],
+        scheduler: Scheduler,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.notifier = notifier
         self.clock = clock
         self.config = config
-        self.router = router
+        self.submit = submit  # the router's: a whole message stored is routed soon
         self._receipts = GroupWriter(store, apply_receipts, gather=0.01)
 
     def receiver(self, via: str) -> Receiver:
@@ -186,7 +189,7 @@ class Inbox:
         message_id = await self.store.call(store_part, part, self.clock(), via)
         self.notifier.notify()
         if message_id is not None:
-            self.router.submit(message_id)
+            self.submit(message_id)
         elif part.concat is not None:
             self.scheduler.wake()  # a part waits for its siblings: the reassembly deadline may be sooner
 
@@ -225,7 +228,7 @@ class Inbox:
             log.warning("kept %d incomplete multipart message(s) as partial", len(ids))
             self.notifier.notify()
             for message_id in ids:
-                self.router.submit(message_id)
+                self.submit(message_id)
 
 
 class _Via:

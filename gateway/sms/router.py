@@ -41,12 +41,24 @@ class Router:
     marked routed only after its handler returned: a crash in between answers once more, never
     zero times."""
 
-    def __init__(self, store: Store, notifier: Notifier, clock: Clock, handlers: Sequence[tuple[str, Handler]]) -> None:
+    def __init__(
+        self, store: Store, notifier: Notifier, clock: Clock, handlers: Sequence[tuple[str, Handler]] = ()
+    ) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
-        self.handlers = list(handlers)
+        self._places: list[tuple[int, str, Handler]] = [(i, name, h) for i, (name, h) in enumerate(handlers)]
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+
+    def add(self, name: str, handler: Handler, *, place: int) -> None:
+        """A package's handler at the place the package states: a lower place sees a message first."""
+        self._places.append((place, name, handler))
+        self._places.sort(key=lambda p: p[0])  # stable: the same place keeps the order of setup
+
+    @property
+    def handlers(self) -> list[tuple[str, Handler]]:
+        """(name, handler) in the order a message meets them."""
+        return [(name, handler) for _, name, handler in self._places]
 
     def submit(self, inbox_id: int) -> None:
         """A whole message is stored: route it soon, without holding up the transport."""

@@ -10,23 +10,14 @@ from aiohttp_session import get_session
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
 from gateway.sms import outbox as outbox_db
-from gateway.sms.clock_trust import ClockTrust
-from gateway.sms.credit import Credit
-from gateway.sms.inbox import Inbox
 from gateway.sms.keys import CLOCK_TRUST, CREDIT, INBOX, OUTBOX, TRANSPORT
-from gateway.sms.outbox import Outbox
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
 
 routes = web.RouteTableDef()
 
 
-def setup(app: web.Application, outbox: Outbox, inbox: Inbox, clock_trust: ClockTrust, credit: Credit) -> None:
-    app[OUTBOX] = outbox
-    app[INBOX] = inbox
-    app[CLOCK_TRUST] = clock_trust
-    app[CREDIT] = credit
-    app[TRANSPORT] = outbox.transport
+def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
 

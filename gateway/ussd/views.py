@@ -10,7 +10,6 @@ from aiohttp import web
 from gateway.core.errors import InvalidRequest
 from gateway.ussd.keys import USSD
 from gateway.ussd.menu import Screen
-from gateway.ussd.service import Ussd
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -21,10 +20,9 @@ MAX_BODY = 4096
 MAX_SESSION, MAX_PHONE, MAX_TEXT = 100, 20, 800
 
 
-def setup(app: web.Application, ussd: Ussd) -> None:
-    app[USSD] = ussd
+def setup(app: web.Application) -> None:
     app.add_routes(routes)
-    if not ussd.config.ussd_token:
+    if not app[USSD].config.ussd_token:
         log.warning("USSD callback off: set [residents] ussd_token to serve /ussd/africastalking")
 
 

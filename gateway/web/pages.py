@@ -107,8 +107,8 @@ def kept_key(path: Path) -> bytes:
 
 
 def setup(app: web.Application, config: WebConfig, console: Console, templates: Sequence[str], key_file: Path) -> None:
-    """Sessions and templates; `templates` names the packages whose templates/ folder holds pages;
-    without [web] secret the session key is kept in `key_file`."""
+    """Sessions and templates; `templates` names the packages whose templates/ folder holds pages
+    (others add theirs with `add_templates`); without [web] secret the session key is kept in `key_file`."""
     app[CONSOLE] = console
     options: dict[str, Any] = dict(
         cookie_name="loa_session",
@@ -133,6 +133,13 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
         context_processors=[_context],
     )
     app.router.add_static("/static", str(Path(__file__).parent / "static"))
+
+
+def add_templates(app: web.Application, package: str) -> None:
+    """A package's templates/ folder, searched after those already there."""
+    loader = aiohttp_jinja2.get_env(app).loader
+    assert isinstance(loader, jinja2.ChoiceLoader)
+    loader.loaders = [*loader.loaders, jinja2.PackageLoader(package, "templates")]
 
 
 async def session_user(request: web.Request) -> User | None:

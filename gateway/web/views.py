@@ -17,7 +17,6 @@ from gateway.core.errors import InvalidRequest, LoaError, LoginRefused
 from gateway.core.keys import CLOCK, STORE
 from gateway.web import accounts, pages
 from gateway.web.accounts import ROLE_NAMES
-from gateway.web.config import WebConfig
 from gateway.web.keys import CONSOLE, WEB
 
 routes = web.RouteTableDef()
@@ -25,8 +24,7 @@ log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
 
 
-def setup(app: web.Application, config: WebConfig) -> None:
-    app[WEB] = config
+def setup(app: web.Application) -> None:
     app.add_routes(routes)
     app.on_startup.append(_first_run)  # after every cleanup_ctx: the store is open
 
