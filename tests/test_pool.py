@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -138,12 +137,18 @@ async def test_a_sim_of_the_recipients_carrier_sends_to_it(
 async def test_a_modem_over_its_rate_sends_no_faster_than_its_limit(
     emulator: EmulatedModem, start_gateway: Any
 ) -> None:
-    client = await start_gateway(emulator, modem={"per_minute": 600.0})  # one part every 0.1 s
-    await send(client, numbers(6))
+    per_minute = 600.0  # one part every 0.1 s
+    client = await start_gateway(emulator, modem={"per_minute": per_minute})
+    await send(client, numbers(11))
     await settled(client)
     times = [p.at for p in emulator.sent]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(times) == 6 and min(gaps) >= 0.09, gaps
+    assert len(times) == 11
+    # the promise (Channel.pace): each part's turn is booked one interval after the previous part's turn, not after
+    # the moment that part left, so one late wake-up may shorten the next gap; what holds is the batch: the n-th part
+    # after the first leaves no sooner than n intervals after it. Its rate from the first part to the last is the
+    # limit at most, give or take the first part's own AT exchange (10 %)
+    rate = (len(times) - 1) / (times[-1] - times[0]) * 60
+    assert rate <= per_minute * 1.1, (rate, times)
 
 
 async def _all_connected(client: Any) -> bool:
