@@ -9,7 +9,7 @@ from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
-from gateway.sms import outbox as outbox_db
+from gateway.sms import queue as outbox_db
 from gateway.sms.clock_trust import ClockTrust
 from gateway.sms.credit import Credit
 from gateway.sms.inbox import Inbox
