@@ -59,6 +59,7 @@ class Routing:
 
     @cached_property
     def up(self) -> tuple[Link, ...]:
+        """The connected transports, in the configured order."""
         return tuple(link for link in self.links if link.down_since is None)
 
     def bulk_falls_back(self) -> bool:
