@@ -15,7 +15,7 @@ from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
 from gateway.core.store import transaction
-from gateway.sms import outbox as outbox_db
+from gateway.sms import queue as outbox_db
 from gateway.sms.encoding import Prepared
 
 DAY = 86400.0

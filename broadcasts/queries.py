@@ -18,7 +18,7 @@ from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
 from gateway.sms.encoding import Policy, Prepared, prepare
-from gateway.sms.outbox import PRIORITIES, enqueue_many
+from gateway.sms.queue import PRIORITIES, enqueue_many
 from schedules.recurrence import QuietHours, Rule, RuleError, parse_rule
 
 log = logging.getLogger(__name__)

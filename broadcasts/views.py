@@ -20,7 +20,7 @@ from gateway.core.errors import Forbidden, InvalidRequest, LoaError
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
 from gateway.core.text import fold
-from gateway.sms import outbox as outbox_db
+from gateway.sms import queue as outbox_db
 from gateway.sms.encoding import POLICIES, prepare
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, json_response, read_json

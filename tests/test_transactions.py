@@ -19,9 +19,10 @@ from gateway.core import commune
 from gateway.core.errors import LoginRefused
 from gateway.core.store import migrate, transaction
 from gateway.residents import queries as resident_queries
-from gateway.sms import inbox, outbox
+from gateway.sms import inbox, queue
 from gateway.sms.encoding import prepare
 from gateway.sms.pdu import StatusReport, decode_deliver
+from gateway.sms.routing import Rule
 from gateway.testing import VN, at, deliver_pdus
 from gateway.web import accounts
 
@@ -105,11 +106,11 @@ Q = Queries(BroadcastsConfig(), "auto")
 
 
 def _sending(db: sqlite_utils.Database) -> int:
-    (mid,) = outbox.enqueue(db, ["+84912000000"], prepare("Thông báo " * 20, "auto"), 2, "t", NOW)
-    outbox.claim(db, "modem 1", 1, NOW, outbox.Rule())
-    outbox.record_part(db, mid, 1, 10, False, NOW)
+    (mid,) = queue.enqueue(db, ["+84912000000"], prepare("Thông báo " * 20, "auto"), 2, "t", NOW)
+    queue.claim(db, "modem 1", 1, NOW, Rule())
+    queue.record_part(db, mid, 1, 10, False, NOW)
     # the report of part 2 overtook the modem's answer
-    outbox.apply_report(db, StatusReport(11, "+84912000000", 0, None), NOW, 3600)
+    queue.apply_report(db, StatusReport(11, "+84912000000", 0, None), NOW, 3600)
     return mid
 
 
@@ -142,7 +143,7 @@ def refused(fn: Callable[..., Any], *args: Any) -> None:
 CASES: dict[str, tuple[Callable[[sqlite_utils.Database], Any], Callable[..., Any], int]] = {
     # name: (seed, write path, at least this many write statements)
     "last part recorded, early report claimed, message settled": (
-        _sending, lambda db, mid: outbox.record_part(db, mid, 2, 11, True, NOW), 3),
+        _sending, lambda db, mid: queue.record_part(db, mid, 2, 11, True, NOW), 3),
     "an SMS part completes a message": (_half_message, lambda db, part: inbox.store_part(db, part, NOW), 3),
     "partial messages flushed": (_half_message, lambda db, _: inbox.flush_partials(db, NOW + 1, NOW + 1), 2),
     "a reminder fires to a hamlet": (
@@ -177,13 +178,13 @@ def test_a_sent_message_set_back_to_sending_does_not_stop_the_outbox(tmp_path: P
     with database(tmp_path) as conn:
         db = sqlite_utils.Database(conn)
         mid = _sending(db)
-        outbox.record_part(db, mid, 2, 11, True, NOW)
+        queue.record_part(db, mid, 2, 11, True, NOW)
         db.execute("update outbox set status='sending' where id=?", [mid])
-        (other,) = outbox.enqueue(db, ["+84912000009"], prepare("Tin sau", "auto"), 2, "t", NOW)
-        (row,) = outbox.claim(db, "modem 1", 1, NOW, outbox.Rule()).rows
+        (other,) = queue.enqueue(db, ["+84912000009"], prepare("Tin sau", "auto"), 2, "t", NOW)
+        (row,) = queue.claim(db, "modem 1", 1, NOW, Rule()).rows
         assert row["id"] == mid and row["done"] == [1, 2]
-        outbox.finish_if_sent(db, mid, 2, NOW)
-        assert [r["id"] for r in outbox.claim(db, "modem 1", 5, NOW, outbox.Rule()).rows] == [other]
+        queue.finish_if_sent(db, mid, 2, NOW)
+        assert [r["id"] for r in queue.claim(db, "modem 1", 5, NOW, Rule()).rows] == [other]
         assert db.execute("select status from outbox where id=?", [mid]).fetchone()[0] in ("sent", "delivered")
 
 

@@ -13,7 +13,6 @@ from gateway.core.clock import Clock
 from gateway.core.notify import Notifier
 from gateway.core.store import GroupWriter, Store, transaction
 from gateway.sms.config import SmsConfig
-from gateway.sms.outbox import apply_receipts, apply_report
 from gateway.sms.pdu import (
     InboundPart,
     PduError,
@@ -21,6 +20,7 @@ from gateway.sms.pdu import (
     decode_report,
     units_to_text,
 )
+from gateway.sms.queue import apply_receipts, apply_report
 from gateway.sms.transport import Receiver
 from schedules.scheduler import Job, Scheduler
 

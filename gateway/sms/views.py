@@ -9,7 +9,7 @@ from aiohttp_session import get_session
 
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
-from gateway.sms import outbox as outbox_db
+from gateway.sms import queue as outbox_db
 from gateway.sms.keys import CLOCK_TRUST, CREDIT, INBOX, OUTBOX, TRANSPORT
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
