@@ -60,6 +60,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "player.relay": ("none", "gpio", "command", "recording"),
     "modem.carrier": ("", *phone.CARRIERS),
     "modems.carrier": ("", *phone.CARRIERS),
+    "modem.kind": ("at", "hilink"),
+    "modems.kind": ("at", "hilink"),
     "modems.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "routing.alerts": ("all", "smpp", "modems"),
     "routing.bulk": ("smpp", "any"),
@@ -188,9 +190,15 @@ def _check_modems(config: Config) -> None:
     names = [m.name for m in modems]
     if len(set(names)) != len(names) or "smpp" in names:
         raise ConfigError(f"config key modems.name: each modem needs its own name (not smpp): {names}", key="modems")
-    ports = [m.port for m in modems if m.port != "emulator"]
+    ports = [m.port for m in modems if m.port != "emulator" and m.kind == "at"]
     if len(set(ports)) != len(ports):
         raise ConfigError(f"config key modems.port: a serial port is named twice: {ports}", key="modems")
+    urls = [m.url.rstrip("/") for m in modems if m.kind == "hilink"]
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"config key modems.url: a HiLink dongle's url is named twice: {urls}", key="modems")
+    for m in modems:
+        if m.kind == "hilink" and not re.fullmatch(r"https?://[^/\s]+/?", m.url):
+            raise ConfigError(f"config key modems.url: {m.url!r} is not like http://192.168.8.1/", key="modems.url")
     if not modems and not config.smpp.enabled:
         raise ConfigError('config key modem.port: "none" needs [smpp] enabled (nothing could send)', key="modem.port")
     if config.smpp.window < 1:
