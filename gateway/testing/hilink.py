@@ -94,7 +94,7 @@ class HiLinkEmulator:
     requests: list[str] = field(default_factory=list)
     inbox: dict[int, Message] = field(default_factory=dict)
     outbox: dict[int, Message] = field(default_factory=dict)
-    waiting: list[tuple[str, str]] = field(default_factory=list)  # at the SMSC while the dongle is full
+    waiting: list[tuple[str, str, int]] = field(default_factory=list)  # at the SMSC while the dongle is full
 
     def __post_init__(self) -> None:
         self._next = FIRST_INDEX
@@ -104,7 +104,6 @@ class HiLinkEmulator:
         self._ussd: str | None = None
         self._send_status = {"Phone": "", "SucPhone": "", "FailPhone": "", "TotalCount": "0", "CurIndex": "0"}
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
         self.port = 0
         self.down = False
 
@@ -121,7 +120,7 @@ class HiLinkEmulator:
     def receive(self, phone: str, content: str, sms_type: int = 1) -> None:
         """A resident's SMS reaches the dongle; while its memory is full the network keeps it."""
         if self.full:
-            self.waiting.append((phone, content))
+            self.waiting.append((phone, content, sms_type))
             return
         index = self._take_index()
         self.inbox[index] = Message(index, phone, content, _now(), 0, sms_type)
@@ -145,30 +144,28 @@ class HiLinkEmulator:
     # ---- server ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
         await self._start_site()
 
     async def _start_site(self) -> None:
-        assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await self._site.start()
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        # a reboot drops open connections at once, as a dongle losing power does
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
         if not self.port:
-            server = self._site._server
+            server = site._server
             assert server is not None
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def _stop_site(self) -> None:
-        if self._site is not None:
-            await self._site.stop()
-            self._site = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def close(self) -> None:
         await self._stop_site()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _take_index(self) -> int:
         self._next += 1
