@@ -163,6 +163,13 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         raise ConfigError(
             f"config key credit.ussd_code: {code!r} is not a USSD code like *101#", key="credit.ussd_code"
         )
+    c = config.credit
+    if bool(c.sms_number) != bool(c.sms_text) or (c.sms_number and not re.fullmatch(r"\+?\d{3,15}", c.sms_number)):
+        raise ConfigError(
+            "config key credit.sms_number: the balance-by-SMS query needs both sms_number (the carrier's short"
+            f" code, digits) and sms_text; got {c.sms_number!r} / {c.sms_text!r}",
+            key="credit.sms_number",
+        )
     for key, listed in (
         ("credit.warn_to", config.credit.warn_to),
         ("modem.tell_when_back", config.modem.tell_when_back),

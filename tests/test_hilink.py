@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from gateway.app import create_app
 from gateway.config import all_modems
 from gateway.core.errors import ConfigError, StoreUnavailable
-from gateway.core.keys import NOTIFIER
-from gateway.sms.hilink import HiLinkTransport, find_hilink
+from gateway.sms.hilink import find_hilink
 from gateway.sms.pdu import InboundPart
 from gateway.sms.transport import Receiver
 from gateway.testing import AUTH, make_config, settled, sql, until
 from gateway.testing.hilink import HiLinkEmulator, segments
+from gateway.testing.hilink import start_loa as start_with_dongle
 
 RESIDENT = "+84961234567"
 # 104 characters with Vietnamese diacritics: UCS-2, two parts for Loa and for the dongle alike
@@ -45,26 +44,7 @@ async def dongle() -> AsyncIterator[HiLinkEmulator]:
 @pytest.fixture
 def start_loa(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
     async def start(emu: HiLinkEmulator, **sections: dict[str, Any]) -> Any:
-        modem = {"kind": "hilink", "url": emu.url, "username": "admin", "password": emu.password,
-                 "poll_interval": 0.3, "ussd_timeout": 3.0, **sections.pop("modem", {})}  # fmt: skip
-        config = make_config(tmp_path, "emulator", modem=modem, **sections)
-        (m,) = all_modems(config)
-        hooks: list[Callable[[], None]] = []
-
-        def changed() -> None:
-            for hook in hooks:
-                hook()
-
-        transport = HiLinkTransport(m, on_change=changed, settle=0.0)
-        app = create_app(config, transport=transport)
-        hooks.append(app[NOTIFIER].notify)
-        client = await aiohttp_client(app)
-
-        async def ready() -> bool:
-            return transport.info.connected and transport.info.registration == "home"
-
-        await until(client, ready)
-        return client, transport
+        return await start_with_dongle(aiohttp_client, tmp_path, emu, **sections)
 
     return start
 
@@ -158,7 +138,7 @@ async def test_a_full_dongle_is_emptied_and_nothing_the_network_held_is_lost(sta
         for i in range(8):  # 5 fill the dongle; the network holds 3 until there is room
             emu.receive(f"+8496123456{i}", f"Tin nhắn số {i} gửi ủy ban xã")
         assert len(emu.inbox) == 5 and len(emu.waiting) == 3 and emu.full
-        client, _ = await start_loa(emu, modem={"username": "", "password": ""})
+        client, _ = await start_loa(emu)
 
         async def all_stored() -> bool:
             return await sql(client, "select count(*) from inbox") == [(8,)]
@@ -213,7 +193,7 @@ async def test_a_dongle_without_ussd_says_so(start_loa: Any) -> None:
     emu = HiLinkEmulator(ussd_mode="unsupported")
     await emu.start()
     try:
-        client, _ = await start_loa(emu, modem={"username": "", "password": ""})
+        client, _ = await start_loa(emu)
         resp = await client.post("/api/v1/ussd", json={"code": "*101#"}, headers=AUTH)
         assert resp.status == 503
         assert "không hỗ trợ USSD" in (await resp.json())["error"]

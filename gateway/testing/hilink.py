@@ -393,3 +393,37 @@ def _xml(values: dict[str, Any]) -> web.Response:
 def _error(code: int) -> web.Response:
     text = f'<?xml version="1.0" encoding="UTF-8"?><error><code>{code}</code><message></message></error>'
     return web.Response(text=text, content_type="text/xml")
+
+
+async def start_loa(
+    aiohttp_client: Any, tmp_path: Any, emu: HiLinkEmulator, clock: Any = None, **sections: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The real app with this dongle as its only transport (as `[modem] kind = "hilink"` builds it),
+    connected and on the network; (the test client, the transport)."""
+    from gateway.app import create_app
+    from gateway.config import all_modems
+    from gateway.core.keys import NOTIFIER
+    from gateway.sms.hilink import HiLinkTransport
+    from gateway.testing.config import make_config
+    from gateway.testing.helpers import until
+
+    login = {"username": "admin", "password": emu.password} if emu.password else {}
+    modem = {"kind": "hilink", "url": emu.url, "poll_interval": 0.3, "ussd_timeout": 3.0, **login}
+    config = make_config(tmp_path, "emulator", modem={**modem, **sections.pop("modem", {})}, **sections)
+    (m,) = all_modems(config)
+    hooks: list[Any] = []
+
+    def changed() -> None:
+        for hook in hooks:
+            hook()
+
+    transport = HiLinkTransport(m, on_change=changed, settle=0.0)
+    app = create_app(config, transport=transport, **({"clock": clock} if clock is not None else {}))
+    hooks.append(app[NOTIFIER].notify)
+    client = await aiohttp_client(app)
+
+    async def ready() -> bool:
+        return transport.info.connected and transport.info.registration == "home"
+
+    await until(client, ready)
+    return client, transport
