@@ -43,7 +43,7 @@ async def dongle() -> AsyncIterator[HiLinkEmulator]:
 
 @pytest.fixture
 def start_loa(aiohttp_client: Any, tmp_path: Path) -> Callable[..., Awaitable[Any]]:
-    async def start(emu: HiLinkEmulator, **sections: dict[str, Any]) -> Any:
+    async def start(emu: HiLinkEmulator, **sections: Any) -> Any:
         return await start_with_dongle(aiohttp_client, tmp_path, emu, **sections)
 
     return start
@@ -165,7 +165,7 @@ async def test_a_session_that_expires_mid_run_is_logged_into_again(dongle: HiLin
 
     await until(client, stored)
     await settled(client)
-    assert [s.content for s in dongle.sent] == [
+    assert [s.content for s in dongle.sent if s.content.startswith("Loa:")] == [
         "Loa: lịch họp tổ dân phố thứ bảy.",
         "Loa: nhắc lại lịch họp tổ dân phố thứ bảy.",
     ]
@@ -218,3 +218,36 @@ def test_a_hilink_modem_in_the_config(tmp_path: Path) -> None:
         make_config(tmp_path, "/dev/ttyUSB0", modems=[{"name": "a", "kind": "hilink", "url": "192.168.8.1"}])
     with pytest.raises(ConfigError, match="named twice"):
         make_config(tmp_path, "/dev/ttyUSB0", modems=[{"name": "a", "kind": "hilink"}, {"name": "b", "kind": "hilink"}])
+
+
+async def test_what_the_network_refuses_or_does_not_deliver_is_failed(dongle: HiLinkEmulator, start_loa: Any) -> None:
+    client, _ = await start_loa(dongle, sms={"max_tries": 2})
+    dongle.fail_to.add("+84961234501")  # send-status names it in FailPhone
+    dongle.undeliverable.add("+84961234502")  # sent, then the report says not delivered (SmsType 8)
+    refused = await send(client, "Loa: thông báo thử.", to="+84961234501")
+    lost = await send(client, "Loa: thông báo thử.", to="+84961234502")
+
+    async def both_failed() -> bool:
+        return {await status(client, refused), await status(client, lost)} == {"failed"}
+
+    await until(client, both_failed)
+    errors = dict(await sql(client, "select id, last_error from outbox"))
+    assert "từ chối" in errors[refused] and "delivery report: failed" in errors[lost]
+    assert [s.phone for s in dongle.sent] == ["+84961234502"]  # the refused one never reached anyone
+
+
+async def test_a_long_sms_the_dongle_is_still_joining_is_taken_whole(
+    aiohttp_client: Any, tmp_path: Path, dongle: HiLinkEmulator
+) -> None:
+    client, transport = await start_with_dongle(aiohttp_client, tmp_path, dongle, settle=2.0)
+    first_half = "Kính gửi ủy ban xã: đường vào thôn Nà Phìn bị sạt lở đoạn gần cầu treo, "
+    dongle.receive(RESIDENT, first_half, sms_type=2)  # SmsType 2: its other part is not in yet
+    await eventually(lambda: bool(transport._seen))
+    (message,) = dongle.inbox.values()
+    message.content = first_half + "xe máy không qua được. Đề nghị xã cho người kiểm tra."
+
+    async def stored() -> bool:
+        return bool(await sql(client, "select 1 from inbox"))
+
+    await until(client, stored)
+    assert await sql(client, "select text from inbox") == [(message.content,)]

@@ -183,7 +183,11 @@ class HiLinkTransport:
                         return await asyncio.to_thread(fn, client)
                 except SESSION_LOST as e:
                     if attempt == 2:
-                        raise ModemUnavailable(f"HiLink {self.url}: phiên làm việc bị từ chối ({e})") from None
+                        why = f"phiên làm việc bị từ chối ({e})"
+                        if isinstance(e, ResponseErrorLoginRequiredException) and not self.config.password:
+                            why = "dongle đòi đăng nhập: đặt username và password (it needs a login)"
+                        self.info.last_error = why
+                        raise ModemUnavailable(f"HiLink {self.url}: {why}") from None
                     log.info("HiLink %s: session gone (%s); logging in again", self.url, e)
                     await self._login()
                 except ResponseErrorSystemBusyException as e:
@@ -337,6 +341,9 @@ class HiLinkTransport:
         key = phone.key(number)
         while time.monotonic() < deadline:
             state = await self._call(lambda c: c.sms.send_status())
+            if any(phone.key(n) == key for n in str(state.get("Phone") or "").split(",") if n):
+                await asyncio.sleep(0.5)  # still going out (Phone: the numbers being sent to)
+                continue
             if any(phone.key(n) == key for n in str(state.get("FailPhone") or "").split(",") if n):
                 raise ModemError("Mạng từ chối tin nhắn (the network refused the SMS)")
             if any(phone.key(n) == key for n in str(state.get("SucPhone") or "").split(",") if n):

@@ -89,6 +89,8 @@ class HiLinkEmulator:
     ussd_answer: str = "TKC 125.000d, HSD 31/12/2026. Viettel tran trong cam on."
     busy_sends: int = 0  # the next send-sms calls answered 113018
     fail_to: set[str] = field(default_factory=set)  # numbers the network refuses (FailPhone)
+    undeliverable: set[str] = field(default_factory=set)  # numbers whose report says not delivered
+    sending_polls: int = 1  # send-status answers "still sending" (Phone) this often after each send
     use_report: int = 0  # sms/config UseSReport
     sent: list[Sent] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -104,6 +106,7 @@ class HiLinkEmulator:
         self._ussd: str | None = None
         self._send_status = {"Phone": "", "SucPhone": "", "FailPhone": "", "TotalCount": "0", "CurIndex": "0"}
         self._runner: web.AppRunner | None = None
+        self._sending, self._sending_to = 0, ""
         self.port = 0
         self.down = False
 
@@ -315,12 +318,18 @@ class HiLinkEmulator:
             ok.append(phone)
             self.sent.append(Sent(phone, content, segments(content), int(body.get("Reserved") or 1)))
             if self.auto_report and self.use_report:
-                self.receive(phone, f"{phone} đã nhận tin nhắn", 7)
+                self.receive(phone, f"{phone}", 8 if phone in self.undeliverable else 7)
         self._send_status = {"Phone": "", "SucPhone": ",".join(ok), "FailPhone": ",".join(failed),
                              "TotalCount": str(len(phones)), "CurIndex": str(len(phones))}  # fmt: skip
+        self._sending = self.sending_polls
+        self._sending_to = ",".join(phones)
         return self._ok()
 
     def _send_state(self, body: dict[str, Any]) -> web.Response:
+        if self._sending > 0:
+            self._sending -= 1
+            return _xml({"Phone": self._sending_to, "SucPhone": "", "FailPhone": "",
+                         "TotalCount": self._send_status["TotalCount"], "CurIndex": 0})  # fmt: skip
         return _xml(self._send_status)
 
     def _config(self, body: dict[str, Any]) -> web.Response:
@@ -396,8 +405,9 @@ def _error(code: int) -> web.Response:
 
 
 async def start_loa(
-    aiohttp_client: Any, tmp_path: Any, emu: HiLinkEmulator, clock: Any = None, **sections: dict[str, Any]
-) -> tuple[Any, Any]:
+    aiohttp_client: Any, tmp_path: Any, emu: HiLinkEmulator, clock: Any = None, settle: float = 0.0,
+    **sections: dict[str, Any],
+) -> tuple[Any, Any]:  # fmt: skip
     """The real app with this dongle as its only transport (as `[modem] kind = "hilink"` builds it),
     connected and on the network; (the test client, the transport)."""
     from gateway.app import create_app
@@ -417,7 +427,7 @@ async def start_loa(
         for hook in hooks:
             hook()
 
-    transport = HiLinkTransport(m, on_change=changed, settle=0.0)
+    transport = HiLinkTransport(m, on_change=changed, settle=settle)
     app = create_app(config, transport=transport, **({"clock": clock} if clock is not None else {}))
     hooks.append(app[NOTIFIER].notify)
     client = await aiohttp_client(app)
