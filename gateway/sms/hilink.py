@@ -105,6 +105,7 @@ class HiLinkTransport:
         self._seen: dict[int, tuple[str, float]] = {}  # long SMS waiting to settle: index → content, seen at
         self._reports: dict[str, deque[tuple[str, int]]] = {}  # number → (message id, parts) awaiting report
         self._sweep_at = 0.0
+        self._unanswered: set[tuple[str, str]] = set()  # (number, text) sent without an answer
 
     # ---- the Transport interface -----------------------------------------------------------------
 
@@ -139,15 +140,45 @@ class HiLinkTransport:
         # awaited before the send: its report may be read from the inbox before send-status answers
         awaiting = (message, total if pdu.whole else 1)
         reports = self._reports.setdefault(phone.key(number), deque(maxlen=200))
-        reports.append(awaiting)
+        if awaiting not in reports:
+            reports.append(awaiting)
+        unanswered = (phone.key(number), text)
+        if unanswered in self._unanswered and await self._in_sent_box(number, text):
+            # the dongle had sent it when its answer was cut (a reboot, a pulled cable): not twice
+            self._unanswered.discard(unanswered)
+            log.warning("HiLink %s: an SMS to %s whose answer was lost had gone out; not sent again", self.url, number)
+            return f"hilink:{message}:{seq}"
         try:
             await self._call(lambda c: c.sms.send_sms([number], text, text_mode=mode), sending=True)
-            await self._confirm(number)
-        except BaseException:
-            with contextlib.suppress(ValueError):
+        except ModemUnavailable as e:
+            if e.__cause__ is None:  # refused with an answer (busy, no session): nothing went out
                 reports.remove(awaiting)
+            else:  # no answer: it may have gone out; asked of the sent box before it is sent again
+                self._unanswered.add(unanswered)
             raise
+        except BaseException:
+            reports.remove(awaiting)
+            raise
+        self._unanswered.add(unanswered)  # taken by the dongle: until send-status says how it went
+        try:
+            await self._confirm(number)
+        except ModemUnavailable:
+            raise  # the dongle took it, its outcome unheard: the sent box is asked before a resend
+        except BaseException:
+            self._unanswered.discard(unanswered)
+            reports.remove(awaiting)  # refused by the network: no report will come
+            raise
+        self._unanswered.discard(unanswered)
         return f"hilink:{message}:{seq}"
+
+    async def _in_sent_box(self, number: str, text: str) -> bool:
+        found = await self._call(_page(BoxTypeEnum.LOCAL_SENT, 1, 50))
+        key = phone.key(number)
+        return any(
+            phone.key(str(m.get("Phone") or "")) == key and str(m.get("Content") or "") == text
+            and str(m.get("Smstat")) == "3"
+            for m in (found.get("Messages") or {}).get("Message") or []
+        )  # fmt: skip
 
     async def ussd(self, code: str) -> str:
         try:
@@ -404,7 +435,8 @@ class HiLinkTransport:
         """The dongle keeps a copy of each SMS it sent, in the memory received ones need: deleted."""
         found = await self._call(_page(BoxTypeEnum.LOCAL_SENT, 1, 50))
         for m in (found.get("Messages") or {}).get("Message") or []:
-            if str(m.get("Smstat")) in ("3", "4"):
+            kept = (phone.key(str(m.get("Phone") or "")), str(m.get("Content") or "")) in self._unanswered
+            if str(m.get("Smstat")) in ("3", "4") and not kept:  # kept: the proof a lost answer's SMS went
                 index = int(m["Index"])
                 with contextlib.suppress(ResponseErrorException):
                     await self._call(_delete(index))
