@@ -12,7 +12,8 @@ import pytest
 
 from gateway.config import all_modems
 from gateway.core.errors import ConfigError, StoreUnavailable
-from gateway.sms.hilink import find_hilink
+from gateway.sms.config import ModemConfig
+from gateway.sms.hilink import HiLinkTransport, find_hilink
 from gateway.sms.pdu import InboundPart
 from gateway.sms.transport import Receiver
 from gateway.testing import AUTH, make_config, settled, sql, until
@@ -260,3 +261,25 @@ async def test_an_sms_whose_answer_was_cut_is_not_sent_twice(dongle: HiLinkEmula
     assert [s.content for s in dongle.sent] == [NOTICE]
     assert await status(client, message_id) in ("sent", "delivered")
     await eventually(lambda: not dongle.outbox)  # its copy, kept as proof meanwhile, is cleared too
+
+
+async def test_a_wrong_password_is_said_plainly(dongle: HiLinkEmulator) -> None:
+    config = ModemConfig(kind="hilink", url=dongle.url, username="admin", password="sai-mat-khau",
+                         reconnect_min=0.05, reconnect_max=0.2)  # fmt: skip
+    transport = HiLinkTransport(config)
+    inbox: list[InboundPart] = []
+
+    class Nowhere:
+        async def handle_pdu(self, pdu_hex: str) -> None: ...
+
+        async def handle_part(self, part: InboundPart) -> None:
+            inbox.append(part)
+
+        async def handle_receipt(self, remote_id: str, delivered: bool) -> None: ...
+
+    await transport.start(Nowhere())
+    try:
+        await eventually(lambda: "đăng nhập bị từ chối" in (transport.info.last_error or ""))
+        assert not transport.info.connected and transport.alive
+    finally:
+        await transport.close()
