@@ -21,6 +21,7 @@ from gateway import config as config_mod
 from gateway.app import create_app
 from gateway.core.keys import NOTIFIER, STORE
 from gateway.sms.keys import TRANSPORT
+from gateway.testing.emulator import EmulatedModem
 from schedules.keys import SCHEDULER
 
 NOTICE = (
@@ -49,9 +50,19 @@ async def render_times(cache: Path) -> tuple[float, float, float]:
 
 
 async def jitter(tmp: Path, plays: int) -> list[float]:
+    emulator = EmulatedModem("huawei", link_dir=tmp / "modem")
+    await emulator.start()
+    try:
+        return await _jitter(tmp, plays, emulator.path)
+    finally:
+        await emulator.close()
+
+
+async def _jitter(tmp: Path, plays: int, port: str) -> list[float]:
     cfg = config_mod.from_dict(
         {
             "database": {"path": str(tmp / "bench.sqlite3")},
+            "modem": {"port": port},
             "api": {"tokens": ["bench-token-0000000000"]},
             "audio": {"cache_dir": str(tmp / "audio")},
             "player": {"kind": "recording", "warmup": 0.0, "tail": 0.0},

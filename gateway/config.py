@@ -60,6 +60,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "player.relay": ("none", "gpio", "command", "recording"),
     "modem.carrier": ("", *phone.CARRIERS),
     "modems.carrier": ("", *phone.CARRIERS),
+    "modem.kind": ("at", "hilink"),
+    "modems.kind": ("at", "hilink"),
     "modems.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "routing.alerts": ("all", "smpp", "modems"),
     "routing.bulk": ("smpp", "any"),
@@ -161,6 +163,13 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
         raise ConfigError(
             f"config key credit.ussd_code: {code!r} is not a USSD code like *101#", key="credit.ussd_code"
         )
+    c = config.credit
+    if bool(c.sms_number) != bool(c.sms_text) or (c.sms_number and not re.fullmatch(r"\+?\d{3,15}", c.sms_number)):
+        raise ConfigError(
+            "config key credit.sms_number: the balance-by-SMS query needs both sms_number (the carrier's short"
+            f" code, digits) and sms_text; got {c.sms_number!r} / {c.sms_text!r}",
+            key="credit.sms_number",
+        )
     for key, listed in (
         ("credit.warn_to", config.credit.warn_to),
         ("modem.tell_when_back", config.modem.tell_when_back),
@@ -188,9 +197,15 @@ def _check_modems(config: Config) -> None:
     names = [m.name for m in modems]
     if len(set(names)) != len(names) or "smpp" in names:
         raise ConfigError(f"config key modems.name: each modem needs its own name (not smpp): {names}", key="modems")
-    ports = [m.port for m in modems if not m.emulated]
+    ports = [m.port for m in modems if not m.emulated and m.kind == "at"]
     if len(set(ports)) != len(ports):
         raise ConfigError(f"config key modems.port: a serial port is named twice: {ports}", key="modems")
+    urls = [m.url.rstrip("/") for m in modems if m.kind == "hilink"]
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"config key modems.url: a HiLink dongle's url is named twice: {urls}", key="modems")
+    for m in modems:
+        if m.kind == "hilink" and not re.fullmatch(r"https?://[^/\s]+/?", m.url):
+            raise ConfigError(f"config key modems.url: {m.url!r} is not like http://192.168.8.1/", key="modems.url")
     if not modems and not config.smpp.enabled:
         raise ConfigError('config key modem.port: "none" needs [smpp] enabled (nothing could send)', key="modem.port")
     if config.smpp.window < 1:

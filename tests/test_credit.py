@@ -3,13 +3,30 @@ when it runs low. (The answers below are written in the carriers' usual shapes, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.core.errors import ConfigError
 from gateway.core.keys import STORE
 from gateway.sms.credit import amount
-from gateway.testing import AUTH, EmulatedModem, FakeClock, at, log_in, settled, sql, to, until, wait_sent
+from gateway.sms.keys import CREDIT, ROUTER
+from gateway.testing import (
+    AUTH,
+    EmulatedModem,
+    FakeClock,
+    at,
+    log_in,
+    make_config,
+    routed,
+    settled,
+    sql,
+    to,
+    until,
+    wait_sent,
+)
+from gateway.testing.hilink import HiLinkEmulator, start_loa
 from gateway.web import accounts
 from schedules.keys import SCHEDULER
 
@@ -109,3 +126,60 @@ async def test_the_dashboard_says_sending_fails_and_points_at_the_low_credit(
     page = await (await client.get("/")).text()
     assert "Mạng đang từ chối tin nhắn: 6 tin bị lỗi trong một giờ qua" in page
     assert "và tài khoản SIM chỉ còn 25.000 đ: có thể đã hết tiền" in page
+
+
+async def test_where_ussd_is_silent_the_balance_is_asked_by_sms_and_the_reply_kept_from_the_officials(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    # an LTE dongle without USSD over IMS: ussd/send is taken, ussd/get never answers
+    dongle = HiLinkEmulator(ussd_mode="silent")
+    await dongle.start()
+    try:
+        clock = FakeClock(at(2026, 12, 7, 10, 0))
+        credit = {"ussd_code": "*101#", "sms_number": "191", "sms_text": "KTTK", "sms_wait": 900.0,
+                  "warn_below": 30000, "warn_to": [OFFICIAL]}  # fmt: skip
+        client, _ = await start_loa(aiohttp_client, tmp_path, dongle, clock=clock, credit=credit,
+                                    modem={"ussd_timeout": 1.0})  # fmt: skip
+        # the balance reply is looked at before any other handler (gateway/sms/setup.py)
+        assert client.app[ROUTER].handlers[0] == ("balance reply", client.app[CREDIT].balance_reply)
+
+        # the carrier's offer, with nothing asked: an ordinary message (the officials see it)
+        dongle.receive("191", "KM: Tang 50% gia tri the nap hom nay.")
+        await routed(client, 1)
+        assert await sql(client, "select text from questions") == [("KM: Tang 50% gia tri the nap hom nay.",)]
+
+        async def asked() -> bool:  # the check at start: USSD silent, then the query by SMS
+            queued = await sql(client, "select count(*) from outbox where recipient='191'")
+            return queued == [(1,)] and bool(await sql(client, "select 1 from credit_checks"))
+
+        await until(client, asked)
+        await settled(client)
+        assert [(s.phone, s.content) for s in dongle.sent] == [("191", "KTTK")]
+        error = (await sql(client, "select error from credit_checks"))[0][0]
+        assert "USSD" in error and "191" in error
+
+        dongle.receive("191", "TKC 18.500d, HSD 31/12/2026. Soan KM gui 191 de biet khuyen mai.")
+        await routed(client, 2)
+        await settled(client)
+        assert await sql(client, "select count(*) from questions") == [(1,)]  # not the officials' business
+        health = await (await client.get("/healthz")).json()
+        assert health["credit"]["amount"] == 18500 and health["credit"]["low"] is True
+        warnings = [s.content for s in dongle.sent if s.phone == OFFICIAL]
+        assert warnings == [
+            "Loa: tài khoản SIM còn 18.500 đ, dưới mức 30.000 đ. Hãy nạp thêm để tin nhắn không bị ngừng."
+        ]
+
+        # once answered, the next message from 191 is an ordinary one again
+        dongle.receive("191", "TKC 18.500d")
+        await routed(client, 3)
+        assert await sql(client, "select count(*) from questions") == [(2,)]
+    finally:
+        await dongle.close()
+
+
+def test_the_balance_by_sms_needs_a_short_code_and_a_text(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"credit\.sms_number"):
+        make_config(tmp_path, "emulator", credit={"sms_number": "191"})
+    with pytest.raises(ConfigError, match=r"credit\.sms_number"):
+        make_config(tmp_path, "emulator", credit={"sms_number": "tong dai", "sms_text": "KTTK"})
+    assert make_config(tmp_path, "emulator", credit={"sms_number": "191", "sms_text": "KTTK"}).credit.sms_wait == 900

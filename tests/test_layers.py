@@ -124,7 +124,8 @@ def table_owners() -> dict[str, str]:
                 migrate(db)
         made = set(db.table_names()) | set(db.view_names())
         owners |= dict.fromkeys(made - before, package.__name__.removesuffix(".setup"))
-    return owners | STATED["tables"]["owners"]
+    moved: dict[str, str] = STATED["tables"]["owners"]
+    return owners | moved
 
 
 def owner_of(module: str) -> str | None:
@@ -149,7 +150,7 @@ def foreign_tables(known: dict[str, Path], owners: dict[str, str]) -> list[str]:
             for name in names:
                 there = owners.get(name)
                 if there is not None and there != package and name not in published:
-                    wrong.append(f"{path.name}:{node.lineno}: {package} names {there}'s table {name}")
+                    wrong.append(f"{path.name}:{getattr(node, 'lineno', 0)}: {package} names {there}'s table {name}")
     return sorted(set(wrong))
 
 

@@ -14,6 +14,12 @@ NO_MODEM = "none"
 @dataclass(frozen=True)
 class ModemConfig:
     port: str = EMULATOR  # or a device, or NO_MODEM (no modem: SMPP alone)
+    # "at": a modem on a serial port; "hilink": a HiLink dongle's web API at `url` (port unused), with
+    # `username` / `password` when its web page asks for a login
+    kind: str = "at"
+    url: str = "http://192.168.8.1/"
+    username: str = ""
+    password: str = ""
     # in a pool: how the console and the logs call it, the carrier of its SIM ("viettel", "vinaphone",
     # "mobifone", "vietnamobile", "gmobile", "itel"; "" = unknown) and the most parts a minute it may
     # send (0 = as fast as it answers)
@@ -40,7 +46,7 @@ class ModemConfig:
     @property
     def emulated(self) -> bool:
         """The built-in emulated modem, not a device."""
-        return self.port == EMULATOR
+        return self.kind == "at" and self.port == EMULATOR
 
     @property
     def absent(self) -> bool:

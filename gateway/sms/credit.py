@@ -1,5 +1,6 @@
-"""The SIM's credit: asked by USSD on a schedule, the amount read from the carrier's words, kept, and
-the officials warned by SMS when it runs low."""
+"""The SIM's credit: asked by USSD on a schedule (or, where USSD is refused or silent, by the carrier's
+balance-by-SMS query, whose reply is taken before the officials' inbox), the amount read from the
+carrier's words, kept, and the officials warned by SMS when it runs low."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import sqlite_utils
 
 from gateway.core import phone
 from gateway.core.clock import Clock
-from gateway.core.errors import LoaError
+from gateway.core.errors import LoaError, ModemError
 from gateway.core.notify import Notifier
 from gateway.core.store import Store, transaction
 from gateway.core.text import fold
 from gateway.sms.encoding import prepare
 from gateway.sms.outbox import Outbox
+from gateway.sms.queue import PRIORITIES, enqueue
+from gateway.sms.router import Inbound
 from gateway.sms.transport import Transport
 from schedules.scheduler import Job
 
@@ -44,6 +47,12 @@ class CreditConfig:
     warn_below: int = 20000  # đồng
     warn_to: tuple[str, ...] = ()  # officials' numbers told by SMS when the credit is low
     monthly_segments: int = 0  # the commune's budget of SMS segments a month; 0 = none
+    # where USSD is refused or times out (LTE without USSD over IMS): the carrier's balance-by-SMS query,
+    # `sms_text` texted to the short code `sms_number`; its reply from that number within `sms_wait`
+    # seconds is read as the answer. No default: each carrier's code and wording are its own.
+    sms_number: str = ""
+    sms_text: str = ""
+    sms_wait: float = 900.0
 
 
 def amount(answer: str) -> int | None:
@@ -120,6 +129,26 @@ def failing_sends(db: sqlite_utils.Database, since: float) -> int:
     )
 
 
+def ask_by_sms(db: sqlite_utils.Database, number: str, text: str, modem: str, now: float) -> int:
+    """The balance query, queued to leave through `modem`'s own SIM (the balance asked is that SIM's)."""
+    prepared = prepare(text, "gsm7")
+    (message_id,) = enqueue(db, [number], prepared, PRIORITIES["alert"], f"credit:{modem}", now)
+    with transaction(db):
+        db.execute("update outbox set route=? where id=?", [modem, message_id])
+    return message_id
+
+
+def via_of(db: sqlite_utils.Database, inbox_id: int) -> str | None:
+    row = db.execute("select via from inbox where id=?", [inbox_id]).fetchone()
+    return None if row is None else row[0]
+
+
+def _short(number: str) -> str:
+    """A short code or number as compared: digits only, without a country code or trunk 0."""
+    digits = re.sub(r"\D", "", number)
+    return digits[2:] if len(digits) > 6 and digits.startswith("84") else digits.lstrip("0")
+
+
 def last_check(db: sqlite_utils.Database, modem: str | None = None, first: bool = True) -> tuple[float, bool] | None:
     """When the SIM was last asked, and whether that answer was read."""
     where, args = _sim(modem, first)
@@ -139,13 +168,19 @@ class Credit:
         self.sims = transports if isinstance(transports, dict) else {"modem 1": transports}
         self.store, self.outbox = store, outbox
         self.notifier, self.clock, self.config = notifier, clock, config
+        self._asked: dict[str, float] = {}  # modem → when its SIM's balance was asked by SMS
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def by_sms(self) -> bool:
+        return bool(self.config.sms_number and self.config.sms_text)
 
     @property
     def first(self) -> str | None:
         return next(iter(self.sims), None)
 
     def jobs(self) -> list[Job]:
-        if not self.config.ussd_code:
+        if not self.config.ussd_code and not self.by_sms:
             return []
         return [
             Job(f"credit:{name}", float("inf"), self._next_for(name), self._check_for(name, transport))
@@ -172,11 +207,31 @@ class Credit:
         return check
 
     async def _check(self, modem: str, transport: Transport, now: float) -> Sequence[asyncio.Task[None]]:
+        async with self._locks.setdefault(modem, asyncio.Lock()):  # one question to a SIM at a time
+            await self._ask(modem, transport, now)
+        return []
+
+    async def _ask(self, modem: str, transport: Transport, now: float) -> None:
         code, answer, error = self.config.ussd_code, "", ""
         try:
+            if not code:
+                raise ModemError("không có mã USSD (no USSD code configured)", transient=False)
             answer = await transport.ussd(code)
         except LoaError as e:  # the modem away or the network silent: kept, asked again next time
             error = e.message
+            waiting = now - self._asked.get(modem, -1e18) <= self.config.sms_wait
+            if waiting:
+                error = f"{error}; đã hỏi số dư qua SMS {self.config.sms_number}, đang chờ trả lời"
+            elif self.by_sms and isinstance(e, ModemError):
+                # USSD refused or silent (common on LTE): the carrier's balance-by-SMS query instead
+                await self.store.call(ask_by_sms, self.config.sms_number, self.config.sms_text, modem, now)
+                self._asked[modem] = now
+                self.outbox.wake()
+                error = f"{error}; hỏi số dư qua SMS {self.config.sms_number}, chờ trả lời"
+                log.info("credit of %s: USSD failed (%s); asked by SMS to %s", modem, e.message, self.config.sms_number)
+        await self._record(modem, now, answer, error)
+
+    async def _record(self, modem: str, now: float, answer: str, error: str) -> None:
         found = amount(answer) if answer else None
         if answer and found is None:
             error = "không đọc được số tiền (amount not understood)"
@@ -191,7 +246,23 @@ class Credit:
             await self.outbox.enqueue(to, prepare(text, "auto"), priority="alert", source="credit")
             log.warning("SIM credit low on %s: %s đ (below %s đ)", modem, found, self.config.warn_below)
         self.notifier.notify()
-        return []
+
+    async def balance_reply(self, message: Inbound) -> bool:
+        """The router's first handler: the carrier's answer to a balance query (from the short code it
+        was sent to, within `sms_wait` of asking) is the SIM's balance, not a question for the officials.
+        The same number's messages at other times (its offers) go on down the router."""
+        if not self.by_sms or _short(message.sender) != _short(self.config.sms_number):
+            return False
+        now = self.clock()
+        asked = {m: at for m, at in self._asked.items() if now - at <= self.config.sms_wait}
+        if not asked:
+            return False
+        via = await self.store.call(via_of, message.id)
+        modem = via if via in asked else max(asked, key=lambda m: asked[m])
+        del self._asked[modem]
+        log.info("credit of %s: the carrier's reply by SMS read", modem)
+        await self._record(modem, now, message.text, "")
+        return True
 
     async def latest(self, modem: str | None = None) -> dict[str, Any] | None:
         """The last check of `modem`'s SIM (the first modem's by default)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class SubmitPdu:
     tpdu_length: int
     # (number, text, UDH) of a UCS-2 part, for a transport that sends text (SMPP) rather than the PDU
     part: tuple[str, str, bytes] | None = None
+    # the whole message's text, for a transport that sends whole texts and splits them itself (HiLink)
+    whole: str = ""
 
 
 def build_submit(number: str, prepared: Prepared, *, concat_ref: int, status_report: bool) -> list[SubmitPdu]:
@@ -39,7 +42,7 @@ def build_submit(number: str, prepared: Prepared, *, concat_ref: int, status_rep
         out = _build_ucs2(number, prepared.parts, concat_ref % 256, status_report)
     if len(out) != prepared.segments:
         raise AssertionError(f"encoder made {len(out)} parts, counted {prepared.segments}")
-    return out
+    return [dataclasses.replace(p, whole=prepared.body) for p in out]
 
 
 def _build_ucs2(number: str, parts: tuple[str, ...], ref: int, srr: bool) -> list[SubmitPdu]:

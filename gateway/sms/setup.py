@@ -70,6 +70,8 @@ def setup(app: web.Application, config: Config) -> None:
     sims = {c.name: c.transport for c in outbox.channels if not c.smpp}
     app[CREDIT] = sim_credit = Credit(store, sims, outbox, notifier, clock, config.credit)
     scheduler.add(inbox.job(), *sim_credit.jobs())
+    # the carrier's answer to a balance asked by SMS is read before anyone else sees it
+    router.add("balance reply", sim_credit.balance_reply, place=0)
 
     async def before() -> None:
         trust.floor = await store.call(latest_record)
