@@ -165,3 +165,18 @@ def test_the_table_check_catches_a_foreign_table(tmp_path: Path) -> None:
     bad.write_text('Q = "select count(*) from outbox o join contacts c on c.number = o.recipient"\n', encoding="utf-8")
     found = foreign_tables({"broadcasts.bad": bad}, table_owners())
     assert found == ["bad.py:1: broadcasts names gateway.sms's table outbox"]
+
+
+def drawn() -> str:
+    """The layers table as docs/architecture.md draws it from the statement, the top layer first."""
+    rows = [
+        f"| {n} {name} | {', '.join(f'`{m}`' for m in prefixes)} |"
+        for n, (name, prefixes) in reversed(list(enumerate(STATED["layers"].items())))
+    ]
+    return "\n".join(["| layer | modules |", "|---|---|", *rows])
+
+
+def test_the_docs_draw_the_layers_from_the_statement() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    start = text.index("-->", text.index("<!-- layers:")) + len("-->")
+    assert text[start : text.index("<!-- end of layers -->")].strip() == drawn()
