@@ -117,7 +117,7 @@ def learning_curve(fraction: float, seeds: int = 5) -> DevTally:
         random.Random(s).shuffle(rows)
         cut = int(len(rows) * fraction)
         taught = [Example(text, label(key)) for text, key, _ in rows[:cut]]
-        matcher = Matcher(seed.procedures, taught, seed.not_questions)
+        matcher = Matcher(seed.procedures, taught, seed.not_questions, seed.not_ours, seed.negative)
         for text, expected, _ in rows[cut:]:
             total.add(matcher.match(text).keys, expected)
     return total
@@ -173,14 +173,16 @@ def label(key: str) -> str:
 
 async def run(quick: bool = False) -> list[Figure]:
     seed = load_seed()
-    alone = Matcher(seed.procedures, not_questions=seed.not_questions)
+    alone = Matcher(seed.procedures, not_questions=seed.not_questions, not_ours=seed.not_ours, negative=seed.negative)
     firsts = [Example(first, label(key)) for first, _, key in LEARNING_DAY]
-    taught = Matcher(seed.procedures, firsts, seed.not_questions)
+    taught = Matcher(seed.procedures, firsts, seed.not_questions, seed.not_ours, seed.negative)
     seconds = [(second, key) for _, second, key in LEARNING_DAY]
     everything = [Example(text, label(key)) for first, second, key in LEARNING_DAY for text in (first, second)]
     loo = Tally()
     for i, example in enumerate(everything):
-        others = Matcher(seed.procedures, everything[:i] + everything[i + 1 :], seed.not_questions)
+        others = Matcher(
+            seed.procedures, everything[:i] + everything[i + 1 :], seed.not_questions, seed.not_ours, seed.negative
+        )
         loo.add(others.match(example.text).keys, example.key or INBOX)
     figures = [
         Figure("keywords", f"seed alone, {kind}", round(t.right / t.n, 3), "", t.detail())
@@ -201,7 +203,7 @@ async def run(quick: bool = False) -> list[Figure]:
     ]  # fmt: skip
     # time, with a knowledge base that has learned for a long while: 1,000 examples
     many = [Example(f"{e.text} {word}", e.key) for word in _WORDS for e in everything][:1000]
-    big = Matcher(seed.procedures, many, seed.not_questions)
+    big = Matcher(seed.procedures, many, seed.not_questions, seed.not_ours, seed.negative)
     times: list[float] = []
     for _ in range(1 if quick else 5):
         for text in [*(m for m, _ in MESSAGES), *(m for m, _ in seconds), *(m for m, _, _ in DEV)]:

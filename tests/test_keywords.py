@@ -13,7 +13,11 @@ from gateway.residents.normalise import repair, split_joined, vni
 from tests.resident_messages import INBOX, KINDS, LEARNING_DAY, MESSAGES, SECOND_BATCH
 
 SEED = kb.load_seed()
-MATCHER = Matcher(SEED.procedures, not_questions=SEED.not_questions)
+MATCHER = Matcher(SEED.procedures, not_questions=SEED.not_questions, not_ours=SEED.not_ours, negative=SEED.negative)
+
+
+def taught(examples: list[Example]) -> Matcher:
+    return Matcher(SEED.procedures, examples, SEED.not_questions, SEED.not_ours, SEED.negative)
 
 
 def test_the_seed_covers_the_reference_sheet() -> None:
@@ -60,18 +64,19 @@ def test_an_invitation_is_not_answered_but_the_same_words_asked_are() -> None:
 
 def test_examples_teach_the_matcher_and_a_short_one_does_not_take_over() -> None:
     day = [Example(first, NOT_A_PROCEDURE if key == INBOX else key) for first, _, key in LEARNING_DAY]
-    taught = Matcher(SEED.procedures, day, SEED.not_questions)
+    learned = taught(day)
     right = wrong = 0
     for _, second, key in LEARNING_DAY:
-        assert MATCHER.match(second).keys == (), f"{second!r}: the seed alone must not answer it"
-        got = taught.match(second).keys
+        # the seed's life events now answer a few of these by themselves, rightly; never wrongly
+        assert MATCHER.match(second).keys in ((), (key,)), f"{second!r}: the seed alone must not answer it wrongly"
+        got = learned.match(second).keys
         right += got == (() if key == INBOX else (key,))
         wrong += bool(got) and key not in got
     assert right >= 18 and wrong == 0, (right, wrong)
     # every message of the table still lands where it did
-    assert all(taught.match(m).keys == MATCHER.match(m).keys for m, _ in MESSAGES)
+    assert all(learned.match(m).keys == MATCHER.match(m).keys for m, _ in MESSAGES)
     # one word taught as "not a procedure" must not swallow every message that contains it
-    alo = Matcher(SEED.procedures, [Example("alo", NOT_A_PROCEDURE)], SEED.not_questions)
+    alo = taught([Example("alo", NOT_A_PROCEDURE)])
     assert alo.match("alo cho em hoi lam giay khai sinh").keys == ("KS",)
     assert alo.match("alo").keys == ()
 
