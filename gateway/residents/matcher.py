@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from gateway.core.text import tokens
 from gateway.residents.kb import Procedure
@@ -53,7 +53,7 @@ def close_word(word: str, wanted: str, strict: bool = False) -> int | None:
     if word[:1] != wanted[:1]:
         return None
     budget = (0 if len(wanted) < 6 else 1) if strict else word_edits(wanted)
-    d = Levenshtein.distance(word, wanted, score_cutoff=budget + 1)
+    d = OSA.distance(word, wanted, score_cutoff=budget + 1)
     return d if d <= budget else None
 
 
@@ -162,9 +162,9 @@ class Matcher:
         canon = _senses([canonical(w) for w in words])
         if self._not_a_question(message, words):
             return Match((), via="not a question", why="an invitation or a notice, nothing asked")
-        looked = _Words(canon)
+        looked = _Words(canon, words)
         for cue in self.negative:
-            if _in_order(cue, looked) is not None:
+            if any(s == len(cue.text) for s, _, _ in _contiguous(cue, canon, looked.initials)):
                 return Match((), via="negative cue", why=f"'{cue.text}' keeps the procedure words from answering")
         learned = self._nearest(" ".join(canonical(w) for w in content))
         for cue in self.not_ours:
@@ -186,7 +186,7 @@ class Matcher:
                     score = NAME_BASE + 0.5 * score
                 elif len(canon) <= SHORT:
                     score = max(score, MIN_EVIDENCE)  # "ket hom": a slip in a short message is the name
-                elif score < 0.7 * len(phrase.text):
+                elif score < 0.6 * len(phrase.text):
                     continue  # in a longer message a near-name is another word ("hôm thứ" is not "hôn thú")
                 if score > names.get(phrase.key, (-1.0, 0, 0, ""))[0]:
                     names[phrase.key] = (score, start, end, phrase.text)
@@ -215,7 +215,7 @@ class Matcher:
         for key, (score, start, end, text) in names.items():
             if key in inner:
                 continue  # another procedure's words
-            done = _already_done(canon, start, end)
+            done = _already_done(looked.plain, start, end)
             evidence[key] = evidence.get(key, 0.0) + score
             said.setdefault(key, []).insert(0, f"{'done ' if done else ''}name '{text}'")
             if done:
@@ -329,14 +329,16 @@ def _contiguous(
                         found.append((len(phrase.text) - 3.0 * edits, i, i + size))
                 continue
             # "khaisinh", "khai sin h": compare without the spaces
-            edits = Levenshtein.distance("".join(window), phrase.joined, score_cutoff=phrase.edits + 1)
+            edits = OSA.distance("".join(window), phrase.joined, score_cutoff=phrase.edits + 1)
             if edits <= phrase.edits:
                 found.append((len(phrase.text) - 3.0 * edits - 0.5, i, i + size))
     return found
 
 
 # "mất bao lâu", "mất mấy ngày", "mất bao nhiêu tiền": it takes, not lost nor died
-_COSTS = frozenset(["may", "tien", "nhieu", "khoang", "phi", "thoi", "lau", "chung", "bao lau", "bao lhieu", "bao dio"])
+_COSTS = frozenset(
+    ["le", "may", "tien", "nhieu", "khoang", "phi", "thoi", "lau", "chung", "bao lau", "bao lhieu", "bao dio"]
+)
 
 
 def _senses(canon: list[str]) -> list[str]:
@@ -347,11 +349,17 @@ def _senses(canon: list[str]) -> list[str]:
     ]
 
 
-def _already_done(canon: list[str], start: int, end: int) -> bool:
+def _already_done(words: list[str], start: int, end: int) -> bool:
     """ "đã làm khai tử", "mới làm căn cước xong", "có giấy khai sinh rồi": named as done, not asked."""
-    before, after = canon[max(0, start - 3) : start], canon[end : end + 3]
-    # the words as canonical() spells them: "xong" is "song", "rồi" is "doi"
-    return "da" in before or "song" in after or canon[end : end + 1] == ["doi"]
+    before, after = words[max(0, start - 3) : start], words[end : end + 3]
+    if "da" in before or "xong" in after or words[end : end + 1] == ["roi"]:
+        return True
+    # a paper to bring or a place, not what is asked: "mang căn cước", "nộp lại căn cước", "trên VNeID",
+    # "phòng công chứng", "so với giấy khai sinh"
+    return bool(_BRING.intersection(before[-2:]))
+
+
+_BRING = frozenset(["mang", "dem", "nop", "tren", "qua", "kem", "theo", "voi", "phong"])
 
 
 def _situation_at(situation: _Situation, words: _Words) -> tuple[float, list[tuple[int, int]]] | None:
@@ -369,8 +377,9 @@ def _situation_at(situation: _Situation, words: _Words) -> tuple[float, list[tup
 class _Words:
     """A message's canonical words, with where each wanted word stands (and its edits), looked up once."""
 
-    def __init__(self, canon: list[str]) -> None:
+    def __init__(self, canon: list[str], plain: list[str] | None = None) -> None:
         self.canon = canon
+        self.plain = plain if plain is not None else canon  # before canonical(): "ra", "già" and "đã" differ
         self._at: dict[str, dict[int, int]] = {}
         self._exact: dict[str, list[int]] = {}
         self.initials: dict[str, list[int]] = {}

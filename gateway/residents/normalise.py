@@ -114,7 +114,7 @@ QUESTION_PAIRS = frozenset(
 )
 
 _VNI_MARKS = re.compile(r"(?<=[a-z])[1-9]+")
-MAX_JOINED = 40  # letters of one token the splitter looks at; a longer one is left whole
+MAX_JOINED = 60  # letters of one token the splitter looks at; a longer one is left whole
 LONGEST_WORD = 12
 
 
