@@ -328,8 +328,11 @@ def _contiguous(
                     if edits <= phrase.edits:
                         found.append((len(phrase.text) - 3.0 * edits, i, i + size))
                 continue
-            # "khaisinh", "khai sin h": compare without the spaces
-            edits = OSA.distance("".join(window), phrase.joined, score_cutoff=phrase.edits + 1)
+            # "khaisinh", "khai sin h": compare without the spaces (when the lengths allow it at all)
+            joined = "".join(window)
+            if abs(len(joined) - len(phrase.joined)) > phrase.edits:
+                continue
+            edits = OSA.distance(joined, phrase.joined, score_cutoff=phrase.edits + 1)
             if edits <= phrase.edits:
                 found.append((len(phrase.text) - 3.0 * edits - 0.5, i, i + size))
     return found
@@ -354,12 +357,12 @@ def _already_done(words: list[str], start: int, end: int) -> bool:
     before, after = words[max(0, start - 3) : start], words[end : end + 3]
     if "da" in before or "xong" in after or words[end : end + 1] == ["roi"]:
         return True
-    # a paper to bring or a place, not what is asked: "mang căn cước", "nộp lại căn cước", "trên VNeID",
-    # "phòng công chứng", "so với giấy khai sinh"
+    # a paper to bring, to copy or a place, not what is asked: "mang căn cước", "nộp lại căn cước",
+    # "trên VNeID", "phòng công chứng", "so với giấy khai sinh", "công chứng sổ đỏ", "sao y căn cước"
     return bool(_BRING.intersection(before[-2:]))
 
 
-_BRING = frozenset(["mang", "dem", "nop", "tren", "qua", "kem", "theo", "voi", "phong"])
+_BRING = frozenset(["mang", "dem", "nop", "tren", "qua", "kem", "theo", "voi", "phong", "chung", "thuc", "y"])
 
 
 def _situation_at(situation: _Situation, words: _Words) -> tuple[float, list[tuple[int, int]]] | None:

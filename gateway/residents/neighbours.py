@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import Counter
@@ -45,7 +46,7 @@ class Neighbours:
         for t, v in query.items():
             for i in self.index.get(t, ()):
                 scores[i] = scores.get(i, 0.0) + v * self.vectors[i][t]
-        best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+        best = heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1])
         return [
             (100.0 * s, i, sorted((t for t in query if t in self.vectors[i]), key=lambda t: -query[t])[:3])
             for i, s in best
