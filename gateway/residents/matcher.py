@@ -35,6 +35,7 @@ EXAMPLE_SURE = 60.0
 EXAMPLE_LIKELY = 35.0
 EXAMPLE_MARGIN = 6.0  # two examples of different procedures closer than this: ask which
 NOT_A_PROCEDURE = ""
+_CLAUSE = re.compile(r"[,.;:!?\n]+(?=\s|$)|\n")  # a stop or comma before a space, not "20.000" nor "1,5"
 
 
 def allowed_edits(phrase: str) -> int:
@@ -145,12 +146,22 @@ class Matcher:
         """The message's words as the matcher reads them: folded, repaired, at most MAX_WORDS."""
         return repair(tokens(message)[:MAX_WORDS], self.vocabulary, self.pairs)
 
+    def clauses(self, message: str) -> tuple[list[str], list[int]]:
+        """The words, and for each the clause it is in: "mới mất, căn cước" is not "mất căn cước"."""
+        words: list[str] = []
+        clauses: list[int] = []
+        for i, part in enumerate(_CLAUSE.split(message)):
+            found = repair(tokens(part), self.vocabulary, self.pairs)[: MAX_WORDS - len(words)]
+            words += found
+            clauses += [i] * len(found)
+        return words, clauses
+
     def content(self, message: str) -> str:
         """What examples are compared by: the words without fillers, northern confusions folded."""
         return " ".join(canonical(w) for w in self.words(message) if w not in FILLERS)
 
     def match(self, message: str) -> Match:
-        words = self.words(message)
+        words, clauses = self.clauses(message)
         content = [w for w in words if w not in FILLERS]
         shouted = {w.lower() for w in re.findall(r"\b[A-Z]{2,3}\b", message)}
         # a code in capitals counts in a short message only: "ở trọ ngoài HN" is Hà Nội, not HN
@@ -162,7 +173,7 @@ class Matcher:
         canon = _senses([canonical(w) for w in words])
         if self._not_a_question(message, words):
             return Match((), via="not a question", why="an invitation or a notice, nothing asked")
-        looked = _Words(canon, words)
+        looked = _Words(canon, words, clauses)
         for cue in self.negative:
             if any(s == len(cue.text) for s, _, _ in _contiguous(cue, canon, looked.initials)):
                 return Match((), via="negative cue", why=f"'{cue.text}' keeps the procedure words from answering")
@@ -192,7 +203,7 @@ class Matcher:
                     names[phrase.key] = (score, start, end, phrase.text)
         evidence: dict[str, float] = {}
         said: dict[str, list[str]] = {}
-        covered: dict[str, list[tuple[int, int]]] = {}
+        covered: dict[str, list[tuple[int, int, set[str]]]] = {}
         for key, group in itertools.groupby(self.situations, key=lambda s: s.key):
             found = sorted(((f[0], s.text, f[1]) for s in group if (f := _situation_at(s, looked))), reverse=True)
             if found:
@@ -206,8 +217,8 @@ class Matcher:
         inner = {
             k for k, (s, e) in spans.items()
             if any(o != k and os <= s and e <= oe and oe - os > e - s for o, (os, oe) in spans.items())
-            or any(o != k and min(e, oe) - max(s, os) >= max(1, (e - s + 1) // 2)
-                   for o, group in covered.items() for os, oe in group)
+            or any(o != k and min(e, oe) > max(s, os) and 2 * len(said_words & set(canon[s:e])) >= e - s
+                   for o, group in covered.items() for os, oe, said_words in group)
         }  # fmt: skip
         named: list[str] = []
         spoken: set[str] = set()
@@ -359,29 +370,30 @@ def _already_done(words: list[str], start: int, end: int) -> bool:
         return True
     # a paper to bring, to copy or a place, not what is asked: "mang căn cước", "nộp lại căn cước",
     # "trên VNeID", "phòng công chứng", "so với giấy khai sinh", "công chứng sổ đỏ", "sao y căn cước"
-    return bool(_BRING.intersection(before[-2:]))
+    return bool(_BRING.intersection(before[-2:])) or before[-2:] == ["so", "voi"]
 
 
-_BRING = frozenset(["mang", "dem", "nop", "tren", "qua", "kem", "theo", "voi", "phong", "chung", "thuc", "y"])
+_BRING = frozenset(["mang", "dem", "nop", "tren", "qua", "kem", "theo", "phong", "chung", "thuc", "y"])
 
 
-def _situation_at(situation: _Situation, words: _Words) -> tuple[float, list[tuple[int, int]]] | None:
-    """The life event's score and the spans of its parts, when every part is in the message."""
+def _situation_at(situation: _Situation, words: _Words) -> tuple[float, list[tuple[int, int, set[str]]]] | None:
+    """The life event's score and where its parts stand (with their words), when every part is in the message."""
     total, spans = 0.0, []
     for part in situation.parts:
         found = _in_order_at(part, words)
         if found is None:
             return None
         total += found[0]
-        spans.append((found[1], found[2]))
+        spans.append((found[1], found[2], set(part.words)))
     return total, spans
 
 
 class _Words:
     """A message's canonical words, with where each wanted word stands (and its edits), looked up once."""
 
-    def __init__(self, canon: list[str], plain: list[str] | None = None) -> None:
+    def __init__(self, canon: list[str], plain: list[str] | None = None, clauses: list[int] | None = None) -> None:
         self.canon = canon
+        self.clauses = clauses if clauses is not None else [0] * len(canon)  # a comma or a stop starts a clause
         self.plain = plain if plain is not None else canon  # before canonical(): "ra", "già" and "đã" differ
         self._at: dict[str, dict[int, int]] = {}
         self._exact: dict[str, list[int]] = {}
@@ -416,7 +428,12 @@ def _in_order_at(phrase: _Phrase, words: _Words) -> tuple[float, int, int] | Non
         edits, at = first, start
         for wanted in phrase.words[1:]:
             hits = words.at(wanted)
-            step = next(((j, hits[j]) for j in range(at + 1, min(n, at + 2 + SITUATION_GAP)) if j in hits), None)
+            clause = words.clauses[at]
+            step = next(
+                ((j, hits[j]) for j in range(at + 1, min(n, at + 2 + SITUATION_GAP))
+                 if j in hits and words.clauses[j] == clause),
+                None,
+            )  # fmt: skip
             if step is None:
                 break
             at, edits = step[0], edits + step[1]
