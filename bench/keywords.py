@@ -58,6 +58,7 @@ class DevTally:
     nulls: int = 0
     null_answered: int = 0
     null_asked: int = 0
+    asked_right: int = 0  # asked back with the right procedure among the choices: right at the second message
 
     def add(self, keys: tuple[str, ...], expected: str) -> None:
         if expected == INBOX:
@@ -70,6 +71,7 @@ class DevTally:
             self.right += 1
         elif len(keys) > 1:
             self.asked += 1
+            self.asked_right += expected in keys
         elif not keys:
             self.officials += 1
         else:
@@ -85,7 +87,8 @@ class DevTally:
 
     def detail(self) -> str:
         return (
-            f"{self.right}/{self.positives} right, {self.asked} asked back, {self.officials} to officials, "
+            f"{self.right}/{self.positives} right, {self.asked} asked back ({self.asked_right} with the right one), "
+            f"{self.officials} to officials, "
             f"{self.wrong} wrong; non-questions answered {self.null_answered}/{self.nulls} "
             f"(asked back {self.null_asked}); wrong answers {self.wrong + self.null_answered}/{self.n}"
         )

@@ -91,6 +91,7 @@ class _Situation:
     key: str
     parts: tuple[_Phrase, ...]
     text: str
+    firsts: tuple[str, ...]  # each part's first word: a quick "not here" before the search
 
 
 def _phrase(key: str, text: str) -> _Phrase | None:
@@ -103,7 +104,9 @@ def _phrase(key: str, text: str) -> _Phrase | None:
 
 def _situation(key: str, text: str) -> _Situation | None:
     parts = tuple(p for p in (_phrase(key, part) for part in text.split("+")) if p is not None)
-    return _Situation(key, parts, " + ".join(p.text for p in parts)) if parts else None
+    if not parts:
+        return None
+    return _Situation(key, parts, " + ".join(p.text for p in parts), tuple(p.words[0] for p in parts))
 
 
 class Matcher:
@@ -195,17 +198,20 @@ class Matcher:
             for score, start, end in _contiguous(phrase, canon, looked.initials):
                 if score == len(phrase.text):  # written without a slip, a name, even a short one ("vneid"), weighs
                     score = NAME_BASE + 0.5 * score
-                elif len(canon) <= SHORT:
-                    score = max(score, MIN_EVIDENCE)  # "ket hom": a slip in a short message is the name
-                elif score < 0.6 * len(phrase.text):
+                elif len(canon) > SHORT and score < 0.6 * len(phrase.text):
                     continue  # in a longer message a near-name is another word ("hôm thứ" is not "hôn thú")
+                else:
+                    score = max(score, MIN_EVIDENCE)  # "ket hom", "căn cướt": a slip, the name all the same
                 if score > names.get(phrase.key, (-1.0, 0, 0, ""))[0]:
                     names[phrase.key] = (score, start, end, phrase.text)
         evidence: dict[str, float] = {}
         said: dict[str, list[str]] = {}
         covered: dict[str, list[tuple[int, int, set[str]]]] = {}
         for key, group in itertools.groupby(self.situations, key=lambda s: s.key):
-            found = sorted(((f[0], s.text, f[1]) for s in group if (f := _situation_at(s, looked))), reverse=True)
+            found = sorted(
+                ((f[0], s.text, f[1]) for s in group if looked.has_all(s.firsts) and (f := _situation_at(s, looked))),
+                reverse=True,
+            )
             if found:
                 # the strongest life event counts whole, the others a half each: several agreeing cues weigh more
                 evidence[key] = found[0][0] + 0.5 * sum(f for f, _, _ in found[1:3])
@@ -331,7 +337,7 @@ def _contiguous(
                 # each word within its own budget: "lam giay" must not pass for "mat giay"
                 edits = 0
                 for w, p in zip(window, phrase.words, strict=True):
-                    d = close_word(w, p)
+                    d = 0 if w == p else close_word(w, p)
                     if d is None:
                         break
                     edits += d
@@ -401,6 +407,9 @@ class _Words:
         for i, w in enumerate(canon):
             self._exact.setdefault(w, []).append(i)
             self.initials.setdefault(w[:1], []).append(i)
+
+    def has_all(self, wanted: tuple[str, ...]) -> bool:
+        return all(w in self._exact or (len(w) >= 6 and self.at(w)) for w in wanted)
 
     def at(self, wanted: str) -> dict[int, int]:
         found = self._at.get(wanted)
