@@ -187,7 +187,7 @@ class Matcher:
                     return learned[0]  # the officials answered this very message with a procedure
                 return Match((), via="not ours", why=f"'{cue.text}' is not in the knowledge base", not_ours=True)
         ruled = self._weigh(looked)
-        return _combine(ruled, learned, len(content))
+        return _combine(ruled, learned)
 
     def _weigh(self, looked: _Words) -> Match:
         """Every procedure's evidence: its names (a name the resident has done already counts a quarter) and the
@@ -292,7 +292,7 @@ class Matcher:
         return Match(() if key == NOT_A_PROCEDURE else (key,), via="example", why=why, confidence=0.5), top
 
 
-def _combine(ruled: Match, learned: tuple[Match, float] | None, length: int) -> Match:
+def _combine(ruled: Match, learned: tuple[Match, float] | None) -> Match:
     """The rules and the nearest example together: an example is a near neighbour, not a keyword, so it
     answers alone only when it is very near, and where it and the rules disagree the resident is asked."""
     if learned is None or learned[1] < EXAMPLE_LIKELY:
