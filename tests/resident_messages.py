@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 INBOX = "inbox"
 
 MESSAGES: list[tuple[str, str]] = [
@@ -309,3 +312,27 @@ LEARNING_DAY: list[tuple[str, str, str]] = [
 ]
 
 NONSENSE = {text for text, key in MESSAGES if key == INBOX}
+
+# The development set (tests/data/resident-questions-dev.json): 320 messages written by hand by someone who
+# never saw the matcher, each with the procedure it asks about (or none) and its most noticeable style.
+DEV_KEYS = {
+    "khai_sinh": "KS",
+    "khai_tu": "KT",
+    "ket_hon": "KH",
+    "hon_nhan": "HN",
+    "trich_luc": "TL",
+    "chung_thuc": "CT",
+    "cu_tru": "TT",
+    "can_cuoc": "CC",
+    "vneid": "DD",
+    "so_do": "SD",
+    "bhyt": "BH",
+}
+
+
+def _dev() -> list[tuple[str, str, str]]:
+    raw = json.loads((Path(__file__).parent / "data" / "resident-questions-dev.json").read_text(encoding="utf-8"))
+    return [(r["text"], DEV_KEYS[r["expect"]] if r["expect"] else INBOX, r["style"]) for r in raw]
+
+
+DEV: list[tuple[str, str, str]] = _dev()  # (text, procedure key or INBOX, style)

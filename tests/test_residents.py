@@ -187,3 +187,19 @@ async def test_officials_edit_what_counts_as_an_invitation(gateway: Any, emulato
     assert resp.status == 200
     (reply,) = await say(gateway, emulator, "dam cuoi con gai nha em vao chu nhat", sender="+84961234588")
     assert reply.text.startswith("Kết hôn")
+
+
+async def test_a_topic_the_commune_answers_by_hand_is_passed_on_politely(gateway: Any, emulator: EmulatedModem) -> None:
+    (reply,) = await say(gateway, emulator, "Con tôi đã có giấy khai sinh, giờ làm hộ chiếu cho cháu ở đâu ạ?")
+    assert "xã sẽ trả lời" in reply.text and not reply.text.startswith("Khai sinh")
+    rows = await sql(gateway, "select text from questions where sender=?", RESIDENT)
+    assert rows == [("Con tôi đã có giấy khai sinh, giờ làm hộ chiếu cho cháu ở đâu ạ?",)]
+
+
+async def test_a_death_and_a_land_title_in_one_message_are_asked_back(gateway: Any, emulator: EmulatedModem) -> None:
+    (choice,) = await say(gateway, emulator, "Mẹ tôi mới mất, cho hỏi thủ tục khai tử và sang tên sổ đỏ của mẹ")
+    assert choice.text.startswith("Bạn hỏi thủ tục nào? Nhắn số: 1 ")
+    assert "Khai tử" in choice.text and "sổ đỏ" in choice.text
+    digit = "1" if choice.text.index("Khai tử") < choice.text.index("sổ đỏ") else "2"
+    (reply,) = await say(gateway, emulator, digit)
+    assert reply.text.startswith("Khai tử:")

@@ -101,13 +101,16 @@ class Seed:
     menu: str
     procedures: tuple[Procedure, ...]
     not_questions: tuple[str, ...]
+    not_ours: tuple[str, ...] = ()  # topics the commune answers by hand: to the officials, "xã sẽ trả lời"
+    negative: tuple[str, ...] = ()  # cues that keep a procedure word from answering (adverts, "không phải")
 
 
 def load_seed() -> Seed:
     raw = tomllib.loads(resources.files("gateway.residents").joinpath("procedures.toml").read_text(encoding="utf-8"))
     check_fits(raw["menu"], "auto", "menu")
     cues = _phrases(raw, "not_questions")
-    return Seed(raw["menu"], tuple(parse(p) for p in raw["procedure"]), cues)
+    procedures = tuple(parse(p) for p in raw["procedure"])
+    return Seed(raw["menu"], procedures, cues, _phrases(raw, "not_ours"), _phrases(raw, "negative"))
 
 
 # ---- store functions ----

@@ -114,7 +114,7 @@ QUESTION_PAIRS = frozenset(
 )
 
 _VNI_MARKS = re.compile(r"(?<=[a-z])[1-9]+")
-MAX_JOINED = 40  # letters of one token the splitter looks at; a longer one is left whole
+MAX_JOINED = 60  # letters of one token the splitter looks at; a longer one is left whole
 LONGEST_WORD = 12
 
 
@@ -123,23 +123,36 @@ def vni(tok: str) -> str:
     return _VNI_MARKS.sub("", tok) if tok[:1].isalpha() else tok
 
 
-def split_joined(tok: str, vocabulary: frozenset[str]) -> list[str] | None:
+def split_joined(tok: str, vocabulary: frozenset[str], pairs: frozenset[str] = frozenset()) -> list[str] | None:
     """ "dangkythuongtru" → dang ky thuong tru: the fewest known words and numbers
     that make up the token, or None when there is no such cut."""
     n = len(tok)
     if n < 4 or n > MAX_JOINED or _SYLLABLE.match(tok):
         return None
-    best: list[list[str] | None] = [[]] + [None] * n
+    # a known word costs 1, any other piece shaped like one Vietnamese syllable 1.6, so known words win
+    best: list[tuple[float, list[str]] | None] = [(0.0, [])] + [None] * n
     for end in range(1, n + 1):
         for start in range(max(0, end - LONGEST_WORD), end):
             prev, piece = best[start], tok[start:end]
-            if prev is None or not (piece in vocabulary or piece.isdigit()):
+            if prev is None:
                 continue
+            if piece in vocabulary or piece.isdigit():
+                cost = 1.0
+            elif len(piece) > 1 and _SYLLABLE.match(piece):
+                cost = 1.6
+            else:
+                continue
+            if prev[1] and f"{prev[1][-1]} {piece}" in pairs:
+                cost -= 0.5  # two words the knowledge base says together: "ket hon", not "ke thon"
             current = best[end]
-            if current is None or len(prev) + 1 < len(current):
-                best[end] = [*prev, piece]
+            if current is None or prev[0] + cost < current[0]:
+                best[end] = (prev[0] + cost, [*prev[1], piece])
     found = best[n]
-    return found if found is not None and len(found) > 1 else None
+    if found is None or len(found[1]) < 2:
+        return None
+    # mostly made of known words, or it is a word we do not know ("trick" is not "tric k")
+    known = sum(len(p) for p in found[1] if len(p) > 1 and (p in vocabulary or p.isdigit()))
+    return found[1] if 2 * known >= n else None
 
 
 # one Vietnamese syllable, folded: such a token is a word of its own, never two run together ("tuoi")
@@ -147,7 +160,7 @@ _SYLLABLE = re.compile(r"^(ngh|ng|nh|ch|tr|th|ph|kh|gh|gi|qu|[bcdghklmnpqrstvx])
 _TAIL = re.compile(r"^([a-z]+)([0-9]+)$")
 
 
-def repair_one(tok: str, vocabulary: frozenset[str]) -> list[str]:
+def repair_one(tok: str, vocabulary: frozenset[str], pairs: frozenset[str] = frozenset()) -> list[str]:
     if tok in vocabulary or tok.isdigit():
         return [tok]
     found = next((c for c in telex_candidates(tok) if c in vocabulary), None)
@@ -160,8 +173,8 @@ def repair_one(tok: str, vocabulary: frozenset[str]) -> list[str]:
     if plain in vocabulary:
         return [plain]
     found = next((c for c in telex_candidates(plain) if c in vocabulary), None)
-    return [found] if found else split_joined(plain, vocabulary) or [plain]
+    return [found] if found else split_joined(plain, vocabulary, pairs) or [plain]
 
 
-def repair(toks: list[str], vocabulary: frozenset[str]) -> list[str]:
-    return [word for tok in toks for word in repair_one(tok, vocabulary)]
+def repair(toks: list[str], vocabulary: frozenset[str], pairs: frozenset[str] = frozenset()) -> list[str]:
+    return [word for tok in toks for word in repair_one(tok, vocabulary, pairs)]

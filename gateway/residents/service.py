@@ -28,6 +28,8 @@ DAY = 86400.0
 HELP_WORDS = {"tro giup", "trogiup", "hd", "help", "?", "menu", "huong dan"}
 STOP_WORDS = {"huy", "tc", "stop", "tu choi", "huy dk", "huy dang ky"}
 SUBSCRIBE = re.compile(r"^\s*(?:dk|dang ky|dangky)\s+(.+)$", re.IGNORECASE)
+# a topic the knowledge base does not cover (criminal record, allowances, passports…): a person answers it
+NOT_OURS_REPLY = "Xã đã nhận câu hỏi của bạn, xã sẽ trả lời sớm. Xin cảm ơn."
 
 
 # ---- the service ----
@@ -58,9 +60,11 @@ class Residents:
         self.menu = ""
         self.matcher = Matcher([])
         self.procedures: dict[str, kb.Procedure] = {}
+        self.seed: kb.Seed | None = None
 
     async def start(self) -> None:
         seed = kb.load_seed()
+        self.seed = seed
         self.menu = seed.menu
         await self.store.call(kb.seed, seed, self.clock())
         await self.store.call(commune.seed_hamlets, self.commune.hamlets)
@@ -71,7 +75,8 @@ class Residents:
         examples = await self.store.call(kb.examples)
         cues = await self.store.call(kb.not_questions)
         self.procedures = {p.key: p for p in procedures}
-        self.matcher = Matcher(procedures, [Example(e["text"], e["key"]) for e in examples], cues)
+        not_ours, negative = (self.seed.not_ours, self.seed.negative) if self.seed else ((), ())
+        self.matcher = Matcher(procedures, [Example(e["text"], e["key"]) for e in examples], cues, not_ours, negative)
 
     # ---- the router's handlers, in the order gateway.app lists them ----
 
@@ -114,8 +119,15 @@ class Residents:
         return await self._subscribe(msg.sender, msg.number, query, fall_through=True)
 
     async def keywords(self, msg: Inbound) -> bool:
-        """A procedure's answer, or a numbered choice between the procedures that fit."""
+        """A procedure's answer, or a numbered choice between the procedures that fit; a topic that is not
+        ours goes to the officials with a word that the commune will answer."""
         found = self.matcher.match(msg.text)
+        if found.why:
+            log.debug("matcher: %s via %s (%s)", found.keys or "officials", found.via, found.why)
+        if found.not_ours:
+            await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
+            await self.reply(msg.sender, self._t(NOT_OURS_REPLY), "not_ours")
+            return True
         if len(found.keys) == 1:
             await self.answer(msg.sender, found.keys[0])
         elif found.keys:
