@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.core import phone
+from gateway.core import commune, phone
 from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
 from gateway.core.store import transaction
-from gateway.sms import outbox as outbox_db
+from gateway.sms import published as sms
 from gateway.sms.encoding import Prepared
 
 DAY = 86400.0
@@ -199,19 +199,22 @@ def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
     return rows[0]
 
 
+def hamlet_names(db: sqlite_utils.Database) -> dict[int, str]:
+    """The commune's hamlets by id (the commune's table, read through its own function)."""
+    return {h.id: h.name for h in commune.hamlets(db)}
+
+
 def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[dict[str, Any]]:
-    sql = (
-        "select c.id, c.name, c.number, h.name as hamlet, c.roles from contacts c"
-        " left join hamlets h on h.id = c.hamlet_id"
-    )
+    sql = "select id, name, number, hamlet_id, roles from contacts"
     args: list[Any] = []
     if number:
-        sql += " where c.number = ?"
+        sql += " where number = ?"
         args.append(number)
+    names = hamlet_names(db)
     out = []
-    for r in db.query(sql + " order by c.name", args):
-        r["roles"] = [x for x in r["roles"].split(",") if x]
-        out.append(r)
+    for r in db.query(sql + " order by name", args):
+        out.append({"id": r["id"], "name": r["name"], "number": r["number"], "hamlet": names.get(r["hamlet_id"]),
+                    "roles": [x for x in r["roles"].split(",") if x]})  # fmt: skip
     return out
 
 
@@ -288,7 +291,8 @@ def check_target(db: sqlite_utils.Database, raw: Any) -> dict[str, Any]:
 
 
 def opted_out(db: sqlite_utils.Database) -> set[str]:
-    return {r[0] for r in db.execute("select number from opt_outs")}
+    """Everyone who sent HUY (the residents' view of their opt-outs)."""
+    return {r[0] for r in db.execute("select number from v_opt_outs")}
 
 
 def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bool = False) -> list[Person]:
@@ -296,25 +300,22 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
     people: dict[str, Person] = {}
     hamlet_ids = [hamlet_id(db, h) for h in target.get("hamlets", [])]
     roles = set(target.get("roles", []))
-    base = (
-        "select c.number, c.name, coalesce(h.name, ''), c.roles, c.hamlet_id from contacts c"
-        " left join hamlets h on h.id = c.hamlet_id"
-    )
+    names = hamlet_names(db)
+    base = "select c.number, c.name, c.hamlet_id, c.roles from contacts c"
     if hamlet_ids or roles:
-        for number, name, hamlet, contact_roles, hid in db.execute(base):
+        for number, name, hid, contact_roles in db.execute(base):
             if hamlet_ids and hid not in hamlet_ids:
                 continue
             if roles and not roles & set(contact_roles.split(",")):
                 continue
-            people.setdefault(number, Person(number, name, hamlet))
+            people.setdefault(number, Person(number, name, names.get(hid, "")))
     if target.get("subscribers") and hamlet_ids:
         marks = ",".join("?" * len(hamlet_ids))
-        for number, hamlet in db.execute(
-            f"select s.number, h.name from subscriptions s join hamlets h on h.id = s.hamlet_id"
-            f" where s.hamlet_id in ({marks})",
+        for number, hid in db.execute(
+            f"select number, hamlet_id from v_subscriptions where hamlet_id in ({marks}) order by hamlet_id, number",
             hamlet_ids,
         ):
-            people.setdefault(number, Person(number, "", hamlet))
+            people.setdefault(number, Person(number, "", names.get(hid, "")))
     for g in target.get("groups", []):
         group = db.execute("select id, kind, target from groups where name=?", [g]).fetchone()
         if group is None:
@@ -323,10 +324,10 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
             for p in resolve(db, json.loads(group[2])):
                 people.setdefault(p.number, p)
         else:
-            for number, name, hamlet, _, _ in db.execute(
+            for number, name, hid, _ in db.execute(
                 base + " join group_members m on m.contact_id = c.id where m.group_id=?", [group[0]]
             ):
-                people.setdefault(number, Person(number, name, hamlet))
+                people.setdefault(number, Person(number, name, names.get(hid, "")))
     for raw in target.get("numbers", []):
         number, _ = valid_number(raw)
         if number not in people:
@@ -351,16 +352,14 @@ def send_typed(
         skipped = [n for n in recipients if n in opted]
         source = f"api:{user.username}"
         if daily_segments and keep:
-            used = db.execute(
-                "select coalesce(sum(segments), 0) from outbox where source=? and created_at>=?", [source, now - DAY]
-            ).fetchone()[0]
+            used = sms.segments_from(db, source, now - DAY)
             wanted = prepared.segments * len(keep)
             if used + wanted > daily_segments:
                 raise LimitReached(
                     f"Vượt hạn mức {daily_segments} tin một ngày của tài khoản: đã gửi {used}, lần này {wanted}",
                     field="to", used=used, wanted=wanted, limit=daily_segments,
                 )  # fmt: skip
-        ids = outbox_db.enqueue(db, keep, prepared, outbox_db.PRIORITIES[priority], source, now) if keep else []
+        ids = sms.enqueue(db, keep, prepared, sms.PRIORITIES[priority], source, now) if keep else []
     return ids, skipped
 
 
@@ -395,33 +394,27 @@ def sent_history(
     hamlet_id: int | None,
     before_id: int | None,
 ) -> list[dict[str, Any]]:
-    """Messages created in [since, until), newest first, each with its parts' delivery; a hamlet head's
-    only to the people of their hamlet."""
-    where = ["o.created_at>=?", "o.created_at<?"]
-    args: list[Any] = [since, until]
-    if status:
-        where.append("o.status=?")
-        args.append(status)
-    if source:
-        where.append("o.source=?")
-        args.append(source)
-    if hamlet_id is not None:
-        where.append("c.hamlet_id=?")
-        args.append(hamlet_id)
-    if before_id is not None:
-        where.append("o.id<?")
-        args.append(before_id)
-    rows = list(
-        db.query(
-            "select o.id, o.recipient, c.name, o.body, o.segments, o.status, o.last_error, o.source, o.created_at,"
-            " o.sent_at, o.delivered_at,"
-            " (select count(*) from outbox_parts p where p.message_id=o.id and p.status='delivered') as delivered_parts"
-            " from outbox o left join contacts c on c.number = o.recipient"
-            f" where {' and '.join(where)} order by o.id desc limit ?",
-            [*args, HISTORY_PAGE],
-        )
+    """Messages created in [since, until), newest first, each with its parts' delivery and the name
+    of the contact it went to; a hamlet head's only to the people of their hamlet."""
+    recipients = _numbers_of(db, hamlet_id) if hamlet_id is not None else None
+    rows = sms.history(
+        db, since, until, status=status, source=source, recipients=recipients, before_id=before_id,
+        limit=HISTORY_PAGE,
+    )  # fmt: skip
+    names = _names_of(db, {r["recipient"] for r in rows})
+    return [r | {"name": names.get(r["recipient"])} for r in rows]
+
+
+def _numbers_of(db: sqlite_utils.Database, hamlet_id: int) -> list[str]:
+    return [r[0] for r in db.execute("select number from contacts where hamlet_id=?", [hamlet_id])]
+
+
+def _names_of(db: sqlite_utils.Database, numbers: set[str]) -> dict[str, str]:
+    rows = db.execute(
+        "select number, name from contacts where number in (select value from json_each(?))",
+        [json.dumps(sorted(numbers))],
     )
-    return rows
+    return dict(rows.fetchall())
 
 
 def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> dict[str, int]:
@@ -430,17 +423,12 @@ def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> 
     def one(sql: str, *args: Any) -> int:
         return int(db.execute(sql, args).fetchone()[0])
 
+    numbers = _numbers_of(db, hamlet_id)
     return {
-        "contacts": one("select count(*) from contacts where hamlet_id=?", hamlet_id),
-        "subscribers": one("select count(*) from subscriptions where hamlet_id=?", hamlet_id),
-        "sent_today": one(
-            "select count(*) from outbox o join contacts c on c.number = o.recipient"
-            " where c.hamlet_id=? and o.created_at>=?", hamlet_id, since,
-        ),
-        "failed_today": one(
-            "select count(*) from outbox o join contacts c on c.number = o.recipient"
-            " where c.hamlet_id=? and o.created_at>=? and o.status='failed'", hamlet_id, since,
-        ),
+        "contacts": len(numbers),
+        "subscribers": one("select count(*) from v_subscriptions where hamlet_id=?", hamlet_id),
+        "sent_today": sms.count_to(db, numbers, since),
+        "failed_today": sms.count_to(db, numbers, since, "failed"),
         "alerts_waiting": one(
             "select count(distinct r.alert_id) from alert_recipients r join alerts a on a.id = r.alert_id"
             " join contacts c on c.number = r.number where c.hamlet_id=? and a.status='open'"
@@ -451,13 +439,16 @@ def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> 
 
 def hamlets_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Each hamlet with whom it reaches: its contacts, its heads, its subscribers."""
-    return list(
-        db.query(
-            "select h.id, h.name,"
-            " (select count(*) from contacts c where c.hamlet_id = h.id) as contacts,"
-            " (select count(*) from contacts c where c.hamlet_id = h.id"
-            "  and ',' || c.roles || ',' like '%,hamlet_head,%') as heads,"
-            " (select count(*) from subscriptions s where s.hamlet_id = h.id) as subscribers"
-            " from hamlets h order by h.name"
+    people = {
+        hid: (contacts, heads)
+        for hid, contacts, heads in db.execute(
+            "select hamlet_id, count(*), sum(',' || roles || ',' like '%,hamlet_head,%') from contacts"
+            " group by hamlet_id"
         )
-    )
+    }
+    subscribers = dict(db.execute("select hamlet_id, count(*) from v_subscriptions group by hamlet_id").fetchall())
+    return [
+        {"id": h.id, "name": h.name, "contacts": people.get(h.id, (0, 0))[0], "heads": people.get(h.id, (0, 0))[1],
+         "subscribers": subscribers.get(h.id, 0)}
+        for h in commune.hamlets(db)
+    ]  # fmt: skip
