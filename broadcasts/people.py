@@ -20,6 +20,7 @@ from gateway.sms.encoding import Prepared
 
 DAY = 86400.0
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
+ROLE_NAMES = {"resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ"}
 ROLE_WORDS = {
     "dan": "resident",
     "nguoi dan": "resident",
@@ -218,11 +219,13 @@ def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[
     return out
 
 
-def delete_contact(db: sqlite_utils.Database, contact_id: int) -> None:
+def delete_contact(db: sqlite_utils.Database, contact_id: int) -> dict[str, Any]:
+    """Deleted, with its groups' memberships; the contact as it was."""
     with transaction(db):
+        contact = contact_by_id(db, contact_id)
         db.execute("delete from group_members where contact_id=?", [contact_id])
-        if db.execute("delete from contacts where id=?", [contact_id]).rowcount == 0:
-            raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
+        db.execute("delete from contacts where id=?", [contact_id])
+    return contact
 
 
 def save_group(db: sqlite_utils.Database, raw: dict[str, Any]) -> dict[str, Any]:
