@@ -200,7 +200,7 @@ def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
     return rows[0]
 
 
-def hamlet_names(db: sqlite_utils.Database) -> dict[int, str]:
+def hamlets_by_id(db: sqlite_utils.Database) -> dict[int, str]:
     """The commune's hamlets by id (the commune's table, read through its own function)."""
     return {h.id: h.name for h in commune.hamlets(db)}
 
@@ -211,7 +211,7 @@ def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[
     if number:
         sql += " where number = ?"
         args.append(number)
-    names = hamlet_names(db)
+    names = hamlets_by_id(db)
     out = []
     for r in db.query(sql + " order by name", args):
         out.append({"id": r["id"], "name": r["name"], "number": r["number"], "hamlet": names.get(r["hamlet_id"]),
@@ -303,7 +303,7 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
     people: dict[str, Person] = {}
     hamlet_ids = [hamlet_id(db, h) for h in target.get("hamlets", [])]
     roles = set(target.get("roles", []))
-    names = hamlet_names(db)
+    names = hamlets_by_id(db)
     base = "select c.number, c.name, c.hamlet_id, c.roles from contacts c"
     if hamlet_ids or roles:
         for number, name, hid, contact_roles in db.execute(base):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from broadcasts.config import BroadcastsConfig
-from broadcasts.people import Person, check_target, hamlet_names, resolve, valid_number
+from broadcasts.people import Person, check_target, hamlets_by_id, resolve, valid_number
 from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
@@ -405,7 +405,7 @@ class Queries:
         )
         # the messages' statuses are the SMS package's, the hamlets' names the commune's
         status = sms.statuses(db, [m for r in rows for m in (r["message_id"], r["resend_message_id"])])
-        hamlets = hamlet_names(db)
+        hamlets = hamlets_by_id(db)
         people = []
         for r in rows:
             statuses = {status.get(r["message_id"]), status.get(r["resend_message_id"])}
