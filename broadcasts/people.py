@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.core import commune, phone
+from gateway.core import phone
 from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
@@ -200,22 +200,19 @@ def contact_by_number(db: sqlite_utils.Database, number: str) -> dict[str, Any]:
     return rows[0]
 
 
-def hamlets_by_id(db: sqlite_utils.Database) -> dict[int, str]:
-    """The commune's hamlets by id (the commune's table, read through its own function)."""
-    return {h.id: h.name for h in commune.hamlets(db)}
-
-
 def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[dict[str, Any]]:
-    sql = "select id, name, number, hamlet_id, roles from contacts"
+    sql = (
+        "select c.id, c.name, c.number, h.name as hamlet, c.roles from contacts c"
+        " left join hamlets h on h.id = c.hamlet_id"
+    )
     args: list[Any] = []
     if number:
-        sql += " where number = ?"
+        sql += " where c.number = ?"
         args.append(number)
-    names = hamlets_by_id(db)
     out = []
-    for r in db.query(sql + " order by name", args):
-        out.append({"id": r["id"], "name": r["name"], "number": r["number"], "hamlet": names.get(r["hamlet_id"]),
-                    "roles": [x for x in r["roles"].split(",") if x]})  # fmt: skip
+    for r in db.query(sql + " order by c.name", args):
+        r["roles"] = [x for x in r["roles"].split(",") if x]
+        out.append(r)
     return out
 
 
@@ -303,22 +300,25 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
     people: dict[str, Person] = {}
     hamlet_ids = [hamlet_id(db, h) for h in target.get("hamlets", [])]
     roles = set(target.get("roles", []))
-    names = hamlets_by_id(db)
-    base = "select c.number, c.name, c.hamlet_id, c.roles from contacts c"
+    base = (
+        "select c.number, c.name, coalesce(h.name, ''), c.roles, c.hamlet_id from contacts c"
+        " left join hamlets h on h.id = c.hamlet_id"
+    )
     if hamlet_ids or roles:
-        for number, name, hid, contact_roles in db.execute(base):
+        for number, name, hamlet, contact_roles, hid in db.execute(base):
             if hamlet_ids and hid not in hamlet_ids:
                 continue
             if roles and not roles & set(contact_roles.split(",")):
                 continue
-            people.setdefault(number, Person(number, name, names.get(hid, "")))
+            people.setdefault(number, Person(number, name, hamlet))
     if target.get("subscribers") and hamlet_ids:
         marks = ",".join("?" * len(hamlet_ids))
-        for number, hid in db.execute(
-            f"select number, hamlet_id from v_subscriptions where hamlet_id in ({marks}) order by hamlet_id, number",
+        for number, hamlet in db.execute(
+            f"select s.number, h.name from v_subscriptions s join hamlets h on h.id = s.hamlet_id"
+            f" where s.hamlet_id in ({marks})",
             hamlet_ids,
         ):
-            people.setdefault(number, Person(number, "", names.get(hid, "")))
+            people.setdefault(number, Person(number, "", hamlet))
     for g in target.get("groups", []):
         group = db.execute("select id, kind, target from groups where name=?", [g]).fetchone()
         if group is None:
@@ -327,10 +327,10 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
             for p in resolve(db, json.loads(group[2])):
                 people.setdefault(p.number, p)
         else:
-            for number, name, hid, _ in db.execute(
+            for number, name, hamlet, _, _ in db.execute(
                 base + " join group_members m on m.contact_id = c.id where m.group_id=?", [group[0]]
             ):
-                people.setdefault(number, Person(number, name, names.get(hid, "")))
+                people.setdefault(number, Person(number, name, hamlet))
     for raw in target.get("numbers", []):
         number, _ = valid_number(raw)
         if number not in people:
@@ -442,16 +442,13 @@ def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> 
 
 def hamlets_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Each hamlet with whom it reaches: its contacts, its heads, its subscribers."""
-    people = {
-        hid: (contacts, heads)
-        for hid, contacts, heads in db.execute(
-            "select hamlet_id, count(*), sum(',' || roles || ',' like '%,hamlet_head,%') from contacts"
-            " group by hamlet_id"
+    return list(
+        db.query(
+            "select h.id, h.name,"
+            " (select count(*) from contacts c where c.hamlet_id = h.id) as contacts,"
+            " (select count(*) from contacts c where c.hamlet_id = h.id"
+            "  and ',' || c.roles || ',' like '%,hamlet_head,%') as heads,"
+            " (select count(*) from v_subscriptions s where s.hamlet_id = h.id) as subscribers"
+            " from hamlets h order by h.name"
         )
-    }
-    subscribers = dict(db.execute("select hamlet_id, count(*) from v_subscriptions group by hamlet_id").fetchall())
-    return [
-        {"id": h.id, "name": h.name, "contacts": people.get(h.id, (0, 0))[0], "heads": people.get(h.id, (0, 0))[1],
-         "subscribers": subscribers.get(h.id, 0)}
-        for h in commune.hamlets(db)
-    ]  # fmt: skip
+    )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from broadcasts.config import BroadcastsConfig
-from broadcasts.people import Person, check_target, hamlets_by_id, resolve, valid_number
+from broadcasts.people import Person, check_target, resolve, valid_number
 from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
@@ -396,24 +396,24 @@ class Queries:
         if not rows:
             raise NotFound(f"Không có cảnh báo số {alert_id}", id=alert_id)
         alert = rows[0]
-        rows = list(
+        recipients = list(
             db.query(
-                "select r.*, c.hamlet_id from alert_recipients r left join contacts c on c.number = r.number"
+                "select r.*, h.name as hamlet from alert_recipients r"
+                " left join contacts c on c.number = r.number left join hamlets h on h.id = c.hamlet_id"
                 " where r.alert_id=? order by r.name, r.number",
                 [alert_id],
             )
         )
-        # the messages' statuses are the SMS package's, the hamlets' names the commune's
-        status = sms.statuses(db, [m for r in rows for m in (r["message_id"], r["resend_message_id"])])
-        hamlets = hamlets_by_id(db)
+        # the messages' statuses are the SMS package's to tell
+        status = sms.statuses(db, [m for r in recipients for m in (r["message_id"], r["resend_message_id"])])
         people = []
-        for r in rows:
+        for r in recipients:
             statuses = {status.get(r["message_id"]), status.get(r["resend_message_id"])}
             people.append(
                 {
                     "name": r["name"],
                     "number": r["number"],
-                    "hamlet": hamlets.get(r["hamlet_id"]),
+                    "hamlet": r["hamlet"],
                     "sent": bool(statuses & {"sent", "delivered"}),
                     "delivered": "delivered" in statuses,
                     "confirmed_at": r["confirmed_at"],

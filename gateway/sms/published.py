@@ -1,5 +1,4 @@
-"""What other packages may read of the SMS tables: store functions over the outbox, so that no other
-package's SQL names the outbox or its parts (the tables stay the SMS package's to change)."""
+"""What the SMS tables tell other packages, asked through these functions, never by their own SQL."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-# the writes others make in their own transaction (a reminder's run, an alert and its messages)
+# the writes others make inside their own transaction (a reminder's run, an alert and its messages)
 from gateway.sms.outbox import PRIORITIES, STATUSES, enqueue, enqueue_many
 
 __all__ = [
@@ -20,9 +19,20 @@ __all__ = [
     "enqueue_many",
     "history",
     "messages_per_recipient",
+    "messages_to",
     "segments_from",
     "statuses",
 ]
+
+
+def messages_to(db: sqlite_utils.Database, number: str, source_like: str, since: float) -> int:
+    """Messages queued for `number` since `since` whose source matches the LIKE pattern (auto:menu…)."""
+    return int(
+        db.execute(
+            "select count(*) from outbox where recipient=? and source like ? and created_at>=?",
+            [number, source_like, since],
+        ).fetchone()[0]
+    )
 
 
 def messages_per_recipient(db: sqlite_utils.Database, since: float, min_priority: int) -> dict[str, int]:
