@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,10 @@ import sqlite_utils
 from audio.player import Station
 from audio.render import Renderer
 from gateway.core.clock import Clock
-from gateway.core.commune import hamlet_id
-from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.commune import hamlet_id, hamlets
+from gateway.core.errors import Forbidden, InvalidRequest, NotFound
 from gateway.core.notify import Notifier
+from gateway.core.principal import User
 from gateway.core.priority import AUDIO
 from gateway.core.store import Store, transaction
 from schedules.recurrence import Rule, RuleError, parse_rule
@@ -317,9 +319,22 @@ class Announcer:
                 " where result='playing'"
             ).rowcount
 
+    def _overview(
+        self, db: sqlite_utils.Database, now: float, limit: int, day: tuple[float, float] | None
+    ) -> dict[str, Any]:
+        return {
+            "items": self.all(db),
+            "log": self.log(db, limit, day),
+            "week": self.week(db, now),
+            "hamlets": [h.name for h in hamlets(db)],
+        }
+
     # ---- what the views and the scheduler call ----
 
-    async def create(self, raw: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, raw: dict[str, Any], by: User | None = None) -> dict[str, Any]:
+        """A draft, rendered; `by` a hamlet head, only for their own hamlet."""
+        if by is not None and by.is_head and raw.get("zones") != [by.hamlet]:
+            raise Forbidden(f"Trưởng thôn chỉ được thông báo cho thôn {by.hamlet}", field="zones")
         now = self.clock()
         row = await self.store.call(self._validate, raw, now)
         recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
@@ -337,8 +352,31 @@ class Announcer:
         await self.store.call(self.update_draft, announcement_id, row)
         return await self.store.call(self.get, announcement_id)
 
-    async def week_plays(self) -> list[dict[str, Any]]:
-        return await self.store.call(self.week, self.clock())
+    async def announcement(self, announcement_id: int) -> dict[str, Any]:
+        return await self.store.call(self.get, announcement_id)
+
+    async def draft(self, announcement_id: int) -> dict[str, Any]:
+        """An announcement to edit: refused unless it is still a draft."""
+        item = await self.store.call(self.get, announcement_id)
+        if item["status"] != "draft":
+            raise InvalidRequest("Chỉ sửa được bản nháp", field="status")
+        return item
+
+    async def overview(self, log_day: date | None = None, log_limit: int = 50) -> dict[str, Any]:
+        """The announcements page in one read: every announcement with its plan, the plays of a day
+        (else the newest), the plays of the week ahead and the hamlets to choose from."""
+        found = await self.store.call(self._overview, self.clock(), log_limit, self._bounds(log_day))
+        for item in found["items"]:
+            item["plan"] = self.describe(item)
+        return found
+
+    async def store_clip(self, data: bytes) -> str:
+        """An uploaded recording kept for announcements to play; its hash is what `clip` names."""
+        return await self.renderer.store_clip(data)
+
+    async def preview(self, key: str, fmt: str = "mp3") -> Path:
+        """A render as the browser plays it."""
+        return await self.renderer.preview(key, fmt)
 
     def describe(self, item: dict[str, Any]) -> str:
         text = describe(item["when"], item["starts_on"], item["ends_on"], item["zones"], self.tz)
@@ -355,8 +393,9 @@ class Announcer:
         self.scheduler.wake()
         return result
 
-    async def announcements(self) -> list[dict[str, Any]]:
-        return await self.store.call(self.all)
+    async def planned(self) -> list[dict[str, Any]]:
+        """Every announcement with its plan in words."""
+        return [item | {"plan": self.describe(item)} for item in await self.store.call(self.all)]
 
     async def cancel_announcement(self, announcement_id: int) -> None:
         await self.store.call(self.cancel, announcement_id)
@@ -376,10 +415,13 @@ class Announcer:
         return [r | {"zones": json.loads(r["zones"] or "[]")} for r in rows]
 
     async def broadcast_log(self, limit: int, day: date | None = None) -> list[dict[str, Any]]:
+        return await self.store.call(self.log, limit, self._bounds(day))
+
+    def _bounds(self, day: date | None) -> tuple[float, float] | None:
         if day is None:
-            return await self.store.call(self.log, limit)
+            return None
         start = datetime.combine(day, datetime.min.time(), self.tz).timestamp()
-        return await self.store.call(self.log, limit, (start, start + 86400))
+        return start, start + 86400
 
     async def recover(self) -> None:
         """At start (the relay already switched off): plays a power cut left 'playing' are logged

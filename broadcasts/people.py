@@ -15,11 +15,12 @@ from gateway.core.commune import fold_name, hamlet_id
 from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.principal import User
 from gateway.core.store import transaction
-from gateway.sms import queue as outbox_db
+from gateway.sms import published as sms
 from gateway.sms.encoding import Prepared
 
 DAY = 86400.0
 ROLES = ("resident", "hamlet_head", "health_worker", "official")
+ROLE_NAMES = {"resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ"}
 ROLE_WORDS = {
     "dan": "resident",
     "nguoi dan": "resident",
@@ -215,11 +216,13 @@ def list_contacts(db: sqlite_utils.Database, number: str | None = None) -> list[
     return out
 
 
-def delete_contact(db: sqlite_utils.Database, contact_id: int) -> None:
+def delete_contact(db: sqlite_utils.Database, contact_id: int) -> dict[str, Any]:
+    """Deleted, with its groups' memberships; the contact as it was."""
     with transaction(db):
+        contact = contact_by_id(db, contact_id)
         db.execute("delete from group_members where contact_id=?", [contact_id])
-        if db.execute("delete from contacts where id=?", [contact_id]).rowcount == 0:
-            raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
+        db.execute("delete from contacts where id=?", [contact_id])
+    return contact
 
 
 def save_group(db: sqlite_utils.Database, raw: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +291,8 @@ def check_target(db: sqlite_utils.Database, raw: Any) -> dict[str, Any]:
 
 
 def opted_out(db: sqlite_utils.Database) -> set[str]:
-    return {r[0] for r in db.execute("select number from opt_outs")}
+    """Everyone who sent HUY (the residents' view of their opt-outs)."""
+    return {r[0] for r in db.execute("select number from v_opt_outs")}
 
 
 def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bool = False) -> list[Person]:
@@ -310,7 +314,7 @@ def resolve(db: sqlite_utils.Database, target: dict[str, Any], *, keep_opted: bo
     if target.get("subscribers") and hamlet_ids:
         marks = ",".join("?" * len(hamlet_ids))
         for number, hamlet in db.execute(
-            f"select s.number, h.name from subscriptions s join hamlets h on h.id = s.hamlet_id"
+            f"select s.number, h.name from v_subscriptions s join hamlets h on h.id = s.hamlet_id"
             f" where s.hamlet_id in ({marks})",
             hamlet_ids,
         ):
@@ -351,16 +355,14 @@ def send_typed(
         skipped = [n for n in recipients if n in opted]
         source = f"api:{user.username}"
         if daily_segments and keep:
-            used = db.execute(
-                "select coalesce(sum(segments), 0) from outbox where source=? and created_at>=?", [source, now - DAY]
-            ).fetchone()[0]
+            used = sms.segments_from(db, source, now - DAY)
             wanted = prepared.segments * len(keep)
             if used + wanted > daily_segments:
                 raise LimitReached(
                     f"Vượt hạn mức {daily_segments} tin một ngày của tài khoản: đã gửi {used}, lần này {wanted}",
                     field="to", used=used, wanted=wanted, limit=daily_segments,
                 )  # fmt: skip
-        ids = outbox_db.enqueue(db, keep, prepared, outbox_db.PRIORITIES[priority], source, now) if keep else []
+        ids = sms.enqueue(db, keep, prepared, sms.PRIORITIES[priority], source, now) if keep else []
     return ids, skipped
 
 
@@ -395,33 +397,27 @@ def sent_history(
     hamlet_id: int | None,
     before_id: int | None,
 ) -> list[dict[str, Any]]:
-    """Messages created in [since, until), newest first, each with its parts' delivery; a hamlet head's
-    only to the people of their hamlet."""
-    where = ["o.created_at>=?", "o.created_at<?"]
-    args: list[Any] = [since, until]
-    if status:
-        where.append("o.status=?")
-        args.append(status)
-    if source:
-        where.append("o.source=?")
-        args.append(source)
-    if hamlet_id is not None:
-        where.append("c.hamlet_id=?")
-        args.append(hamlet_id)
-    if before_id is not None:
-        where.append("o.id<?")
-        args.append(before_id)
-    rows = list(
-        db.query(
-            "select o.id, o.recipient, c.name, o.body, o.segments, o.status, o.last_error, o.source, o.created_at,"
-            " o.sent_at, o.delivered_at,"
-            " (select count(*) from outbox_parts p where p.message_id=o.id and p.status='delivered') as delivered_parts"
-            " from outbox o left join contacts c on c.number = o.recipient"
-            f" where {' and '.join(where)} order by o.id desc limit ?",
-            [*args, HISTORY_PAGE],
-        )
+    """Messages created in [since, until), newest first, each with its parts' delivery and the name
+    of the contact it went to; a hamlet head's only to the people of their hamlet."""
+    recipients = _numbers_of(db, hamlet_id) if hamlet_id is not None else None
+    rows = sms.history(
+        db, since, until, status=status, source=source, recipients=recipients, before_id=before_id,
+        limit=HISTORY_PAGE,
+    )  # fmt: skip
+    names = _names_of(db, {r["recipient"] for r in rows})
+    return [r | {"name": names.get(r["recipient"])} for r in rows]
+
+
+def _numbers_of(db: sqlite_utils.Database, hamlet_id: int) -> list[str]:
+    return [r[0] for r in db.execute("select number from contacts where hamlet_id=?", [hamlet_id])]
+
+
+def _names_of(db: sqlite_utils.Database, numbers: set[str]) -> dict[str, str]:
+    rows = db.execute(
+        "select number, name from contacts where number in (select value from json_each(?))",
+        [json.dumps(sorted(numbers))],
     )
-    return rows
+    return dict(rows.fetchall())
 
 
 def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> dict[str, int]:
@@ -430,17 +426,12 @@ def hamlet_overview(db: sqlite_utils.Database, hamlet_id: int, since: float) -> 
     def one(sql: str, *args: Any) -> int:
         return int(db.execute(sql, args).fetchone()[0])
 
+    numbers = _numbers_of(db, hamlet_id)
     return {
-        "contacts": one("select count(*) from contacts where hamlet_id=?", hamlet_id),
-        "subscribers": one("select count(*) from subscriptions where hamlet_id=?", hamlet_id),
-        "sent_today": one(
-            "select count(*) from outbox o join contacts c on c.number = o.recipient"
-            " where c.hamlet_id=? and o.created_at>=?", hamlet_id, since,
-        ),
-        "failed_today": one(
-            "select count(*) from outbox o join contacts c on c.number = o.recipient"
-            " where c.hamlet_id=? and o.created_at>=? and o.status='failed'", hamlet_id, since,
-        ),
+        "contacts": len(numbers),
+        "subscribers": one("select count(*) from v_subscriptions where hamlet_id=?", hamlet_id),
+        "sent_today": sms.count_to(db, numbers, since),
+        "failed_today": sms.count_to(db, numbers, since, "failed"),
         "alerts_waiting": one(
             "select count(distinct r.alert_id) from alert_recipients r join alerts a on a.id = r.alert_id"
             " join contacts c on c.number = r.number where c.hamlet_id=? and a.status='open'"
@@ -457,7 +448,7 @@ def hamlets_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             " (select count(*) from contacts c where c.hamlet_id = h.id) as contacts,"
             " (select count(*) from contacts c where c.hamlet_id = h.id"
             "  and ',' || c.roles || ',' like '%,hamlet_head,%') as heads,"
-            " (select count(*) from subscriptions s where s.hamlet_id = h.id) as subscribers"
+            " (select count(*) from v_subscriptions s where s.hamlet_id = h.id) as subscribers"
             " from hamlets h order by h.name"
         )
     )

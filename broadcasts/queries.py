@@ -17,8 +17,9 @@ from broadcasts.people import Person, check_target, resolve, valid_number
 from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
+from gateway.sms import published as sms
 from gateway.sms.encoding import Policy, Prepared, prepare
-from gateway.sms.queue import PRIORITIES, enqueue_many
+from gateway.sms.published import PRIORITIES, enqueue_many
 from schedules.recurrence import QuietHours, Rule, RuleError, parse_rule
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,7 @@ class Queries:
         return out
 
     def _routine_counts(self, db: sqlite_utils.Database, now: float) -> dict[str, int]:
-        rows = db.execute(
-            "select recipient, count(*) from outbox where priority>=? and created_at>=? group by recipient",
-            [ROUTINE, now - DAY],
-        )
-        return dict(rows.fetchall())
+        return sms.messages_per_recipient(db, now - DAY, ROUTINE)
 
     def preview(self, db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> dict[str, Any]:
         template, target, rule = self._parse(db, raw, now)
@@ -399,16 +396,19 @@ class Queries:
         if not rows:
             raise NotFound(f"Không có cảnh báo số {alert_id}", id=alert_id)
         alert = rows[0]
+        recipients = list(
+            db.query(
+                "select r.*, h.name as hamlet from alert_recipients r"
+                " left join contacts c on c.number = r.number left join hamlets h on h.id = c.hamlet_id"
+                " where r.alert_id=? order by r.name, r.number",
+                [alert_id],
+            )
+        )
+        # the messages' statuses are the SMS package's to tell
+        status = sms.statuses(db, [m for r in recipients for m in (r["message_id"], r["resend_message_id"])])
         people = []
-        for r in db.query(
-            "select r.*, o.status as message_status, o2.status as resend_status, h.name as hamlet"
-            " from alert_recipients r"
-            " left join outbox o on o.id = r.message_id left join outbox o2 on o2.id = r.resend_message_id"
-            " left join contacts c on c.number = r.number left join hamlets h on h.id = c.hamlet_id"
-            " where r.alert_id=? order by r.name, r.number",
-            [alert_id],
-        ):
-            statuses = {r["message_status"], r["resend_status"]}
+        for r in recipients:
+            statuses = {status.get(r["message_id"]), status.get(r["resend_message_id"])}
             people.append(
                 {
                     "name": r["name"],

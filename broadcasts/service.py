@@ -12,14 +12,16 @@ from broadcasts import people
 from broadcasts.announcements import Announcer
 from broadcasts.config import BroadcastsConfig
 from broadcasts.queries import Queries
-from gateway.core import commune
+from gateway.core import commune, phone
 from gateway.core.clock import Clock
 from gateway.core.errors import Forbidden, InvalidRequest
 from gateway.core.notify import Notifier
 from gateway.core.principal import User
 from gateway.core.store import Store
-from gateway.sms.encoding import Policy, Prepared, prepare
+from gateway.core.text import fold
+from gateway.sms.encoding import POLICIES, Policy, Prepared, prepare
 from gateway.sms.outbox import Outbox
+from gateway.sms.published import PRIORITIES
 from gateway.sms.router import Inbound
 from schedules.scheduler import Job, Scheduler
 
@@ -108,6 +110,36 @@ class Broadcasts:
         )
         self.outbox.wake()
         return ids, skipped
+
+    async def send_text(self, user: User, raw: dict[str, Any]) -> dict[str, Any]:
+        """The API's message: {"to": number or numbers, "text", "priority" (reminder), "encoding" (the
+        configured policy)} queued; what was queued, skipped, and how it was encoded."""
+        to = raw.get("to")
+        if isinstance(to, str):
+            to = [to]
+        if not isinstance(to, list) or not to or not all(isinstance(x, str) for x in to):
+            raise InvalidRequest("Cần ít nhất một số nhận trong 'to' (to: list of numbers)", field="to")
+        text = raw.get("text")
+        if not isinstance(text, str):
+            raise InvalidRequest("Thiếu nội dung 'text' (text missing)", field="text")
+        priority = raw.get("priority", "reminder")
+        if priority not in PRIORITIES:
+            raise InvalidRequest(f"priority phải là một trong {', '.join(PRIORITIES)}", field="priority")
+        policy = raw.get("encoding", self.q.policy)
+        if policy not in POLICIES:
+            raise InvalidRequest(f"encoding phải là một trong {', '.join(POLICIES)}", field="encoding")
+        recipients = list(dict.fromkeys(phone.normalise(n) for n in to))
+        prepared = prepare(text, policy)
+        ids, skipped = await self.send_to_numbers(user, recipients, prepared, priority)
+        return {
+            "ids": ids,
+            "to": [n for n in recipients if n not in skipped],
+            "skipped": [{"to": n, "reason": "Người này đã nhắn HUY (opted out)"} for n in skipped],
+            "segments": prepared.segments,
+            "encoding": prepared.encoding,
+            "body": prepared.body,
+            "folded": prepared.folded,
+        }
 
     async def check_target(self, user: User, target: Any, *, numbers: bool = False) -> None:
         """Refused unless this user may send to this target: a hamlet head only to their own hamlet,
@@ -218,8 +250,35 @@ class Broadcasts:
     async def contact(self, contact_id: int) -> dict[str, Any]:
         return await self.store.call(people.contact_by_id, contact_id)
 
-    async def delete_contact(self, contact_id: int) -> None:
-        await self.store.call(people.delete_contact, contact_id)
+    async def search_contacts(
+        self, user: User, q: str = "", hamlet: str = "", role: str = ""
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The contacts this user sees whose name (diacritics aside) or number has `q`, of `hamlet`
+        and with `role` (each when given), and how many the user sees in all."""
+        everyone = await self.contacts(user)
+        folded_q = fold(q).lower()
+        found = [
+            c for c in everyone
+            if (not q or folded_q in fold(c["name"]).lower() or q.replace(" ", "") in c["number"]
+                or (q.startswith("0") and q[1:].replace(" ", "") in c["number"]))
+            and (not hamlet or c["hamlet"] == hamlet) and (not role or role in c["roles"])
+        ]  # fmt: skip
+        return found, len(everyone)
+
+    async def delete_contact(self, contact_id: int) -> dict[str, Any]:
+        """Deleted; the contact as it was."""
+        return await self.store.call(people.delete_contact, contact_id)
+
+    async def sent_history(
+        self, user: User, since: float, until: float, status: str | None = None, batch: str | None = None,
+        before: int | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """The messages of [since, until), a page of them, newest first; a hamlet head's only to their hamlet."""
+        hamlet = user.hamlet_id if user.is_head else None
+        return await self.store.call(people.sent_history, since, until, status, batch, hamlet, before)
+
+    async def hamlet_overview(self, hamlet_id: int, since: float) -> dict[str, int]:
+        return await self.store.call(people.hamlet_overview, hamlet_id, since)
 
     async def import_contacts(self, data: bytes) -> people.ImportReport:
         return await self.store.call(people.import_csv, data, self.clock())

@@ -112,17 +112,18 @@ SQL = re.compile(r"\b(?:from|join|into|update|table|exists)\s+\"?([a-z_][a-z0-9_
 
 
 def table_owners() -> dict[str, str]:
-    """Which package made each table: the migrations of each package applied in turn to a new database."""
+    """Which package made each table: the migrations of each package applied in turn to a new database.
+    Views are what an owner publishes for others to read: no package owns them."""
     from gateway.app import PACKAGES as SET_UP
 
     db = sqlite_utils.Database(memory=True)
     owners: dict[str, str] = {}
     for package in SET_UP:
-        before = set(db.table_names()) | set(db.view_names())
+        before = set(db.table_names())
         for migrations in getattr(package, "MIGRATIONS", []):
             for _, migrate in migrations:
                 migrate(db)
-        made = set(db.table_names()) | set(db.view_names())
+        made = set(db.table_names())
         owners |= dict.fromkeys(made - before, package.__name__.removesuffix(".setup"))
     moved: dict[str, str] = STATED["tables"]["owners"]
     return owners | moved

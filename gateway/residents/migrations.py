@@ -66,4 +66,15 @@ def _m009_examples(db: sqlite_utils.Database) -> None:
     db.table("questions").add_column("procedure", str)
 
 
-MIGRATIONS = [("002_residents", _m002_residents), ("009_examples", _m009_examples)]
+def _m015_published(db: sqlite_utils.Database) -> None:
+    # what other packages may read of who asked for news and who said HUY (broadcasts' recipients),
+    # so that their SQL never names these tables, which stay the residents' to change
+    db.create_view("v_subscriptions", "select number, hamlet_id, created_at from subscriptions")
+    db.create_view("v_opt_outs", "select number, created_at from opt_outs")
+
+
+MIGRATIONS = [
+    ("002_residents", _m002_residents),
+    ("009_examples", _m009_examples),
+    ("015_residents_published", _m015_published),
+]

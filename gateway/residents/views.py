@@ -13,7 +13,7 @@ from gateway.residents import kb
 from gateway.residents.keys import RESIDENTS
 from gateway.sms.encoding import prepare
 from gateway.web import pages
-from gateway.web.http import authorise, int_param, iso, json_response, read_json
+from gateway.web.http import authorise_official, int_param, iso, json_response, read_json
 
 routes = web.RouteTableDef()
 
@@ -24,14 +24,14 @@ def setup(app: web.Application) -> None:
 
 @routes.get("/api/v1/procedures")
 async def list_procedures(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     procedures = await request.app[RESIDENTS].all_procedures()
     return json_response({"procedures": [p.as_json() for p in procedures]})
 
 
 @routes.put("/api/v1/procedures/{key}")
 async def put_procedure(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     procedure = kb.parse(await read_json(request), key=request.match_info["key"])
     await request.app[RESIDENTS].save_procedure(procedure)
     return json_response(procedure.as_json())
@@ -39,7 +39,7 @@ async def put_procedure(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/questions")
 async def list_questions(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     status = request.query.get("status")
     if status not in (None, "open", "answered"):
         raise InvalidRequest("status phải là open hoặc answered", field="status")
@@ -67,7 +67,7 @@ async def list_questions(request: web.Request) -> web.Response:
 @routes.post("/api/v1/questions/{id}/answer")
 async def answer_question(request: web.Request) -> web.Response:
     """{"text": "..."} answers in words; {"procedure": "KS"} with that procedure's answer, and teaches the matcher."""
-    user = await authorise(request, "admin", "official")
+    user = await authorise_official(request)
     body = await read_json(request)
     question_id = int_param(request.match_info["id"], "id")
     procedure = body.get("procedure")
@@ -85,7 +85,7 @@ async def answer_question(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/questions/{id}/not-a-procedure")
 async def not_a_procedure(request: web.Request) -> web.Response:
-    user = await authorise(request, "admin", "official")
+    user = await authorise_official(request)
     question_id = int_param(request.match_info["id"], "id")
     await request.app[RESIDENTS].not_a_procedure(question_id, user.username)
     return json_response({"question": question_id, "procedure": None})
@@ -93,7 +93,7 @@ async def not_a_procedure(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/examples")
 async def list_examples(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     rows = await request.app[RESIDENTS].examples()
     return json_response(
         {
@@ -108,20 +108,20 @@ async def list_examples(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/examples/{id}")
 async def delete_example(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     await request.app[RESIDENTS].remove_example(int_param(request.match_info["id"], "id"))
     return web.Response(status=204)
 
 
 @routes.get("/api/v1/not-questions")
 async def get_not_questions(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     return json_response({"items": list(await request.app[RESIDENTS].not_questions())})
 
 
 @routes.put("/api/v1/not-questions")
 async def put_not_questions(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     items = kb.parse_not_questions((await read_json(request)).get("items"))
     await request.app[RESIDENTS].save_not_questions(items)
     return json_response({"items": list(items)})
@@ -129,7 +129,7 @@ async def put_not_questions(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/hamlets")
 async def list_hamlets(request: web.Request) -> web.Response:
-    await authorise(request, "admin", "official")
+    await authorise_official(request)
     return json_response({"hamlets": await request.app[RESIDENTS].hamlets_with_subscribers()})
 
 
@@ -139,7 +139,7 @@ async def list_hamlets(request: web.Request) -> web.Response:
 @routes.get("/questions")
 @aiohttp_jinja2.template("questions.html")
 async def questions_page(request: web.Request) -> dict[str, Any]:
-    await pages.user(request, "admin", "official")
+    await pages.official(request)
     residents = request.app[RESIDENTS]
     open_ = await residents.questions("open", 200)
     answered = await residents.questions("answered", 50)
@@ -154,65 +154,60 @@ async def questions_page(request: web.Request) -> dict[str, Any]:
 
 @routes.post("/questions/{id:\\d{1,9}}/answer")
 async def answer(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     form = await pages.form(request)
     text = str(form.get("text", "")).strip()
     question_id = int(request.match_info["id"])
-    if not text:
-        await pages.flash(request, "Câu trả lời trống: chưa gửi.", "error")
-    else:
-        try:
-            result = await request.app[RESIDENTS].answer_question(question_id, text)
-        except LoaError as e:
-            await pages.flash(request, e.message, "error")
-        else:
-            await pages.audit(request, user, "trả lời câu hỏi", {"question": question_id, "text": text})
-            await pages.flash(request, f"Đã gửi câu trả lời ({result['segments']} tin nhắn).")
-    raise web.HTTPSeeOther("/questions")
+
+    async def work() -> pages.Done:
+        if not text:
+            raise InvalidRequest("Câu trả lời trống: chưa gửi.", field="text")
+        result = await request.app[RESIDENTS].answer_question(question_id, text)
+        note = f"Đã gửi câu trả lời ({result['segments']} tin nhắn)."
+        return pages.Done(note, "trả lời câu hỏi", {"question": question_id, "text": text})
+
+    await pages.act(request, user, "/questions", work)
 
 
 @routes.post("/questions/{id:\\d{1,9}}/procedure")
 async def answer_with_procedure(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     form = await pages.form(request)
     question_id = int(request.match_info["id"])
     key = str(form.get("procedure", "")).strip()
     if not key:
         await pages.flash(request, "Chưa chọn thủ tục: chưa gửi.", "error")
         raise web.HTTPSeeOther(f"/questions#question-{question_id}")
-    try:
+
+    async def work() -> pages.Done:
         result = await request.app[RESIDENTS].answer_with_procedure(question_id, key, user.username)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, user, "trả lời câu hỏi", {"question": question_id, "procedure": key})
-        await pages.flash(
-            request,
+        note = (
             f"Đã gửi câu trả lời {key.upper()} ({result['segments']} tin nhắn). "
-            "Câu hỏi được lưu làm ví dụ: lần sau dân hỏi như vậy, xã tự trả lời.",
+            "Câu hỏi được lưu làm ví dụ: lần sau dân hỏi như vậy, xã tự trả lời."
         )
-    raise web.HTTPSeeOther("/questions")
+        return pages.Done(note, "trả lời câu hỏi", {"question": question_id, "procedure": key})
+
+    await pages.act(request, user, "/questions", work)
 
 
 @routes.post("/questions/{id:\\d{1,9}}/not-a-procedure")
 async def mark_not_a_procedure(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     await pages.form(request)
     question_id = int(request.match_info["id"])
-    try:
+
+    async def work() -> pages.Done:
         await request.app[RESIDENTS].not_a_procedure(question_id, user.username)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, user, "đánh dấu không phải thủ tục", {"question": question_id})
-        await pages.flash(request, "Đã ghi: không phải thủ tục. Tin giống vậy sẽ chuyển cho cán bộ, không tự trả lời.")
-    raise web.HTTPSeeOther(f"/questions#question-{question_id}")
+        note = "Đã ghi: không phải thủ tục. Tin giống vậy sẽ chuyển cho cán bộ, không tự trả lời."
+        return pages.Done(note, "đánh dấu không phải thủ tục", {"question": question_id})
+
+    await pages.act(request, user, f"/questions#question-{question_id}", work)
 
 
 @routes.get("/procedures")
 @aiohttp_jinja2.template("procedures.html")
 async def procedures_page(request: web.Request) -> dict[str, Any]:
-    await pages.user(request, "admin", "official")
+    await pages.official(request)
     return await _procedures_context(request, None, {})
 
 
@@ -237,38 +232,34 @@ async def _procedures_context(
 
 @routes.post("/procedures/not-questions")
 async def save_not_questions(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     form = await pages.form(request)
     items = [x.strip() for x in str(form.get("items", "")).split(",") if x.strip()]
-    try:
+
+    async def work() -> pages.Done:
         parsed = kb.parse_not_questions(items)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
         await request.app[RESIDENTS].save_not_questions(parsed)
-        await pages.audit(request, user, "sửa cụm từ mời, thông báo", {"items": list(parsed)})
-        await pages.flash(request, "Đã lưu các cụm từ mời / thông báo.")
-    raise web.HTTPSeeOther("/procedures#not-questions")
+        return pages.Done("Đã lưu các cụm từ mời / thông báo.", "sửa cụm từ mời, thông báo", {"items": list(parsed)})
+
+    await pages.act(request, user, "/procedures#not-questions", work)
 
 
 @routes.post("/examples/{id:\\d{1,9}}/delete")
 async def delete_example_page(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     await pages.form(request)
     example_id = int(request.match_info["id"])
-    try:
+
+    async def work() -> pages.Done:
         await request.app[RESIDENTS].remove_example(example_id)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, user, "xoá ví dụ", {"example": example_id})
-        await pages.flash(request, "Đã xoá ví dụ.")
-    raise web.HTTPSeeOther("/procedures#examples")
+        return pages.Done("Đã xoá ví dụ.", "xoá ví dụ", {"example": example_id})
+
+    await pages.act(request, user, "/procedures#examples", work)
 
 
 @routes.post("/procedures/{key:[A-Za-z]{2,3}}")
 async def save_procedure(request: web.Request) -> web.StreamResponse:
-    user = await pages.user(request, "admin", "official")
+    user = await pages.official(request)
     form = await pages.form(request)
     key = request.match_info["key"].upper()
     raw: dict[str, Any] = {

@@ -10,9 +10,10 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp_jinja2
@@ -23,12 +24,14 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography import fernet
 
+from gateway.core.errors import LoaError
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
 from gateway.web import accounts
 from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
 from gateway.web.console import Console
+from gateway.web.http import OFFICIALS
 from gateway.web.keys import CONSOLE
 
 log = logging.getLogger(__name__)
@@ -210,6 +213,11 @@ async def user(request: web.Request, *roles: str) -> User:
     return found
 
 
+async def official(request: web.Request) -> User:
+    """The logged-in official or admin: the pages that change what the commune sends."""
+    return await user(request, *OFFICIALS)
+
+
 def _back_to(request: web.Request) -> str:
     """Where to return after logging in: the page itself, or for a posted form the page it was on."""
     if request.method == "GET":
@@ -235,6 +243,31 @@ async def flash(request: web.Request, text: str, kind: str = "ok") -> None:
 async def audit(request: web.Request, who: User, action: str, detail: Any = "") -> None:
     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, default=str)
     await request.app[STORE].call(accounts.audit, who.username, action, text, request.app[CLOCK]())
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a form's work did: the notice to flash ("" = none), the audit log's action and detail,
+    and where to go next (None: where the form goes back to)."""
+
+    note: str
+    action: str
+    detail: Any = ""
+    to: str | None = None
+
+
+async def act(request: web.Request, who: User, back: str, work: Callable[[], Awaitable[Done]]) -> NoReturn:
+    """A console form's post: its work done, audited and its notice flashed, or its error flashed;
+    either way a redirect (to `back` unless the work says), so a reload never posts it again."""
+    try:
+        done = await work()
+    except LoaError as e:
+        await flash(request, e.message, "error")
+        raise web.HTTPSeeOther(back) from None
+    await audit(request, who, done.action, done.detail)
+    if done.note:
+        await flash(request, done.note)
+    raise web.HTTPSeeOther(done.to or back)
 
 
 def when(request: web.Request, ts: float | None) -> str:

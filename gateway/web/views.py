@@ -109,7 +109,8 @@ async def users_page(request: web.Request) -> dict[str, Any]:
 async def add_user(request: web.Request) -> web.StreamResponse:
     user = await pages.user(request, "admin")
     form = await pages.form(request)
-    try:
+
+    async def work() -> pages.Done:
         password_hash = await asyncio.to_thread(accounts.hash_password, str(form.get("password", "")))
         made = await request.app[STORE].call(
             accounts.insert_user,
@@ -120,12 +121,11 @@ async def add_user(request: web.Request) -> web.StreamResponse:
             request.app[CLOCK](),
             str(form.get("number", "")),
         )
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, user, "thêm tài khoản", {"username": made.username, "role": made.role})
-        await pages.flash(request, f"Đã tạo tài khoản {made.username}.")
-    raise web.HTTPSeeOther("/users")
+        return pages.Done(
+            f"Đã tạo tài khoản {made.username}.", "thêm tài khoản", {"username": made.username, "role": made.role}
+        )
+
+    await pages.act(request, user, "/users", work)
 
 
 @routes.post("/users/{id:\\d{1,9}}/{action:token|unlock|disable|enable|password|number}")
@@ -137,7 +137,10 @@ async def user_action(request: web.Request) -> web.StreamResponse:
     if target is None:
         raise web.HTTPNotFound(text="Không có tài khoản này.", content_type="text/plain")
     action = request.match_info["action"]
-    try:
+    names = {"token": "tạo mã API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
+             "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu", "number": "sửa số điện thoại"}  # fmt: skip
+
+    async def work() -> pages.Done:
         if action == "token":
             session = await get_session(request)
             session["token"] = await store.call(accounts.new_token, target.id, "console", request.app[CLOCK]())
@@ -157,15 +160,9 @@ async def user_action(request: web.Request) -> web.StreamResponse:
             password_hash = await asyncio.to_thread(accounts.hash_password, str(form.get("password", "")))
             await store.call(accounts.set_password, target.id, password_hash)
             done = f"Đã đặt mật khẩu mới cho {target.username}; mọi phiên đăng nhập cũ đã kết thúc."
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        names = {"token": "tạo mã API", "unlock": "mở khoá đăng nhập", "disable": "khoá tài khoản",
-                 "enable": "mở lại tài khoản", "password": "đặt lại mật khẩu",
-                 "number": "sửa số điện thoại"}  # fmt: skip
-        await pages.audit(request, admin, names[action], {"username": target.username})
-        await pages.flash(request, done)
-    raise web.HTTPSeeOther("/users")
+        return pages.Done(done, names[action], {"username": target.username})
+
+    await pages.act(request, admin, "/users", work)
 
 
 @routes.post("/tokens/{id:\\d{1,9}}/revoke")
@@ -173,14 +170,14 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     admin = await pages.user(request, "admin")
     await pages.form(request)
     token_id = int(request.match_info["id"])
-    try:
+
+    async def work() -> pages.Done:
         await request.app[STORE].call(accounts.revoke_token, token_id)
-    except LoaError as e:
-        await pages.flash(request, e.message, "error")
-    else:
-        await pages.audit(request, admin, "thu hồi mã API", {"id": token_id})
-        await pages.flash(request, f"Đã thu hồi mã API số {token_id}; nó không dùng được nữa.")
-    raise web.HTTPSeeOther("/users")
+        return pages.Done(
+            f"Đã thu hồi mã API số {token_id}; nó không dùng được nữa.", "thu hồi mã API", {"id": token_id}
+        )
+
+    await pages.act(request, admin, "/users", work)
 
 
 @routes.get("/account")
