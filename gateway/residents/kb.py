@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import tomllib
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -16,6 +18,8 @@ from gateway.sms.encoding import Policy, prepare
 
 MAX_SEGMENTS = 2
 STATUSES = ("checked", "unconfirmed")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,21 +136,48 @@ def _from_row(row: dict[str, Any]) -> Procedure:
 
 
 def seed(db: sqlite_utils.Database, seed: Seed, now: float) -> int:
-    """Fill an empty knowledge base; in one made before situations existed, add the seed's to each procedure."""
+    """Fill an empty knowledge base; in one made by an earlier release, bring the words the officials
+    never changed up to this release's (their own edits are kept, and logged)."""
     with transaction(db):
         db.execute(
             "insert or ignore into kb_lists (name, items) values ('not_questions', ?)",
             [json.dumps(list(seed.not_questions), ensure_ascii=False)],
         )
         if db.execute("select count(*) from procedures").fetchone()[0]:
-            for p in seed.procedures:
-                db.execute(
-                    "update procedures set situations=? where key=? and situations is null",
-                    [json.dumps(list(p.situations), ensure_ascii=False), p.key],
-                )
+            _refresh(db, seed)
             return 0
         db.table("procedures").insert_all([_row(p, now) for p in seed.procedures], pk="key")
     return len(seed.procedures)
+
+
+def _digest(items: Any) -> str:
+    return hashlib.sha256(json.dumps(list(items), ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _refresh(db: sqlite_utils.Database, seed: Seed) -> None:
+    """Each procedure's synonyms and situations, and the not-questions list, still as an earlier
+    release shipped them (shipped.json: their digests in every release) take this release's."""
+    shipped = json.loads(resources.files("gateway.residents").joinpath("shipped.json").read_text(encoding="utf-8"))
+    for p in seed.procedures:
+        row = db.execute("select synonyms, situations from procedures where key=?", [p.key]).fetchone()
+        if row is None:
+            continue
+        for column, now_shipped, old in (("synonyms", p.synonyms, row[0]), ("situations", p.situations, row[1])):
+            if old is not None and _digest(json.loads(old)) not in shipped[column].get(p.key, []):
+                log.info("knowledge base: %s's %s were changed by the commune: kept", p.key, column)
+                continue
+            db.execute(
+                f"update procedures set {column}=? where key=?",
+                [json.dumps(list(now_shipped), ensure_ascii=False), p.key],
+            )
+    row = db.execute("select items from kb_lists where name='not_questions'").fetchone()
+    if _digest(json.loads(row[0])) in shipped["not_questions"]:
+        db.execute(
+            "update kb_lists set items=? where name='not_questions'",
+            [json.dumps(list(seed.not_questions), ensure_ascii=False)],
+        )
+    else:
+        log.info("knowledge base: the not-questions list was changed by the commune: kept")
 
 
 def not_questions(db: sqlite_utils.Database) -> tuple[str, ...]:
