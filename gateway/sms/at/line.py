@@ -31,7 +31,6 @@ URC_PREFIXES = (
     "^MODE:",
     "^SRVST:",
     "^SIMST:",
-    "^HCSQ:",
     "^DSFLOWRPT:",
     "^CEND:",
     "^ORIG:",
@@ -43,14 +42,23 @@ URC_PREFIXES = (
     "Call Ready",
     "SMS Ready",
     "+CPIN: NOT READY",
+    "+QIND:",
+    "+QUSIM:",
+    "SMS DONE",
+    "PB DONE",
+    "*ATREADY:",
 )
 # These two announce a PDU on the next line.
 URC_WITH_PDU = ("+CDS:", "+CMT:")
 # A modem that restarted says one of these, whenever it happens, even in the middle of an answer;
 # a line starting "+CPIN:" or "+CFUN:" is the answer only when AT+CPIN? / AT+CFUN? is waiting.
 BOOT_LINES = ("RDY", "+CFUN:", "+CPIN:", "Call Ready", "SMS Ready", "+PBREADY", "+CREG:")
+# lines that answer a query (AT+CEREG?, AT^HCSQ?) when it waits, and are URCs otherwise
+ANSWER_OR_URC = (*BOOT_LINES, "+CGREG:", "+CEREG:", "+C5GREG:", "^HCSQ:")
 # what a modem says when its SMS memory is full (it stops taking SMS until one is deleted)
-MEMORY_FULL = ("^SMMEMFULL", '+CIEV: "SMSFULL"', '+CIEV: "MEMFULL"', "+CMS ERROR: 322")
+MEMORY_FULL = ('+QIND: "smsfull"', "^SMMEMFULL", '+CIEV: "SMSFULL"', '+CIEV: "MEMFULL"', "+CMS ERROR: 322")
+# the commands NO CARRIER can be the final result of
+CALL_COMMANDS = ("ATD", "ATA", "ATH", "AT+CHUP", "ATO")
 QUIET = 0.3  # seconds without a byte from the modem: whatever it had to say is said
 # +CME ERROR codes at start that mean "wait and ask again": SIM busy, device busy
 BUSY = frozenset({14, 515})
@@ -92,6 +100,7 @@ class ATLine:
         self._pdu_urc: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._rx = asyncio.Event()  # set whenever an answer-like line (not a URC) arrives
+        self._body_written = False  # the last exchange wrote its body (a PDU after the > prompt)
 
     @property
     def port(self) -> str:
@@ -201,6 +210,17 @@ class ATLine:
                 await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
         raise AssertionError("unreachable")
 
+    async def _accepts(self, cmd: str) -> bool:
+        """Whether the modem answers OK to `cmd` (an optional setting it may not know)."""
+        try:
+            await self.command(cmd)
+        except ModemUnavailable:
+            raise
+        except ModemError as e:
+            log.info("modem refused optional %s: %s", cmd, e)
+            return False
+        return True
+
     async def _optional(self, cmd: str) -> list[str]:
         try:
             return await self.command(cmd)
@@ -264,14 +284,17 @@ class ATLine:
             self._pdu_urc = line
             return
         p = self._pending
-        if line.startswith(URC_PREFIXES) or (line.startswith(BOOT_LINES) and not _answers(line, p)):
+        if line.startswith(MEMORY_FULL):
+            self._heard(line)
+        # a caller who gives up says NO CARRIER at any moment: the end of a call only, never the
+        # final result of a submit or a read it happens to interrupt
+        call_ended = line == "NO CARRIER" and (p is None or not p.command.upper().startswith(CALL_COMMANDS))
+        if line.startswith(URC_PREFIXES) or call_ended or (line.startswith(ANSWER_OR_URC) and not _answers(line, p)):
             self._urcs.put_nowait((line, None))
             return
         # an answer-like line: whatever it belongs to, the line is not quiet yet (URCs do not count:
         # they go their own way, and a flood of +CMTI must not hold up a reconnect)
         self._rx.set()
-        if line.startswith(MEMORY_FULL):
-            self._heard(line)
         if p is None:
             log.debug("modem said %r with no command waiting", line)
             return
@@ -300,6 +323,7 @@ class ATLine:
         if self._writer is None or self._lost.is_set():
             raise ModemUnavailable("modem not connected")
         loop = asyncio.get_running_loop()
+        self._body_written = False
         p = _Pending(cmd, loop.create_future(), loop.create_future() if body is not None else None)
         if cmd == "AT+CPIN?":
             p.answer_ends = "+CPIN:"
@@ -311,6 +335,7 @@ class ATLine:
                 if p.final.done():  # an error instead of the prompt
                     return check(cmd, *p.final.result())
                 self._writer.write(body.encode() + b"\x1a")
+                self._body_written = True  # from here on the part may reach the network
                 timeout = body_timeout
             final, lines = await self._await(p.final, timeout, cmd)
             return check(cmd, final, lines)
@@ -391,4 +416,6 @@ def _end_without_ok(p: _Pending) -> None:
 
 def _answers(line: str, p: _Pending | None) -> bool:
     """Whether `line` ("+CPIN: READY") answers the command waiting ("AT+CPIN?")."""
-    return p is not None and line.startswith("+") and p.command[2:].upper().startswith(line.split(":")[0].upper())
+    return (
+        p is not None and line.startswith(("+", "^")) and p.command[2:].upper().startswith(line.split(":")[0].upper())
+    )

@@ -9,23 +9,19 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.at.calls import ATCalls
 from gateway.sms.at.parse import (
     CMGS,
     COPS,
-    CREG,
     CSCA,
-    CSQ,
     CUSD,
     INDEX,
-    REGISTRATION,
     RSSI,
     decode_ussd,
     encode_ussd_packed,
     first,
     match,
-    network_time,
 )
-from gateway.sms.at.storage import ATStorage
 from gateway.sms.config import ModemConfig
 from gateway.sms.pdu import SubmitPdu
 from gateway.sms.transport import Receiver
@@ -33,13 +29,20 @@ from gateway.sms.transport import Receiver
 log = logging.getLogger(__name__)
 # a submit silent for this many times what submits usually take on this modem means a hung modem
 SUBMIT_MARGIN = 4.0
+# what a module says once SMS works after power-up (Quectel, SIMCom; A7670 says SMS DONE too)
+SMS_DONE = ("+QIND: SMS DONE", "SMS DONE", "+QIND: PB DONE", "PB DONE", "SMS Ready")
+# +CMS ERROR codes an LTE module answers while SMS is not initialised yet: operation not allowed
+# (302), SIM busy (314), unknown error (500). Wait for SMS DONE; a message's tries are not touched.
+NOT_READY = frozenset({302, 314, 500})
+# the +CMGS answer time a module's manual documents: Quectel's and SIMCom's LTE modules 120 s
+CMGS_DOCUMENTED = (("quectel", 120.0), ("simcom", 120.0))
+CMGS_USUAL = 60.0  # what GSM-era manuals give (SIM800, Huawei)
+SLOW_CLEARS = 3  # submits as fast as usual in a row before the network is called fast again
+UNANSWERED_KEPT = 256  # PDUs written without an answer, remembered (each is written twice at most)
 RESTARTED = ("RDY", "+CFUN: 1", "+PBREADY", "Call Ready", "SMS Ready", "+CPIN: READY")
-# SIM states that no retry will change: a person must act
-SIM_STUCK = {"SIM PUK": "SIM bị khoá, cần mã PUK (SIM PUK required)", "SIM PIN2": "SIM cần PIN2 (SIM PIN2)",
-             "SIM PUK2": "SIM cần PUK2 (SIM PUK2)", "PH-SIM PIN": "máy khoá SIM (PH-SIM PIN)"}  # fmt: skip
 
 
-class ATModem(ATStorage):
+class ATModem(ATCalls):
     """A GSM modem on a serial port: what Loa asks of it and how it keeps it working."""
 
     def __init__(
@@ -52,18 +55,22 @@ class ATModem(ATStorage):
         clock: Callable[[], float] = time.time,
         on_back: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(config, port=port, emulated=emulated, on_change=on_change)
-        self._clock = clock  # the app's clock, which the network's time is compared with
+        super().__init__(config, port=port, emulated=emulated, on_change=on_change, clock=clock)
         self._on_back = on_back  # told (an SMS to the maintainers) when a power cycle brought it back
         self._failures = 0
         self._cycled = False
         self._ussd: asyncio.Future[str] | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._submit_avg: float | None = None  # seconds an answered AT+CMGS took, smoothed
-        self._registered = asyncio.Event()
         self._restarted = asyncio.Event()
         self._closing = asyncio.Event()
         self._ussd_text = False  # Huawei E1752: USSD as plain text after AT^USSDMODE=0
+        self._sms_ready = asyncio.Event()  # SMS initialised (an LTE module says SMS DONE)
+        self._sms_done = asyncio.Event()  # set by the SMS DONE URC itself
+        self._cnma = False  # AT+CSMS=1 taken: every routed +CDS is acknowledged with AT+CNMA
+        self._fast: float | None = None  # seconds a submit takes on a quiet network, smoothed
+        self._fast_in_row = 0
+        # PDU hex → times written after a prompt without any answer (the part may have gone out)
+        self._unanswered: dict[str, int] = {}
 
     @property
     def huawei(self) -> bool:
@@ -90,6 +97,7 @@ class ATModem(ATStorage):
         burn every message's tries."""
         await self._connected.wait()
         await self._registered.wait()
+        await self._sms_ready.wait()
 
     # ---- connection lifecycle ------------------------------------------------------------------
 
@@ -158,10 +166,6 @@ class ATModem(ATStorage):
             return
         self._cycled = True
 
-    def _forget(self) -> None:
-        super()._forget()
-        self._registered.clear()
-
     def _fail_pending(self, exc: Exception) -> None:
         super()._fail_pending(exc)
         if self._ussd is not None and not self._ussd.done():
@@ -173,6 +177,7 @@ class ATModem(ATStorage):
         # that line: whatever it answers is let pass before anything is trusted.
         assert self._writer is not None
         self._ready.clear()
+        self._sms_ready.clear()
         self._writer.write(b"\x1b\r")
         await self._drain()
         await self._align()
@@ -185,8 +190,40 @@ class ATModem(ATStorage):
             # Huawei sticks chatter ^RSSI/^BOOT lines every few seconds unless told not to
             await self._optional("AT^CURC=0")
         await self._setup("AT+CMGF=0")
+        await self._until_sms_ready()
         await self._memories()
         self.info.cannot = []
+        await self._notifications()
+        if self.config.smsc:
+            await self._setup(f'AT+CSCA="{self.config.smsc}",145')
+        self.info.smsc = match(CSCA, await self._optional("AT+CSCA?"))
+        await self._optional("AT+COPS=3,0")
+        self.info.operator = match(COPS, await self._optional("AT+COPS?"))
+        await self._network_setup()
+        await self._calls_setup()
+        await self._optional("AT+CTZU=1")  # the clock follows the network's time (NITZ) where it sends it
+        await self._poll_signal()
+        self._ready.set()
+
+    async def _until_sms_ready(self) -> None:
+        """An LTE module just powered up answers SMS commands with +CMS ERROR 302/500 until it says
+        SMS DONE: wait for that (or ask again every few seconds), never longer than sms_ready_timeout."""
+        self._sms_done.clear()
+        if (refused := await self._sms_check()) is not None:
+            log.info("SMS not ready yet on %s (%s): waiting for SMS DONE", self.port, refused.message)
+            await self._wait_sms_ready()
+        self._sms_ready.set()
+
+    async def _notifications(self) -> None:
+        """New SMS announced by index (+CMTI, stored first: nothing lost if Loa is down); delivery
+        reports the cheapest way: routed to the port (+CDS) and acknowledged with AT+CNMA where the
+        modem takes AT+CSMS=1 (one command a report), else stored and announced (+CDSI), read in batches."""
+        self._cnma = False
+        if await self._accepts("AT+CSMS=1"):
+            if await self._accepts("AT+CNMI=2,1,0,1,0"):
+                self._cnma = True
+                return
+            await self._optional("AT+CSMS=0")
         try:
             await self._setup("AT+CNMI=2,1,0,2,0")
         except ModemError:
@@ -195,73 +232,6 @@ class ATModem(ATStorage):
                 await self._setup("AT+CNMI=2,1,0,1,0")
             except ModemError:
                 self._cannot("báo tin đến (AT+CNMI): tin nhận chỉ được đọc khi quét định kỳ")
-        if self.config.smsc:
-            await self._setup(f'AT+CSCA="{self.config.smsc}",145')
-        self.info.smsc = match(CSCA, await self._optional("AT+CSCA?"))
-        await self._optional("AT+COPS=3,0")
-        self.info.operator = match(COPS, await self._optional("AT+COPS?"))
-        await self._optional("AT+CREG=1")
-        await self._optional("AT+CTZU=1")  # the clock follows the network's time (NITZ) where it sends it
-        await self._poll_signal()
-        self._ready.set()
-
-    async def _sim(self) -> None:
-        try:
-            cpin = " ".join(await self._setup("AT+CPIN?"))
-        except ModemError as e:
-            if e.code in (10, 13, 15):
-                self.info.sim = f"không có SIM hoặc SIM hỏng (+CME ERROR: {e.code})"
-                raise ModemError(f"SIM: {self.info.sim}", code=e.code, transient=False) from None
-            raise
-        for state, words in SIM_STUCK.items():
-            if state in cpin:
-                self.info.sim = words
-                raise ModemError(f"SIM: {words}", transient=False)
-        if "SIM PIN" in cpin:
-            if not self.config.pin:
-                self.info.sim = "SIM cần mã PIN: đặt [modem] pin (SIM asks for a PIN)"
-                raise ModemError(self.info.sim, transient=False)
-            try:
-                await self._setup(f'AT+CPIN="{self.config.pin}"')
-            except ModemError as e:
-                self.info.sim = f"mã PIN sai: SIM sẽ khoá sau vài lần nữa; kiểm tra [modem] pin ({e.message})"
-                raise ModemError(self.info.sim, code=e.code, transient=False) from None
-        elif "READY" not in cpin:
-            raise ModemError(f"SIM not ready: {cpin or 'no answer'}")
-        self.info.sim = "READY"
-
-    async def _poll_signal(self) -> None:
-        rssi = match(CSQ, await self._optional("AT+CSQ"))
-        if rssi is not None:
-            self.info.signal = None if int(rssi) == 99 else int(rssi)
-        stat = match(CREG, await self._optional("AT+CREG?"))
-        self._set_registration(None if stat is None else int(stat))
-        await self._poll_clock()
-
-    async def _poll_clock(self) -> None:
-        """The network's time, when the modem has it (NITZ with AT+CTZU=1): what the Pi's clock,
-        which has no battery, is checked against."""
-        lines = await self._optional("AT+CCLK?")
-        when = network_time(next((x for x in lines or [] if x.startswith("+CCLK")), ""))
-        if when is not None:
-            offset = when - self._clock()
-            before = self.info.network_offset
-            self.info.network_offset = offset
-            if before is None or abs(offset - before) > 1.0:
-                self.on_change()
-
-    def _set_registration(self, stat: int | None) -> None:
-        """Sending waits while the modem is not on a network (an unknown answer counts as on)."""
-        before = self.info.registration
-        self.info.registration = None if stat is None else REGISTRATION.get(stat, f"stat {stat}")
-        if stat in (None, 1, 5):
-            self._registered.set()
-        else:
-            self._registered.clear()
-        if self.info.registration != before:
-            if stat not in (None, 1, 5):
-                log.warning("modem not on a network (%s): sending waits", self.info.registration)
-            self.on_change()
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -289,37 +259,125 @@ class ATModem(ATStorage):
             if not self._restarted.is_set() and not self._sweep_now.is_set():
                 await self._poll_signal()
 
+    @property
+    def cmgs_max(self) -> float:
+        """How long a +CMGS answer may take here: what the module's manual documents (a congested
+        cell takes that long), never more than send_timeout."""
+        maker = (self.info.manufacturer or "").lower()
+        documented = next((t for name, t in CMGS_DOCUMENTED if name in maker), CMGS_USUAL)
+        return min(self.config.send_timeout, documented)
+
     def submit_timeout(self, pdu: SubmitPdu) -> tuple[float, float]:
-        """(expected, timeout) for one submit: the serial transfer of this PDU plus what submits
-        have taken on this modem lately; a modem silent for SUBMIT_MARGIN times that is hung.
-        Until a submit has been measured, `send_timeout`; never less than `command_timeout`."""
+        """(expected, timeout) for one submit: the serial transfer of this PDU plus what submits take
+        on a quiet network here; SUBMIT_MARGIN times that means a slow network (the dashboard says
+        so), and only past the documented +CMGS time is the modem called lost."""
         serial = (len(pdu.hex) + 16) * 10 / self.config.baudrate
-        if self._submit_avg is None:
-            return self.config.send_timeout, self.config.send_timeout
-        expected = serial + self._submit_avg
-        timeout = min(self.config.send_timeout, max(self.config.command_timeout, SUBMIT_MARGIN * expected))
-        return expected, timeout
+        if self._fast is None:
+            return self.cmgs_max, self.cmgs_max
+        return serial + self._fast, self.cmgs_max
 
     async def send_pdu(self, pdu: SubmitPdu) -> int:
+        while True:
+            try:
+                return await self._submit(pdu)
+            except ModemUnavailable:
+                raise
+            except ModemError as e:
+                # an LTE module restarted under us, SMS not initialised again yet: the part was
+                # refused, not sent; it goes once SMS is ready, no try of the message spent
+                if not _not_ready(e) or await self._sms_check() is None:
+                    raise
+                log.warning("SMS not ready on %s (%s): the part waits for SMS DONE", self.port, e.message)
+                await self._wait_sms_ready()
+
+    async def _submit(self, pdu: SubmitPdu) -> int:
+        written = self._unanswered.get(pdu.hex, 0)
+        if written >= 2:
+            raise ModemError("no answer to AT+CMGS twice for this part: not sent a third time "
+                             "(it may have reached the phone)")  # fmt: skip
+        loop = asyncio.get_running_loop()
         async with self._lock:
+            if written:
+                # written once and never answered: it goes again only after the modem has answered
+                # a plain command (a modem still busy with the first would take it twice)
+                await self._exchange("AT", self.config.command_timeout)
             expected, timeout = self.submit_timeout(pdu)
             info = self.info
             info.busy_with, info.busy_since, info.busy_expected = "AT+CMGS", time.monotonic(), expected
             # /healthz turns "degraded" the moment the submit is overdue: tell the waiters then
-            overdue = asyncio.get_running_loop().call_later(expected, self.on_change)
+            overdue = loop.call_later(expected, self.on_change)
+            slow = loop.call_later(self._slow_after(expected), self._slow, True)
             try:
                 lines = await self._exchange(
                     f"AT+CMGS={pdu.tpdu_length}", self.config.command_timeout, body=pdu.hex, body_timeout=timeout
                 )
+            except ModemUnavailable:
+                if self._body_written:
+                    self._unanswered[pdu.hex] = written + 1
+                    while len(self._unanswered) > UNANSWERED_KEPT:
+                        del self._unanswered[next(iter(self._unanswered))]
+                raise
             finally:
                 overdue.cancel()
+                slow.cancel()
                 took = time.monotonic() - info.busy_since
                 info.busy_with = None
-            self._submit_avg = took if self._submit_avg is None else 0.8 * self._submit_avg + 0.2 * took
+            self._unanswered.pop(pdu.hex, None)
+            self._learn(took, expected)
         ref = match(CMGS, lines)
         if ref is None:
             raise ModemError(f"no message reference in {lines!r}")
         return int(ref)
+
+    def _slow_after(self, expected: float) -> float:
+        return max(self.config.command_timeout, SUBMIT_MARGIN * expected)
+
+    def _learn(self, took: float, expected: float) -> None:
+        """A submit answered after `took` s: the quiet network's usual time, or a slow network."""
+        if self._fast is None:
+            self._fast = took
+        elif took > self._slow_after(expected):
+            self._fast_in_row = 0
+            self._slow(True)
+            return
+        self._fast = 0.8 * self._fast + 0.2 * took
+        self._fast_in_row += 1
+        if self.info.slow_network and self._fast_in_row >= SLOW_CLEARS:
+            self._slow(False)
+
+    def _slow(self, slow: bool) -> None:
+        if slow != self.info.slow_network:
+            self.info.slow_network = slow
+            if slow:
+                log.warning("network slow on %s: submits answered late; waiting up to %g s each", self.port,
+                            self.cmgs_max)  # fmt: skip
+            self.on_change()
+
+    async def _sms_check(self) -> ModemError | None:
+        """None when SMS works (AT+CPMS? answered), else the not-ready error."""
+        try:
+            await self.command("AT+CPMS?")
+        except ModemUnavailable:
+            raise
+        except ModemError as e:
+            return e if _not_ready(e) else None
+        return None
+
+    async def _wait_sms_ready(self) -> None:
+        self._sms_ready.clear()
+        self._sms_done.clear()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.config.sms_ready_timeout
+        while (refused := await self._sms_check()) is not None:
+            if loop.time() >= give_up:
+                self._mark_lost(f"SMS not ready after {self.config.sms_ready_timeout:g} s ({refused.message})")
+                raise ModemUnavailable("SMS not ready")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(5.0, max(0.0, give_up - loop.time()))):
+                    await _first_of(self._sms_done, self._lost)
+            if self._lost.is_set():
+                raise ModemUnavailable(self.info.last_error or "modem lost")
+        self._sms_ready.set()
 
     async def ussd(self, code: str) -> str:
         loop = asyncio.get_running_loop()
@@ -359,19 +417,33 @@ class ATModem(ATStorage):
 
     async def _on_urc(self, line: str, pdu: str | None) -> None:
         if pdu is not None:
-            # +CMT / +CDS: delivered straight to us, nothing stored on the modem to delete
+            # +CMT / +CDS: delivered straight to us, nothing stored on the modem to delete; after
+            # AT+CSMS=1 the modem holds the next until this one is acknowledged (persisted first)
             await self._deliver(pdu)
+            if self._cnma:
+                try:
+                    await self.command("AT+CNMA")
+                except ModemUnavailable:
+                    raise
+                except ModemError as e:  # 340: the modem no longer expected it (a late one)
+                    log.info("report acknowledgement refused: %s", e)
             return
+        if self._on_call_line(line):
+            return
+        if line.startswith(SMS_DONE):
+            self._sms_done.set()
+            if self._ready.is_set():
+                self._sms_ready.set()
         if line.startswith(RESTARTED):
             self._restarted.set()
-        elif m := CREG.match(line):
-            self._set_registration(int(m.group(1)))
+        elif self._on_registration(line):
+            pass
         elif m := INDEX.match(line):
             if not self._ready.is_set():
                 # not set up yet (text mode, memories unselected): the sweep after set-up reads it
                 log.debug("%s before the modem is ready: left for the sweep", line)
                 return
-            await self._read_stored(m.group(1), int(m.group(2)))
+            await self._on_stored(m.group(1), int(m.group(2)))
         elif m := RSSI.match(line):
             rssi = int(m.group(1))
             self.info.signal = None if rssi == 99 else rssi
@@ -380,6 +452,11 @@ class ATModem(ATStorage):
                 self._ussd.set_result(line)
         else:
             log.debug("ignored %r", line)
+
+
+def _not_ready(e: ModemError) -> bool:
+    """+CMS ERROR 302/314/500: SMS not initialised yet on a module that has just started."""
+    return "+CMS ERROR" in e.message and e.code in NOT_READY
 
 
 async def _first_of(*events: asyncio.Event) -> None:

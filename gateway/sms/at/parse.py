@@ -11,10 +11,28 @@ from gateway.core.errors import ModemError
 
 FINAL_OK = ("OK",)
 FINAL_ERROR = ("ERROR", "+CMS ERROR:", "+CME ERROR:", "COMMAND NOT SUPPORT", "NO CARRIER")
-REGISTRATION = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
+REGISTRATION = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming",
+                6: "home", 7: "roaming", 8: "emergency only", 9: "home", 10: "roaming"}  # fmt: skip
+# +COPS <AcT> (TS 27.007 §7.3) → the radio: GSM (2G), UTRAN (3G), E-UTRAN (4G), NR (5G)
+ACCESS = {0: "GSM", 1: "GSM", 2: "UTRAN", 3: "GSM", 4: "UTRAN", 5: "UTRAN", 6: "UTRAN", 7: "E-UTRAN",
+          8: "GSM", 9: "E-UTRAN", 10: "E-UTRAN", 11: "NR", 12: "NR", 13: "E-UTRAN"}  # fmt: skip
+COPS_ACT = re.compile(r'^\+COPS:\s*\d+\s*,\s*\d+\s*,\s*"[^"]*"\s*,\s*(\d+)')
+CESQ = re.compile(r"^\+CESQ:\s*(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
+# Quectel +QCSQ: "LTE",<rssi>,<rsrp>,<sinr>,<rsrq> in dBm/dB; Huawei ^HCSQ: "LTE",<rssi>,<rsrp>,<sinr>,<rsrq>
+# as indexes (rsrp -140+n dBm, rsrq -19.5+n/2 dB)
+QCSQ = re.compile(r'^\+QCSQ:\s*"(\w+)"(?:,(-?\d+),(-?\d+)(?:,(-?\d+),(-?\d+))?)?')
+HCSQ = re.compile(r'^\^HCSQ:\s*"(\w+)"(?:,(\d+),(\d+)(?:,(\d+),(\d+))?)?')
 INDEX = re.compile(r'^\+C(?:MTI|DSI):\s*"?(\w+)"?\s*,\s*(\d+)')
 CCLK = re.compile(r'^\+CCLK:\s*"(\d{2})/(\d{2})/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{1,2})?"')
 CREG = re.compile(r"^\+CREG:\s*(?:\d+\s*,\s*)?(\d+)")
+# +CREG (circuit-switched), +CGREG (GPRS), +CEREG (EPS: LTE), +C5GREG (5G): the answer "<n>,<stat>,…"
+# and the URC "<stat>,…" alike (TS 27.007 §7.2, §10.1.20, §10.1.22, §10.1.74)
+ANY_REG = re.compile(r"^\+C(|G|E|5G)REG:\s*(\d+)(?:\s*,\s*(\d+))?")
+DOMAINS = {"": "cs", "G": "ps", "E": "eps", "5G": "5gs"}
+REG_COMMANDS = {"cs": "CREG", "ps": "CGREG", "eps": "CEREG", "5gs": "C5GREG"}
+# stat values that mean "on a network that carries SMS": home, roaming, and LTE's "SMS only" and
+# "CSFB not preferred" (TS 27.007 §10.1.22)
+ON_NETWORK = frozenset({1, 5, 6, 7, 9, 10})
 HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 CSQ = re.compile(r"^\+CSQ:\s*(\d+)")
@@ -27,6 +45,31 @@ CODE = re.compile(r"(\d+)")
 # +CMS ERROR codes after which sending the same PDU again cannot help (3GPP TS 27.005 §3.2.5,
 # TS 24.011 E-2): unassigned number, barred, invalid PDU, SIM refused.
 PERMANENT_CMS = frozenset({1, 8, 10, 21, 29, 96, 304, 305})
+
+
+def registration(line: str) -> tuple[str, int] | None:
+    """'+CEREG: 0,1' or the URC '+CEREG: 1,"1A2B",…' → ("eps", 1); None for any other line."""
+    m = ANY_REG.match(line)
+    if m is None:
+        return None
+    domain = DOMAINS[m.group(1)]
+    # the answer has <n> first then <stat>; a URC has <stat> first, then a quoted area code
+    rest = line.split(":", 1)[1].split(",")
+    answer = len(rest) >= 2 and rest[1].strip().isdigit()
+    return domain, int(m.group(3) if answer and m.group(3) else m.group(2))
+
+
+def lte_signal(line: str) -> tuple[int | None, float | None]:
+    """(RSRP dBm, RSRQ dB) from +CESQ, +QCSQ or ^HCSQ on LTE; (None, None) when unknown or not LTE."""
+    if m := CESQ.match(line):
+        rsrq, rsrp = int(m.group(5)), int(m.group(6))
+        return (None if rsrp == 255 else rsrp - 140), (None if rsrq == 255 else rsrq / 2 - 20)
+    if (m := QCSQ.match(line)) and m.group(1) == "LTE" and m.group(3):
+        return int(m.group(3)), float(m.group(5)) if m.group(5) else None
+    if (m := HCSQ.match(line)) and m.group(1) == "LTE" and m.group(3):
+        index, quality = int(m.group(3)), m.group(5)
+        return (None if index == 255 else index - 140), (None if quality in (None, "255") else int(quality) / 2 - 19.5)
+    return None, None
 
 
 def decode_ussd(text: str, dcs: int, packed: bool) -> str:

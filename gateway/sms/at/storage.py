@@ -35,6 +35,7 @@ class ATStorage(ATLine):
         self._usual = ""  # the memory read and deleted from between notifications ("" = none known)
         self._mem1 = ""  # the read/delete memory selected now
         self._read_memories: list[str] = []  # every memory a sweep reads
+        self._batches: dict[str, list[int]] = {}  # memory → announced indexes waiting to be read
 
     def _forget(self) -> None:
         self._mem1 = ""
@@ -83,36 +84,71 @@ class ATStorage(ATLine):
             raise RuntimeError("the modem was not started with a receiver")
         await self._receiver.handle_pdu(pdu)
 
+    async def _on_stored(self, memory: str, index: int) -> None:
+        """A +CMTI/+CDSI: read it now from the usual memory; from another (reports in SR) gather
+        the indexes and read them in one go, the memory selected once for the batch, not per report."""
+        if not self._usual or memory == self._usual:
+            await self._read_stored(memory, index)
+            return
+        batch = self._batches.setdefault(memory, [])
+        batch.append(index)
+        if len(batch) == 1:
+            self._spawn(self._read_batch(memory), f"modem-batch-{memory}")
+
+    async def _read_batch(self, memory: str) -> None:
+        try:
+            async with self._lock:  # a submit in progress lets more reports gather meanwhile
+                try:
+                    while indexes := self._batches.pop(memory, []):
+                        for index in indexes:
+                            await self._read_one(memory, index)
+                finally:
+                    if self._mem1 != self._usual and not self._lost.is_set():
+                        await self._select(self._usual)
+        except asyncio.CancelledError:
+            self._batches.pop(memory, None)
+            raise
+        except ModemUnavailable:
+            self._batches.pop(memory, None)
+            log.info("stored reports left for the next sweep: modem unavailable")
+        except Exception:
+            self._batches.pop(memory, None)
+            log.exception("reading stored reports from %s failed; the sweep reads them", memory)
+
     async def _read_stored(self, memory: str, index: int) -> None:
         # Read, persist and delete under one hold of the lock: indexes are reused at once, so a
         # delete that runs after another reader's would remove a new, unread message. AT+CMGR
         # acts on the selected memory: select the one the notification names, then the usual.
         async with self._lock:
             try:
-                await self._select(memory)
-                for _ in range(READS):
-                    try:
-                        lines = await self._exchange(f"AT+CMGR={index}", self.config.command_timeout)
-                    except ModemError as e:
-                        if e.code == 321:  # invalid index: nothing stored there (read already)
-                            log.info("nothing at %s %d", memory, index)
-                            return
-                        raise
-                    pdu = stored_pdu(lines)
-                    if pdu is not None:
-                        break
-                head = next((i for i, x in enumerate(lines) if x.startswith("+CMGR:")), None)
-                if pdu is None:
-                    if head is None or head == len(lines) - 1:
-                        return
-                    # the same unreadable entry READS times: kept aside as it is, then deleted
-                    pdu = max(lines[head + 1 :], key=len)
-                    log.warning("unreadable SMS at %s %d (%r): kept in inbox_rejects", memory, index, pdu[:40])
-                await self._deliver(pdu)
-                await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
+                await self._read_one(memory, index)
             finally:
                 if self._mem1 != self._usual and not self._lost.is_set():
                     await self._select(self._usual)
+
+    async def _read_one(self, memory: str, index: int) -> None:
+        """With the lock held: read, persist, delete one stored message or report."""
+        await self._select(memory)
+        for _ in range(READS):
+            try:
+                lines = await self._exchange(f"AT+CMGR={index}", self.config.command_timeout)
+            except ModemError as e:
+                if e.code == 321:  # invalid index: nothing stored there (read already)
+                    log.info("nothing at %s %d", memory, index)
+                    return
+                raise
+            pdu = stored_pdu(lines)
+            if pdu is not None:
+                break
+        head = next((i for i, x in enumerate(lines) if x.startswith("+CMGR:")), None)
+        if pdu is None:
+            if head is None or head == len(lines) - 1:
+                return
+            # the same unreadable entry READS times: kept aside as it is, then deleted
+            pdu = max(lines[head + 1 :], key=len)
+            log.warning("unreadable SMS at %s %d (%r): kept in inbox_rejects", memory, index, pdu[:40])
+        await self._deliver(pdu)
+        await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
 
     async def _sweep(self) -> None:
         """Read whatever every memory holds (missed notifications, SMS from before a restart, a

@@ -131,7 +131,8 @@ def _cops_format(m: EmulatedModem, body: str) -> None:
 
 def _cops_query(m: EmulatedModem, body: str) -> None:
     name = "45204" if m.cops_format == 2 else m.operator
-    m._lines(f'+COPS: 0,{m.cops_format},"{name}",2', OK)
+    act = 7 if m.family.lte and m.cereg in (1, 5) else 2  # E-UTRAN, else UTRAN
+    m._lines(f'+COPS: 0,{m.cops_format},"{name}",{act}', OK)
 
 
 def _creg_query(m: EmulatedModem, body: str) -> None:
@@ -151,7 +152,53 @@ def _cgatt_query(m: EmulatedModem, body: str) -> None:
 
 
 def _cgreg_query(m: EmulatedModem, body: str) -> None:
-    m._lines(f"+CGREG: 0,{m.creg}", OK)
+    m._lines(f"+CGREG: 0,{m.cereg if m.family.lte else m.creg}", OK)
+
+
+def _cereg_query(m: EmulatedModem, body: str) -> None:
+    if not m.family.lte:
+        return m._unknown()
+    m._lines(f"+CEREG: 0,{m.cereg}", OK)
+
+
+def _cereg_set(m: EmulatedModem, body: str) -> None:
+    m._lines(OK) if m.family.lte else m._unknown()
+
+
+def _csq(m: EmulatedModem, body: str) -> None:
+    m._lines(m.family.csq, OK)
+
+
+def _lte_signal(m: EmulatedModem, body: str) -> None:
+    command, answer = m.family.lte_signal
+    m._lines(answer, OK) if command.upper() == f"AT{body.upper()}" else m._unknown()
+
+
+def _csms(m: EmulatedModem, body: str) -> None:
+    # TS 27.005 §3.2.1: <service> 1 = phase 2+ (routed messages acknowledged with AT+CNMA)
+    given = _arg(body).strip()
+    if given == "1" and not m.family.cnma:
+        return m._lines("+CMS ERROR: 303")  # operation not supported
+    m.csms = int(given) if given.isdigit() else 0
+    m._lines("+CSMS: 1,1,1", OK)
+
+
+def _cnma(m: EmulatedModem, body: str) -> None:
+    if not m.family.cnma:
+        return m._unknown()
+    m._lines(OK) if m.acknowledge() else m._lines("+CMS ERROR: 340")  # no acknowledgement expected
+
+
+def _clip(m: EmulatedModem, body: str) -> None:
+    if not m.family.voice:
+        return m._unknown()
+    m.clip = _arg(body).strip() == "1"
+    m._lines(OK)
+
+
+def _hang_up(m: EmulatedModem, body: str) -> None:
+    m.hang_up()
+    m._lines(OK)
 
 
 def _cclk_query(m: EmulatedModem, body: str) -> None:
@@ -254,6 +301,8 @@ async def _cusd(m: EmulatedModem, body: str) -> None:
         m.urc(f'+CUSD: 0,"{answer}",15')
 
 
+# what a module answers `family.not_ready` to until it said SMS DONE
+SMS_COMMANDS = ("+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CPMS", "+CNMI", "+CSMS", "+CNMA", "+CSCA")
 # answered whatever the SIM's state (the PIN is not asked yet)
 BEFORE_PIN: dict[str, Handler] = {
     "": _ok,
@@ -295,7 +344,18 @@ COMMANDS: dict[str, Handler] = {
     "+CGREG=": _ok,
     "+CCLK?": _cclk_query,
     "+CTZU=": _ok,
-    "+CSQ": _says("+CSQ: 21,99"),
+    "+CSQ": _csq,
+    "+CEREG?": _cereg_query,
+    "+CEREG=": _cereg_set,
+    "+CESQ": _lte_signal,
+    "+QCSQ": _lte_signal,
+    "^HCSQ?": _lte_signal,
+    "+CSMS=": _csms,
+    "+CNMA": _cnma,
+    "+CLIP=": _clip,
+    "H": _hang_up,
+    "H0": _hang_up,
+    "+CHUP": _hang_up,
     "+CSCS=?": _says('+CSCS: ("IRA","GSM","UCS2")'),
     "+CSCS?": _cscs_query,
     "+CSCS=": _cscs_set,

@@ -33,8 +33,84 @@ class Family:
     full_urc: str | None = None  # what it says when its SMS memory fills up
     answers_ussd: bool = True
     revision: str = "11.609.18.00.00"  # AT+CGMR
+    # ---- LTE modules ----
+    lte: bool = False  # answers AT+CEREG (EPS registration) and camps on E-UTRAN (+COPS AcT 7)
+    csq: str = "+CSQ: 21,99"  # what AT+CSQ says (99 on LTE on some sticks)
+    lte_signal: tuple[str, str] = ("", "")  # (command, answer) giving RSRP/RSRQ: +CESQ, +QCSQ, ^HCSQ
+    # what it says once SMS is usable after a start; before that, SMS commands get `not_ready`
+    sms_done: tuple[str, ...] = ()
+    not_ready: str = "+CMS ERROR: 500"
+    cnma: bool = False  # AT+CSMS=1 accepted: +CDS routed to the port, acknowledged with AT+CNMA
+    voice: bool = True  # RING / +CLIP for calls (a data-only stick lets the network refuse them)
+    at_port: str = "ttyUSB0"  # the AT port on Linux (the other USB ports: diagnostics, GPS, PPP)
+    usb_id: str = ""  # vendor:product in AT mode
+    cmgs_max: float = 60.0  # the documented longest wait for a +CMGS answer (seconds)
 
 
+_QUECTEL_MEMORIES = '+CPMS: ("SM","ME","MT"),("SM","ME","MT"),("SM","ME","MT")'
+# The LTE modules a commune can buy in 2026. Built from: a recorded Quectel EG25-G (ATI answering
+# "Quectel / EG25 / Revision: EG25GGBR07A08M2G", github.com/lukejenkins/cwd,
+# documentation/quectel_ec2x_and_eg2x/outputs.md) and Quectel's EC2x/EG2x AT manual (+QIND: SMS DONE
+# when SMS is initialised, +QCSQ, +CMGS answered within 120 s, the AT port on USB interface 2 =
+# ttyUSB2); the SIMCom SIM7500/SIM7600 AT manual V2.00 (usermanual.wiki; RDY / +CPIN: READY / SMS DONE /
+# PB DONE at start, AT+CSMS / AT+CNMA, +CESQ, ATH and AT+CHUP; ttyUSB2 the AT port); Huawei's E3372h
+# in stick (non-HiLink) firmware as ModemManager's huawei plugin drives it (^HCSQ for LTE, +CSQ 99 on
+# LTE, AT^CURC, the modem port ttyUSB0; no voice). The networks answer as Vietnam's LTE-only ones do:
+# +CREG: 0,0 while +CEREG: 0,1 (set per emulator with `creg` / `cereg`). The not-ready answer before
+# SMS DONE varies by firmware (+CMS ERROR: 302 or 500); Loa treats both alike.
+LTE = (
+    Family(
+        "ec25",
+        "Quectel",
+        "EC25",
+        lte=True,
+        cpms_test=_QUECTEL_MEMORIES,
+        memories=(("SM", 50), ("ME", 255), ("MT", 305)),
+        reports="cds",
+        lte_signal=("AT+QCSQ", '+QCSQ: "LTE",-65,-95,150,-10'),
+        sms_done=("+QIND: SMS DONE", "+QIND: PB DONE"),
+        not_ready="+CMS ERROR: 500",
+        cnma=True,
+        at_port="ttyUSB2",
+        usb_id="2c7c:0125",
+        cmgs_max=120.0,
+        revision="EC25EFAR06A06M4G",
+        full_urc='+QIND: "smsfull","SM"',
+    ),
+    Family(
+        "sim7600",
+        "SIMCOM INCORPORATED",
+        "SIMCOM_SIM7600E-H",
+        lte=True,
+        cpms_test='+CPMS: ("ME","MT","SM","SR"),("ME","MT","SM","SR"),("ME","MT","SM","SR")',
+        memories=(("SM", 50), ("ME", 23), ("SR", 30)),
+        lte_signal=("AT+CESQ", "+CESQ: 99,99,255,255,26,48"),
+        sms_done=("SMS DONE", "PB DONE"),
+        not_ready="+CMS ERROR: 302",
+        cnma=True,
+        at_port="ttyUSB2",
+        usb_id="1e0e:9001",
+        cmgs_max=120.0,
+        revision="LE20B04SIM7600M22",
+    ),
+    Family(
+        "e3372h",
+        "huawei",
+        "E3372",
+        lte=True,
+        has_clac=True,
+        packed_ussd=True,
+        curc=True,
+        csq="+CSQ: 99,99",
+        lte_signal=("AT^HCSQ?", '^HCSQ: "LTE",55,42,161,25'),
+        voice=False,
+        answers_ussd=False,
+        full_urc='^SMMEMFULL: "SM"',
+        at_port="ttyUSB0",
+        usb_id="12d1:1506",
+        revision="22.200.15.00.00",
+    ),
+)
 _ALL_MEMORIES = '+CPMS: ("ME","MT","SM","SR"),("ME","MT","SM","SR"),("ME","MT","SM","SR")'
 FAMILIES = {
     f.name: f
@@ -62,5 +138,6 @@ FAMILIES = {
         # recorded: Nokia N79, a phone: sends SMS, cannot hand received SMS over AT (no CPMS, no CNMI)
         Family("n79", "Nokia", "Nokia N79", cpms_test="+CPMS: (),(),()", memories=(), can_receive=False,
                answers_ussd=False),
+        *LTE,
     )
 }  # fmt: skip

@@ -48,6 +48,7 @@ class EmulatedModem:
         pin: str = "",
         link_dir: str | Path | None = None,
         ussd_answer: str = "TK chinh: 25.000d, han den 31/12/2026.",
+        sms_ready: bool = True,
     ) -> None:
         self.family = FAMILIES[family]
         self.command_delay = command_delay
@@ -86,7 +87,21 @@ class EmulatedModem:
         self.pin_puk = False  # three wrong PINs: the SIM wants its PUK
         self.creg_n = 0  # AT+CREG=<n>: 2 adds the location area and cell to the answer
         self.cops_format = 0
-        self.creg = 1  # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered
+        # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered. An LTE module on
+        # Vietnam's LTE-only networks: not on the circuit-switched domain, on EPS (+CEREG), SMS over LTE
+        self.creg = 0 if self.family.lte else 1
+        self.cereg = 1
+        # False: just powered up, SMS commands answer `family.not_ready` until `sms_done()`
+        self.sms_ready = sms_ready or not self.family.sms_done
+        self.csms = 0  # AT+CSMS=1: routed +CDS must be acknowledged (AT+CNMA)
+        self.unacked = 0  # routed +CDS not yet acknowledged
+        self.acked = 0
+        self.clip = False  # AT+CLIP=1: +CLIP after each RING
+        self.calls: list[str] = []  # the numbers that rang
+        self.hung_up = 0  # calls hung up by the gateway (ATH / AT+CHUP)
+        self._ringing: asyncio.Task[None] | None = None
+        self._cds_queue: list[str] = []
+        self.cmgs_written: list[str] = []  # every PDU written after a +CMGS prompt, answered or not
         self._mid_cmgs: list[str] = []
         self._mr = 0
         self._concat_ref = 0
@@ -104,6 +119,8 @@ class EmulatedModem:
         self.cscs = "IRA"
         self.pdu_mode = False
         self.pin_ok = not self.pin
+        self.csms = 0
+        self.clip = False
 
     # ---- lifecycle ----
 
@@ -145,6 +162,8 @@ class EmulatedModem:
             Path(self.path).unlink()
 
     async def close(self) -> None:
+        if self._ringing is not None:
+            self._ringing.cancel()
         if self._worker:
             self._worker.cancel()
             await asyncio.wait({self._worker}, timeout=5.0)  # a test's teardown never hangs on it
@@ -285,6 +304,10 @@ class EmulatedModem:
             self._lines("+CME ERROR: 11")
             return
         handler = handler or commands.find(commands.COMMANDS, upper)
+        if handler is not None and not self.sms_ready and upper.startswith(commands.SMS_COMMANDS):
+            self._lines(self.family.not_ready)  # SMS not initialised yet after power-up
+            self._pdu_mode_len = None  # no prompt follows: what comes next is a command
+            return
         if handler is None:
             self._unknown()
             return
@@ -299,6 +322,7 @@ class EmulatedModem:
         return len(self._storage[memory])
 
     async def _submit(self, pdu: str) -> None:
+        self.cmgs_written.append(pdu)
         try:
             d = decodeSmsPdu(pdu)
         except Exception:
@@ -400,13 +424,64 @@ class EmulatedModem:
             number = next(p.number for p in reversed(self.sent) if p.reference == reference)
         pdu = status_report_pdu(reference, number, status, self.smsc)
         if self.family.reports == "cds" or (self.cnmi or "").startswith("2,1,0,1"):
-            self._lines(f"+CDS: {tpdu_len(pdu)}")
-            self._write(pdu.encode() + b"\r\n")
+            self._cds_queue.append(pdu)
+            self._route_reports()
         else:
             memory = "SR" if "SR" in self._capacity else self.mem[2]
             index = self._store(pdu, memory)
             if index is not None:
                 self.urc(f'+CDSI: "{memory}",{index}')
+
+    def _route_reports(self) -> None:
+        # TS 27.005 §3.4.4: after AT+CSMS=1 no other +CDS is sent before the last one is acknowledged
+        while self._cds_queue and not (self.csms and self.unacked):
+            pdu = self._cds_queue.pop(0)
+            self._lines(f"+CDS: {tpdu_len(pdu)}")
+            self._write(pdu.encode() + b"\r\n")
+            if self.csms:
+                self.unacked = 1
+
+    def acknowledge(self) -> bool:
+        """AT+CNMA: the last routed report is the gateway's; the next may come."""
+        if not self.unacked:
+            return False
+        self.unacked = 0
+        self.acked += 1
+        self._route_reports()
+        return True
+
+    def sms_done(self) -> None:
+        """The module finished initialising SMS after power-up and says so, as its family does."""
+        self.sms_ready = True
+        for line in self.family.sms_done:
+            self.urc(line)
+
+    def ring(self, number: str, *, mid_cmgs: bool = False, times: int = 10, every: float = 0.5) -> None:
+        """`number` calls the modem's SIM: RING (and +CLIP, if enabled) until the gateway hangs up,
+        or `times` rings (the caller gives up: NO CARRIER). A data-only stick never rings."""
+        if not self.family.voice:
+            return
+        self.calls.append(number)
+        clip = f'+CLIP: "{number}",{145 if number.startswith("+") else 129},"",0,"",0'
+        if mid_cmgs:
+            self._mid_cmgs += ["RING", clip] if self.clip else ["RING"]
+            return
+        self._ringing = asyncio.create_task(self._ring(clip, times, every), name="emulator-ring")
+
+    async def _ring(self, clip: str, times: int, every: float) -> None:
+        for _ in range(times):
+            self.urc("RING")
+            if self.clip:
+                self.urc(clip)
+            await asyncio.sleep(every)
+        self.urc("NO CARRIER")
+
+    def hang_up(self) -> None:
+        """ATH / AT+CHUP: the call is rejected (free for the caller)."""
+        if self._ringing is not None and not self._ringing.done():
+            self._ringing.cancel()
+        self._ringing = None
+        self.hung_up += 1
 
     @property
     def stored(self) -> int:
