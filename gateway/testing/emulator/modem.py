@@ -464,7 +464,8 @@ class EmulatedModem:
         self.calls.append(number)
         clip = f'+CLIP: "{number}",{145 if number.startswith("+") else 129},"",0,"",0'
         if mid_cmgs:
-            self._mid_cmgs += ["RING", clip] if self.clip else ["RING"]
+            # said between the > prompt and the +CMGS answer; a caller who gives up at once says NO CARRIER
+            self._mid_cmgs += ["RING", clip, "NO CARRIER"] if self.clip else ["RING", "NO CARRIER"]
             return
         self._ringing = asyncio.create_task(self._ring(clip, times, every), name="emulator-ring")
 
