@@ -223,3 +223,41 @@ async def test_what_still_works_in_vietnam_is_said_plainly(
         assert (body["coverage"] is None) if words is None else (words in body["coverage"])
     finally:
         await emu.close()
+
+
+def test_loa_modems_suggests_the_at_port_not_the_first_one() -> None:
+    from gateway.sms.at import at_port, pick
+
+    ec25 = {"manufacturer": "Quectel", "model": "EC25", "sim": "READY"}
+    # ttyUSB2 (interface 2) is the AT port; ttyUSB3, the PPP modem port, answers AT too
+    found = [("/dev/ttyUSB2", ec25), ("/dev/ttyUSB3", ec25)]
+    assert pick(list(reversed(found)), {"/dev/ttyUSB2": 2, "/dev/ttyUSB3": 3}) == "/dev/ttyUSB2"
+    e3372 = {"manufacturer": "huawei", "model": "E3372", "sim": "READY"}
+    assert pick([("/dev/ttyUSB2", e3372), ("/dev/ttyUSB0", e3372)], {"/dev/ttyUSB0": 0, "/dev/ttyUSB2": 2}) == (
+        "/dev/ttyUSB0"
+    )
+    assert at_port("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H") == (2, "ttyUSB2")
+    assert at_port("huawei", "E3531") is None
+    assert pick([("/dev/ttyUSB1", {"manufacturer": "huawei", "model": "E3531"})], {}) == "/dev/ttyUSB1"
+
+
+async def test_loa_modems_names_an_lte_module_and_a_dead_2g_one(tmp_path: Path) -> None:
+    import sys
+
+    lte, old = EmulatedModem("ec25", link_dir=tmp_path), EmulatedModem("sim800", link_dir=tmp_path)
+    await lte.start()
+    await old.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "modems", old.path, lte.path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+        text = out.decode()
+        assert proc.returncode == 0, err.decode()
+        assert "Quectel EC25, SIM READY, 4G" in text and "SIMCOM_SIM800L, SIM READY, 2G" in text
+        assert "15/9/2026" in text and "ttyUSB2" in text
+    finally:
+        await lte.close()
+        await old.close()

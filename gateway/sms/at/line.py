@@ -12,7 +12,7 @@ from typing import Any
 import serial_asyncio_fast
 
 from gateway.core.errors import ModemError, ModemUnavailable
-from gateway.sms.at.parse import FINAL_ERROR, FINAL_OK, check, first
+from gateway.sms.at.parse import FINAL_ERROR, FINAL_OK, check
 from gateway.sms.config import ModemConfig
 from gateway.sms.transport import TransportInfo
 
@@ -387,26 +387,6 @@ class ATLine:
     async def _on_urc(self, line: str, pdu: str | None) -> None:
         """A line the modem said on its own (and the PDU that followed a +CMT/+CDS)."""
         log.debug("ignored %r", line)
-
-
-async def probe(port: str, baudrate: int = 115200) -> dict[str, str | None]:
-    """A short exchange on one serial port: does a modem answer AT there, and which one is it."""
-    modem = ATLine(ModemConfig(port=port, baudrate=baudrate, command_timeout=2.0))
-    try:
-        await modem._open()
-        assert modem._writer is not None
-        modem._writer.write(b"\x1b\r")
-        await modem._drain()
-        await modem._align()
-        await modem._optional("ATE0")
-        found: dict[str, str | None] = {
-            "manufacturer": first(await modem._optional("AT+CGMI")),
-            "model": first(await modem._optional("AT+CGMM")),
-        }
-        found["sim"] = (first(await modem._optional("AT+CPIN?")) or "?").replace("+CPIN:", "").strip()
-        return found
-    finally:
-        await modem._close_port()
 
 
 def _end_without_ok(p: _Pending) -> None:
