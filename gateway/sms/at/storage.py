@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from gateway.sms.config import ModemConfig
 from gateway.sms.transport import Receiver
 
 log = logging.getLogger(__name__)
+GATHER = 2.0  # seconds stored reports gather before they are read together
+BATCH = 20  # or this many, whichever comes first
 READS = 3  # an SMS whose PDU line is not readable is read again this often before it is set aside
 
 
@@ -36,6 +39,7 @@ class ATStorage(ATLine):
         self._mem1 = ""  # the read/delete memory selected now
         self._read_memories: list[str] = []  # every memory a sweep reads
         self._batches: dict[str, list[int]] = {}  # memory → announced indexes waiting to be read
+        self._batch_full = asyncio.Event()
 
     def _forget(self) -> None:
         self._mem1 = ""
@@ -93,15 +97,25 @@ class ATStorage(ATLine):
         batch = self._batches.setdefault(memory, [])
         batch.append(index)
         if len(batch) == 1:
+            self._batch_full.clear()
             self._spawn(self._read_batch(memory), f"modem-batch-{memory}")
+        elif len(batch) >= BATCH:
+            self._batch_full.set()
 
     async def _read_batch(self, memory: str) -> None:
         try:
-            async with self._lock:  # a submit in progress lets more reports gather meanwhile
+            # reports are not urgent: let them gather (a batch of sends brings one per part) so the
+            # memory is selected once for many, not twice for each
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(GATHER):
+                    await self._batch_full.wait()
+            async with self._lock:
                 try:
                     while indexes := self._batches.pop(memory, []):
-                        for index in indexes:
-                            await self._read_one(memory, index)
+                        if len(indexes) == 1:
+                            await self._read_one(memory, indexes[0])
+                        else:
+                            await self._read_listed(memory)
                 finally:
                     if self._mem1 != self._usual and not self._lost.is_set():
                         await self._select(self._usual)
@@ -114,6 +128,22 @@ class ATStorage(ATLine):
         except Exception:
             self._batches.pop(memory, None)
             log.exception("reading stored reports from %s failed; the sweep reads them", memory)
+
+    async def _read_listed(self, memory: str) -> None:
+        """With the lock held: everything `memory` holds, listed by one AT+CMGL, persisted, deleted
+        one by one (never "delete all": one stored meanwhile would go unread)."""
+        await self._select(memory)
+        lines = await self._exchange("AT+CMGL=4", self.config.command_timeout)
+        for i, line in enumerate(lines):
+            if not line.startswith("+CMGL:") or not (m := CODE.search(line)):
+                continue
+            index = int(m.group(1))
+            pdu = stored_pdu(["+CMGR: " + line.split(",", 1)[-1], *lines[i + 1 : i + 2]])
+            if pdu is None:
+                await self._read_one(memory, index)  # read again on its own, set aside if it stays unreadable
+                continue
+            await self._deliver(pdu)
+            await self._exchange(f"AT+CMGD={index}", self.config.command_timeout)
 
     async def _read_stored(self, memory: str, index: int) -> None:
         # Read, persist and delete under one hold of the lock: indexes are reused at once, so a
