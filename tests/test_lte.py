@@ -261,3 +261,21 @@ async def test_loa_modems_names_an_lte_module_and_a_dead_2g_one(tmp_path: Path) 
     finally:
         await lte.close()
         await old.close()
+
+
+async def test_routing_the_modem_turned_off_is_turned_on_again(lte: EmulatedModem, start_gateway: Any) -> None:
+    polled = asyncio.Event()
+    lte.on_command = lambda line: polled.set() if line == "AT+CNMI?" else None
+    client = await start_gateway(lte, modem={**FAST, "poll_interval": 0.2})
+    assert lte.cnmi == "2,1,0,1,0"
+    async with asyncio.timeout(10):
+        await polled.wait()  # set up, swept once, polled: what arrives now is left to notifications
+    # a report left unacknowledged (Loa was busy or down): the module turns routing off, +CMTI too
+    lte.cnmi = "0,0,0,0,0"
+    lte.deliver("+84961234567", "Tin đến khi báo tin bị tắt")
+
+    async def read() -> bool:
+        return bool(await sql(client, "select count(*) from inbox") == [(1,)])
+
+    await until(client, read)
+    assert lte.cnmi == "2,1,0,1,0" and lte.stored == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -220,9 +221,10 @@ class ATModem(ATCalls):
         modem takes AT+CSMS=1 (one command a report), else stored and announced (+CDSI), read in batches."""
         self._cnma = False
         if await self._accepts("AT+CSMS=1"):
+            self._cnma = True  # a report routed from now on is acknowledged
             if await self._accepts("AT+CNMI=2,1,0,1,0"):
-                self._cnma = True
                 return
+            self._cnma = False
             await self._optional("AT+CSMS=0")
         try:
             await self._setup("AT+CNMI=2,1,0,2,0")
@@ -232,6 +234,17 @@ class ATModem(ATCalls):
                 await self._setup("AT+CNMI=2,1,0,1,0")
             except ModemError:
                 self._cannot("báo tin đến (AT+CNMI): tin nhận chỉ được đọc khi quét định kỳ")
+
+    async def _check_routing(self) -> None:
+        """A routed report left unacknowledged (Loa busy or down at that moment) makes the modem turn
+        routing off, +CMTI included (TS 27.005 §3.4.4): turned back on at the next poll."""
+        if not self._cnma:
+            return
+        cnmi = " ".join(await self._optional("AT+CNMI?"))
+        if re.search(r"\+CNMI:\s*0\s*,", cnmi) or re.search(r"\+CNMI:\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*0", cnmi):
+            log.warning("modem turned SMS notifications off (%s): on again", cnmi)
+            await self._optional("AT+CNMI=2,1,0,1,0")
+            self._sweep_now.set()  # and whatever arrived meanwhile is read now
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -258,6 +271,7 @@ class ATModem(ATCalls):
                 raise ModemUnavailable(self.info.last_error or "modem lost")
             if not self._restarted.is_set() and not self._sweep_now.is_set():
                 await self._poll_signal()
+                await self._check_routing()
 
     @property
     def cmgs_max(self) -> float:

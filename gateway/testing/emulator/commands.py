@@ -104,6 +104,12 @@ def _cnmi_test(m: EmulatedModem, body: str) -> None:
     m._lines("+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)", OK)
 
 
+def _cnmi_query(m: EmulatedModem, body: str) -> None:
+    if not m.family.can_receive:
+        return m._lines("ERROR")
+    m._lines(f"+CNMI: {m.cnmi or '0,0,0,0,0'}", OK)
+
+
 def _cnmi(m: EmulatedModem, body: str) -> None:
     args = _arg(body).upper()
     if not m.family.can_receive or args.startswith(m.family.cnmi_refused or ("\0",)):
@@ -331,6 +337,7 @@ COMMANDS: dict[str, Handler] = {
     "^USSDMODE=": _ussdmode,
     "+CMGF=": _cmgf,
     "+CNMI=?": _cnmi_test,
+    "+CNMI?": _cnmi_query,
     "+CNMI=": _cnmi,
     "+CSCA?": _csca_query,
     "+CSCA=": _csca_set,

@@ -395,6 +395,8 @@ class EmulatedModem:
                 self.urc(self.family.full_urc)
             return
         line = f'+CMTI: "{memory}",{index}'
+        if (self.cnmi or "").startswith("0"):
+            return  # notifications off (<mt> 0): stored, not announced
         if mid_cmgs:
             self._mid_cmgs.append(line)
         else:
