@@ -16,8 +16,7 @@ from audio.player import make_player, make_relay
 from gateway.config import Config, all_modems
 from gateway.core import backup
 from gateway.core.errors import LoaError
-from gateway.sms.at import at_port, probe
-from gateway.sms.at.ports import usb_interface
+from gateway.sms.at import probe
 
 TOOLS = {
     "espeak-ng": "espeak-ng",
@@ -144,6 +143,8 @@ async def _one_modem(port: str) -> Check:
         return Check("FAIL", what, found.get("coverage") or "")
     if found.get("coverage") and status == "OK":
         return Check("WARN", what, found["coverage"] or "")
+    from gateway.sms.at.ports import at_port, usb_interface  # here: the imports above are the lead's to change
+
     known = at_port(found["manufacturer"], found["model"])
     if known and status == "OK" and usb_interface(port) not in (None, known[0]):
         return Check("WARN", what, f"cổng AT của modem này là {known[1]} (USB interface {known[0]}); đặt [modem] port")
