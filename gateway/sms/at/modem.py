@@ -448,10 +448,10 @@ class ATModem(ATCalls):
             self._sms_done.set()
             if self._ready.is_set():
                 self._sms_ready.set()
+        if self._on_registration(line):  # +CREG/+CGREG/+CEREG/+C5GREG
+            return
         if line.startswith(RESTARTED):
             self._restarted.set()
-        elif self._on_registration(line):
-            pass
         elif m := INDEX.match(line):
             if not self._ready.is_set():
                 # not set up yet (text mode, memories unselected): the sweep after set-up reads it
