@@ -283,3 +283,11 @@ async def test_routing_the_modem_turned_off_is_turned_on_again(lte: EmulatedMode
 
     await until(client, read)
     assert lte.cnmi == "2,1,0,1,0", "notifications on again, and what arrived meanwhile read at once"
+
+
+def test_the_demo_modem_is_an_lte_module_and_every_family_can_be_configured() -> None:
+    from gateway.config import FAMILY_NAMES
+    from gateway.sms.config import ModemConfig
+
+    assert FAMILIES[ModemConfig().emulator_family].lte
+    assert set(FAMILY_NAMES) == set(FAMILIES)
