@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from gateway.core.keys import STORE
 from gateway.sms.at import ATModem
 from gateway.sms.keys import OUTBOX
-from gateway.testing import AUTH, EmulatedModem, sql, until, wait_sent
+from gateway.testing import AUTH, EmulatedModem, log_in, sql, until, wait_sent
 from gateway.testing.emulator import FAMILIES
+from gateway.web import accounts
 
 LTE = sorted(name for name, f in FAMILIES.items() if f.lte)
 FAST = {"command_timeout": 2.0, "ussd_timeout": 1.0, "sweep_interval": 300.0}
@@ -291,3 +293,19 @@ def test_the_demo_modem_is_an_lte_module_and_every_family_can_be_configured() ->
 
     assert FAMILIES[ModemConfig().emulator_family].lte
     assert set(FAMILY_NAMES) == set(FAMILIES)
+
+
+async def test_the_dashboard_says_lte_the_domains_a_dead_2g_modem_and_a_slow_network(
+    lte: EmulatedModem, start_gateway: Any
+) -> None:
+    client = await start_gateway(lte, modem=FAST)
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Mạng: Viettel 4G" in page and "Đăng ký: thoại không" in page and "LTE có" in page
+    assert "Mạng chậm" not in page and "2G" not in page
+    modem = modem_of(client)
+    modem.info.slow_network = True
+    modem.info.coverage = "Modem chỉ có 2G: mạng 2G ở Việt Nam đã tắt từ 15/9/2026"
+    page = await (await client.get("/")).text()
+    assert "Mạng chậm" in page and "đã tắt từ 15/9/2026" in page
