@@ -52,21 +52,22 @@ class Config:
     source: str = "built-in defaults"
 
 
-# the emulator's modem families (gateway.testing.emulator.FAMILIES), LTE modules first
-FAMILY_NAMES = ("ec25", "sim7600", "e3372h", "huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79")
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "modem.emulator_family": FAMILY_NAMES,
+    "modem.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "audio.engine": ("espeak-ng",),
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
     "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
     "modem.carrier": ("", *phone.CARRIERS),
     "modems.carrier": ("", *phone.CARRIERS),
-    "modems.emulator_family": FAMILY_NAMES,
+    "modems.emulator_family": ("huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79"),
     "routing.alerts": ("all", "smpp", "modems"),
     "routing.bulk": ("smpp", "any"),
     "routing.replies": ("same", "any"),
 }
+# the emulator's modem families (gateway.testing.emulator.FAMILIES), the LTE modules first
+FAMILY_NAMES = ("ec25", "sim7600", "e3372h", "huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79")
+_CHOICES["modem.emulator_family"] = _CHOICES["modems.emulator_family"] = FAMILY_NAMES
 
 
 def _convert(key: str, value: Any, hint: Any) -> Any:
