@@ -48,14 +48,14 @@ class Family:
 
 
 _QUECTEL_MEMORIES = '+CPMS: ("SM","ME","MT"),("SM","ME","MT"),("SM","ME","MT")'
-# The LTE modules a commune can buy in 2026. Built from: a recorded Quectel EG25-G (ATI answering
+# The LTE modules a commune can buy in 2026. Read for them: a recorded Quectel EG25-G (ATI answering
 # "Quectel / EG25 / Revision: EG25GGBR07A08M2G", github.com/lukejenkins/cwd,
-# documentation/quectel_ec2x_and_eg2x/outputs.md) and Quectel's EC2x/EG2x AT manual (+QIND: SMS DONE
-# when SMS is initialised, +QCSQ, +CMGS answered within 120 s, the AT port on USB interface 2 =
-# ttyUSB2); the SIMCom SIM7500/SIM7600 AT manual V2.00 (usermanual.wiki; RDY / +CPIN: READY / SMS DONE /
-# PB DONE at start, AT+CSMS / AT+CNMA, +CESQ, ATH and AT+CHUP; ttyUSB2 the AT port); Huawei's E3372h
-# in stick (non-HiLink) firmware as ModemManager's huawei plugin drives it (^HCSQ for LTE, +CSQ 99 on
-# LTE, AT^CURC, the modem port ttyUSB0; no voice). The networks answer as Vietnam's LTE-only ones do:
+# documentation/quectel_ec2x_and_eg2x/outputs.md) and the SIMCom SIM7500/SIM7600 Series AT Command
+# Manual V2.00 (its contents: ATH, AT+CPIN, AT+CSMS/AT+CNMA, AT+CESQ). The rest follows TS 27.005/27.007
+# and what these vendors' manuals are known to say, not yet checked against a recorded session: the
+# +QIND: SMS DONE / SMS DONE / PB DONE lines at start, +QCSQ and ^HCSQ as ModemManager reads them, the
+# +CMGS time (120 s), the AT port (USB interface 2 on EC25 and SIM7600, 0 on an E3372h in stick mode),
+# +CSQ 99 on LTE and no voice on the E3372h. The networks answer as Vietnam's LTE-only ones do:
 # +CREG: 0,0 while +CEREG: 0,1 (set per emulator with `creg` / `cereg`). The not-ready answer before
 # SMS DONE varies by firmware (+CMS ERROR: 302 or 500); Loa treats both alike.
 LTE = (
