@@ -92,10 +92,18 @@ async def smpp_batch(n: int) -> dict[str, float]:
     }  # fmt: skip
 
 
-async def pool(n: int, delay: float, modems: int = 3) -> dict[str, Any]:
-    """n one-part reminders through `modems` emulated sticks of `delay` s per submit each."""
+async def pool(
+    n: int, delay: float, modems: int = 3, *, family: str = "huawei", reports: bool = False, command_delay: float = 0.0
+) -> dict[str, Any]:
+    """n one-part reminders through `modems` emulated sticks of `delay` s per submit each (and
+    `command_delay` s per other command); with `reports`, each part asks for a delivery report and
+    the network sends it at once, as the batch goes on."""
     with tempfile.TemporaryDirectory() as d:
-        emus = [EmulatedModem("huawei", submit_delay=delay, link_dir=Path(d) / f"m{i}") for i in range(modems)]
+        emus = [
+            EmulatedModem(family, submit_delay=delay, command_delay=command_delay, auto_report=reports,
+                          link_dir=Path(d) / f"m{i}")
+            for i in range(modems)
+        ]  # fmt: skip
         for emu in emus:
             await emu.start()
         first: list[float] = []
@@ -106,13 +114,17 @@ async def pool(n: int, delay: float, modems: int = 3) -> dict[str, Any]:
 
         for emu in emus:
             emu.on_command = mark
-        raw = {"modem": {"port": emus[0].path}, "modems": [{"port": e.path} for e in emus[1:]]}
+        raw: dict[str, Any] = {"modem": {"port": emus[0].path}, "modems": [{"port": e.path} for e in emus[1:]]}
+        raw["sms"] = {"status_reports": reports}
         app, runner = await _started(raw, Path(d))
         await _enqueue(app, [f"+8491{i:07d}" for i in range(n)], "Họp thôn tối nay lúc 19h tại nhà văn hoá", "reminder")
         async with asyncio.timeout(600):
             while sum(len(e.sent) for e in emus) < n:
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - first[0]
+        if reports:  # every report read, matched and written before the batch counts as done
+            await _poll(app, "select count(*) from outbox where status='delivered'", n, 600)
+        commands = sum(len(e.commands) for e in emus)
         sent = [len(e.sent) for e in emus]
         distinct = len({p.number for e in emus for p in e.sent})
         await runner.cleanup()
@@ -122,7 +134,20 @@ async def pool(n: int, delay: float, modems: int = 3) -> dict[str, Any]:
     return {
         "messages": n, "delay_s": delay, "elapsed_s": elapsed, "ideal_s": ideal, "ratio": elapsed / ideal,
         "per_modem": sent, "utilisation": [s * delay / elapsed for s in sent], "distinct": distinct,
+        "commands": commands,
     }  # fmt: skip
+
+
+async def reports(n: int, delay: float, command_delay: float) -> dict[str, dict[str, Any]]:
+    """The pool's batch send-only and with delivery reports, side by side: a 3G stick (reports
+    stored, read in batches) and an LTE module (reports routed, acknowledged with AT+CNMA)."""
+    out = {}
+    for family in ("huawei", "ec25"):
+        for with_reports in (False, True):
+            out[f"{family}{'+reports' if with_reports else ''}"] = await pool(
+                n, delay, family=family, reports=with_reports, command_delay=command_delay
+            )
+    return out
 
 
 async def run(quick: bool = False) -> list[Figure]:
@@ -131,7 +156,19 @@ async def run(quick: bool = False) -> list[Figure]:
     p = await pool(pool_n, 0.2)
     assert s["smsc_submits"] == 2 * n and p["distinct"] == pool_n, (s, p)  # none lost, none twice
     util = ", ".join(f"{u:.3f}" for u in p["utilisation"])
+    r = await reports(pool_n, 0.2, 0.01)
+    assert all(x["distinct"] == pool_n for x in r.values()), r
+    side = [
+        Figure("transports", f"pool of 3 {family} modems: with reports ÷ send-only ({pool_n} SMS)",
+               round(r[f"{family}+reports"]["elapsed_s"] / r[family]["elapsed_s"], 3), "",
+               f"{r[family]['elapsed_s']:.1f} s send-only, {r[f'{family}+reports']['elapsed_s']:.1f} s with reports "
+               f"({how}); AT commands {r[family]['commands']} vs {r[f'{family}+reports']['commands']}; "
+               f"200 ms/submit, 10 ms/command; utilisation with reports "
+               + ", ".join(f"{u:.3f}" for u in r[f"{family}+reports"]["utilisation"]))
+        for family, how in (("huawei", "stored in SR, read in batches"), ("ec25", "+CDS routed, AT+CNMA"))
+    ]  # fmt: skip
     return [
+        *side,
         Figure("transports", f"SMPP: {n} two-part messages queued to the last submit_sm", round(s["last_submit_s"], 1),
                "s", f"{s['submits_per_s']:.0f} submit_sm/s; queued in {s['queue_s']:.2f} s; npm smpp SMSC, window 50"),
         Figure("transports", "SMPP: gateway CPU per message to the last submit",

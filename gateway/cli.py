@@ -212,7 +212,7 @@ def cmd_modems(args: argparse.Namespace) -> int:
     """List the serial ports a modem may be on, ask each, and print the config line to use."""
     import glob
 
-    from gateway.sms.at import probe
+    from gateway.sms.at import at_port, pick, probe
 
     ports = args.ports or [
         *sorted(glob.glob("/dev/serial/by-id/*")),
@@ -224,7 +224,7 @@ def cmd_modems(args: argparse.Namespace) -> int:
         return 1
 
     async def ask() -> str | None:
-        first = None
+        answered: list[tuple[str, dict[str, str | None]]] = []
         for port in ports:
             try:
                 async with asyncio.timeout(20):
@@ -233,9 +233,15 @@ def cmd_modems(args: argparse.Namespace) -> int:
                 print(f"  {port}: không mở được hoặc không trả lời AT ({getattr(e, 'message', e) or type(e).__name__})")
                 continue
             print(f"OK {port}: {(found['manufacturer'] or '?').strip()} {(found['model'] or '?').strip()}, "
-                  f"SIM {found['sim']}")  # fmt: skip
-            first = first or port
-        return first
+                  f"SIM {found['sim']}, {(found.get('generation') or '?').upper()}")  # fmt: skip
+            if found.get("coverage"):
+                print(f"   {found['coverage']}")
+            known = at_port(found["manufacturer"], found["model"])
+            if known and (found["model"] or "") not in {(f["model"] or "") for _, f in answered}:
+                print(f"   cổng AT của {(found['model'] or '').strip()} là {known[1]} (USB interface {known[0]}), "
+                      "không nhất thiết là cổng đầu tiên (the AT port)")  # fmt: skip
+            answered.append((port, found))
+        return pick(answered)
 
     first = asyncio.run(ask())
     if first is None:
@@ -257,6 +263,7 @@ EMULATOR_HELP = """Type as a phone:
   vanish | back           pull the modem out / plug it back in
   silent on|off           the modem stops / starts answering
   fail <number> <code>    +CMS ERROR <code> for every SMS to <number>
+  ring <number>           <number> calls (a missed call, "gọi nháy"): RING until the gateway hangs up
   quit"""
 
 
@@ -292,6 +299,9 @@ async def _emulate(args: argparse.Namespace) -> None:
                     print(f"→ from {phone.normalise(words[1])}: {words[2]}", flush=True)
                 elif words[0] == "report" and len(words) >= 2:
                     emulator.report(int(words[1]), status=int(words[2]) if len(words) > 2 else 0)
+                elif words[0] == "ring" and len(words) == 2:
+                    emulator.ring(phone.normalise(words[1]))
+                    print(f"☎ {phone.normalise(words[1])} gọi tới", flush=True)
                 elif words[0] == "sent":
                     for m in emulator.messages():
                         print(f"  {m.number} refs {m.references}: {m.text}")
@@ -370,7 +380,7 @@ def parser() -> argparse.ArgumentParser:
     tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
     tok.set_defaults(fn=cmd_token)
     emu = sub.add_parser("emulator", help="run an emulated modem on a pty and play the phone")
-    emu.add_argument("--family", choices=sorted(FAMILIES), default="huawei", help="which modem to behave as")
+    emu.add_argument("--family", choices=sorted(FAMILIES), default="ec25", help="which modem to behave as")
     emu.add_argument("--submit-delay", type=float, default=0.2, help="seconds per AT+CMGS")
     emu.add_argument("--command-delay", type=float, default=0.0, help="seconds per command")
     emu.add_argument("--auto-report", action="store_true", help="report every part delivered")

@@ -67,6 +67,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "routing.bulk": ("smpp", "any"),
     "routing.replies": ("same", "any"),
 }
+# the emulator's modem families (gateway.testing.emulator.FAMILIES), the LTE modules first
+FAMILY_NAMES = ("ec25", "sim7600", "e3372h", "huawei", "sim800", "wavecom", "k3715", "e1752", "m6280", "k3565z", "n79")
+_CHOICES["modem.emulator_family"] = _CHOICES["modems.emulator_family"] = FAMILY_NAMES
 
 
 def _convert(key: str, value: Any, hint: Any) -> Any:

@@ -140,8 +140,17 @@ async def _one_modem(modem: ModemConfig) -> Check:
                      "Loa có đang chạy không (nó giữ cổng)? Cắm lại modem; `loa modems` tìm cổng")  # fmt: skip
     sim = found.get("sim") or "?"
     status = "OK" if sim.upper() == "READY" else "FAIL"
-    return Check(status, f"Modem {port}: {(found['manufacturer'] or '?').strip()} {(found['model'] or '?').strip()},"
-                 f" SIM {sim}")  # fmt: skip
+    what = f"Modem {port}: {(found['manufacturer'] or '?').strip()} {(found['model'] or '?').strip()}, SIM {sim}"
+    if found.get("generation") == "2g":  # nothing left for it to register on in Vietnam
+        return Check("FAIL", what, found.get("coverage") or "")
+    if found.get("coverage") and status == "OK":
+        return Check("WARN", what, found["coverage"] or "")
+    from gateway.sms.at.ports import at_port, usb_interface  # here: the imports above are the lead's to change
+
+    known = at_port(found["manufacturer"], found["model"])
+    if known and status == "OK" and usb_interface(port) not in (None, known[0]):
+        return Check("WARN", what, f"cổng AT của modem này là {known[1]} (USB interface {known[0]}); đặt [modem] port")
+    return Check(status, what)
 
 
 SOUND_DEVICES = Path("/dev/snd")

@@ -282,11 +282,13 @@ async def test_sigterm_during_a_send_waits_for_it_and_records_it(emulator: Emula
             assert await proc.wait() == 0
 
 
-async def test_a_modem_that_hangs_after_taking_a_pdu_is_noticed_at_once(
+async def test_a_modem_that_hangs_after_taking_a_pdu_is_noticed_at_once_and_lost_after_its_documented_time(
     emulator: EmulatedModem, start_gateway: Any
 ) -> None:
     emulator.submit_delay = 0.05
-    client = await start_gateway(emulator, modem={"send_timeout": 60.0, "command_timeout": 2.0})
+    # send_timeout stands for the module's documented +CMGS time (60–120 s on real ones): a congested
+    # cell may take that long, so only then is the modem called lost (issue #24 item 7)
+    client = await start_gateway(emulator, modem={"send_timeout": 4.0, "command_timeout": 2.0})
     await post_batch(client)
     await wait_sent(emulator, len(TEXTS))  # the gateway has measured how long this modem takes
     emulator.faults.hang_numbers.add("+84987000222")
@@ -304,6 +306,12 @@ async def test_a_modem_that_hangs_after_taking_a_pdu_is_noticed_at_once(
     await until(client, overdue, timeout=5)
     assert (await health(client))["modem"]["overdue"]["exchange"] == "AT+CMGS"
 
+    async def slow() -> bool:
+        return bool((await health(client))["modem"]["slow_network"])
+
+    await until(client, slow, timeout=5)  # the dashboard says the network is slow before any loss
+    assert client.app[TRANSPORT].info.connected
+
     why: list[str | None] = []
 
     async def lost() -> bool:
@@ -313,8 +321,8 @@ async def test_a_modem_that_hangs_after_taking_a_pdu_is_noticed_at_once(
         return bool(why)
 
     await until(client, lost, timeout=10)
-    # the modem's usual ~0.05 s times the margin, floored at command_timeout: not the 60 s send_timeout
-    assert asyncio.get_running_loop().time() - started < 5
+    # the documented time (here 4 s), not the default 120 s
+    assert asyncio.get_running_loop().time() - started < 7
     assert "no answer to AT+CMGS" in str(why[0])
 
 

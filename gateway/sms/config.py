@@ -29,9 +29,14 @@ class ModemConfig:
     baudrate: int = 115200
     pin: str = ""
     smsc: str = ""
-    emulator_family: str = "huawei"
+    # the demo's emulated modem: an LTE module, as a commune buys one in 2026 (2G is off in Vietnam)
+    emulator_family: str = "ec25"
     command_timeout: float = 10.0
-    send_timeout: float = 60.0
+    # the longest wait for a +CMGS answer before the modem is called lost; a module whose manual
+    # documents less (60 s; Quectel and SIMCom LTE modules 120 s) is waited for that long
+    send_timeout: float = 120.0
+    # how long an LTE module may take after power-up to say SMS is ready (+QIND: SMS DONE, SMS DONE)
+    sms_ready_timeout: float = 120.0
     ussd_timeout: float = 30.0
     poll_interval: float = 30.0
     sweep_interval: float = 300.0

@@ -23,6 +23,15 @@ class TransportInfo:
     last_error: str | None = None
     sim: str | None = None  # "READY", or what is wrong with the SIM in plain words
     registration: str | None = None  # home, roaming, searching, denied, not registered; None: unknown
+    # each domain the modem answers for: "cs" (+CREG), "ps" (+CGREG), "eps" (+CEREG, LTE), "5gs" (+C5GREG)
+    domains: dict[str, str] = field(default_factory=dict)
+    access: str | None = None  # the serving cell's radio (+COPS AcT): GSM, UTRAN, E-UTRAN, NR
+    rsrp: int | None = None  # LTE signal (dBm), where +CSQ says 99 on LTE
+    rsrq: float | None = None  # LTE signal quality (dB)
+    # what this modem can still do in Vietnam (2G is off since 15 Sep 2026, 3G planned off Sep 2028)
+    generation: str | None = None  # "2g", "3g", "4g"
+    coverage: str | None = None  # the same in plain words, when it matters; None for an LTE modem
+    slow_network: bool = False  # submits take far longer than they did: a congested cell
     memories: dict[str, str] = field(default_factory=dict)  # SMS memory → "used/total"
     cannot: list[str] = field(default_factory=list)  # what this modem cannot do, in plain words
     # the network's time (NITZ, read by AT+CCLK?) minus the app's clock, in seconds; None: unknown
@@ -43,6 +52,12 @@ class TransportInfo:
     @property
     def signal_dbm(self) -> int | None:
         return None if self.signal is None else -113 + 2 * self.signal
+
+
+class CallHandler(Protocol):
+    """Told the caller's number of a call the transport hung up at once (a missed call, "gọi nháy")."""
+
+    async def __call__(self, number: str) -> None: ...
 
 
 class Receiver(Protocol):
@@ -87,3 +102,11 @@ class Transport(Protocol):
         ...
 
     async def ussd(self, code: str) -> str: ...
+
+
+class TakesCalls(Protocol):
+    """A transport with a phone number people can ring (a modem), beside its receiver: it hangs
+    each call up at once (free for the caller) and hands the caller's number to `on_call`; None:
+    calls are hung up and logged only. SMPP and HiLink take no calls, so this is its own interface."""
+
+    on_call: CallHandler | None

@@ -54,6 +54,15 @@ async def healthz(request: web.Request) -> web.Response:
                 "overdue": None if overdue is None else {"exchange": info.busy_with, "seconds": round(overdue, 1)},
                 "sim": info.sim,
                 "registration": info.registration,
+                # per domain (cs, ps, eps, 5gs) and the serving cell's radio: an LTE module on an
+                # LTE-only network is "cs": "not registered" and "eps": "home", and sends
+                "domains": info.domains,
+                "access": info.access,
+                "rsrp_dbm": info.rsrp,
+                "rsrq_db": info.rsrq,
+                "generation": info.generation,
+                "coverage": info.coverage,
+                "slow_network": info.slow_network,
                 "memories": info.memories,
                 "cannot": info.cannot,
             },
@@ -65,6 +74,10 @@ async def healthz(request: web.Request) -> web.Response:
                     "connected": c.transport.info.connected,
                     "carrier": c.carrier or None,
                     "signal": c.transport.info.signal,
+                    "registration": c.transport.info.registration,
+                    "access": c.transport.info.access,
+                    "coverage": c.transport.info.coverage,
+                    "slow_network": c.transport.info.slow_network,
                     "last_error": c.transport.info.last_error,
                 }
                 for c in channels

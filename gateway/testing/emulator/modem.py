@@ -1,9 +1,10 @@
-"""An AT-command GSM modem on a pseudo-terminal, with a phone side and faults on demand."""
+"""The emulated modem: a pty, the bytes in and out, the command worker, the network and the phone side."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import re
@@ -12,168 +13,15 @@ import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from gsmmodem.pdu import (
-    Concatenation,
-    _encodeAddressField,
-    _encodeTimestamp,
-    decodeGsm7,
-    decodeSmsPdu,
-    encodeGsm7,
-    packSeptets,
-    unpackSeptets,
-)
+from gsmmodem.pdu import Concatenation, decodeSmsPdu
 
-from gateway.sms.encoding import is_gsm7, split_gsm7, split_ucs2
+from gateway.testing.emulator import commands
+from gateway.testing.emulator.families import FAMILIES
+from gateway.testing.emulator.pdus import SentMessage, SentPart, deliver_pdus, status_report_pdu, tpdu_len
 
 log = logging.getLogger(__name__)
-VN = timezone(timedelta(hours=7))
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one modem model answers: data, not branches. The recorded ones carry the answers of real
-    modems as python-gsmmodem-new 0.13.0's test/fakemodems.py holds them (facts only, our code)."""
-
-    name: str
-    manufacturer: str
-    model: str
-    has_clac: bool = False
-    reports: str = "cdsi"  # "cdsi": stored, announced by index; "cds": the PDU inline
-    packed_ussd: bool = False  # Huawei: the USSD string is packed GSM-7 in hex
-    unknown: str = "ERROR"  # what an unknown command gets (Huawei E1752: COMMAND NOT SUPPORT)
-    curc: bool = False  # knows AT^CURC (Huawei)
-    # the answer to AT+CPMS=? as recorded, or None: the modem has no AT+CPMS at all
-    cpms_test: str | None = '+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")'
-    memories: tuple[tuple[str, int], ...] = (("SM", 30), ("ME", 100), ("SR", 30))
-    store_in: str = "SM"  # where a new SMS goes (survives power cycles on many sticks: may be ME)
-    cpms_max_args: int = 3  # Wavecom refuses the three-memory form
-    cnmi_refused: tuple[str, ...] = ()  # CNMI argument prefixes it answers ERROR to
-    can_receive: bool = True  # Nokia phones: no AT+CNMI, AT+CMGL or AT+CMGR for SMS
-    cpin_ok: bool = True  # Wavecom answers AT+CPIN? without OK
-    busy_at_start: int = 0  # +CME ERROR: 515 to the first commands after it opens (Wavecom)
-    sim_busy: tuple[str, ...] = ()  # commands answered +CME ERROR: 14 once (Qualcomm: AT+CSCA?)
-    esc_error: bool = False  # answers ERROR to a lone ESC or an empty line
-    ussd_mode: bool = False  # Huawei E1752: AT+CUSD refused until AT^USSDMODE=0 (text USSD)
-    full_urc: str | None = None  # what it says when its SMS memory fills up
-    answers_ussd: bool = True
-    revision: str = "11.609.18.00.00"  # AT+CGMR
-
-
-_ALL_MEMORIES = '+CPMS: ("ME","MT","SM","SR"),("ME","MT","SM","SR"),("ME","MT","SM","SR")'
-FAMILIES = {
-    f.name: f
-    for f in (
-        Family("huawei", "huawei", "E3531", has_clac=True, packed_ussd=True, unknown="COMMAND NOT SUPPORT",
-               curc=True, full_urc='^SMMEMFULL: "SM"'),
-        Family("sim800", "SIMCOM_Ltd", "SIMCOM_SIM800L", reports="cds", cnmi_refused=("2,1,0,2",),
-               esc_error=True, full_urc='+CIEV: "SMSFULL",1'),
-        # recorded: Wavecom Multiband 900E 1800 (CPIN? without OK; two memories; 515 twice at start)
-        Family("wavecom", " WAVECOM MODEM", " MULTIBAND  900E  1800",
-               cpms_test='+CPMS: (("SM","BM","SR"),("SM"))', memories=(("SM", 50), ("SR", 20)), cpms_max_args=2,
-               cpin_ok=False, busy_at_start=2),
-        # recorded: Huawei K3715 (all four memories); this one was used elsewhere and stores in ME
-        Family("k3715", "huawei", "K3715", has_clac=True, packed_ussd=True, curc=True, cpms_test=_ALL_MEMORIES,
-               memories=(("ME", 100), ("SM", 30), ("SR", 30)), store_in="ME", full_urc='^SMMEMFULL: "ME"'),
-        # recorded: Huawei E1752 ("COMMAND NOT SUPPORT"; USSD only after AT^USSDMODE=0)
-        Family("e1752", "huawei", "E1752", has_clac=True, unknown="COMMAND NOT SUPPORT", curc=True,
-               cpms_test=_ALL_MEMORIES, memories=(("ME", 100), ("SM", 30), ("SR", 30)), ussd_mode=True),
-        # recorded: Qualcomm M6280, a ZTE stick (SIM busy once on AT+CSCA?)
-        Family("m6280", "QUALCOMM INCORPORATED", "M6280", cpms_test=_ALL_MEMORIES,
-               memories=(("ME", 100), ("SM", 30), ("SR", 30)), sim_busy=("AT+CSCA?",)),
-        # recorded: ZTE K3565-Z (Vodafone)
-        Family("k3565z", "ZTE INCORPORATED", "K3565-Z", cpms_test=_ALL_MEMORIES,
-               memories=(("ME", 100), ("SM", 30), ("SR", 30)), esc_error=True),
-        # recorded: Nokia N79, a phone: sends SMS, cannot hand received SMS over AT (no CPMS, no CNMI)
-        Family("n79", "Nokia", "Nokia N79", cpms_test="+CPMS: (),(),()", memories=(), can_receive=False,
-               answers_ussd=False),
-    )
-}  # fmt: skip
-
-
-@dataclass
-class SentPart:
-    number: str
-    text: str
-    reference: int
-    concat: tuple[int, int, int] | None
-    pdu: str
-    at: float  # loop time the modem accepted it
-
-
-@dataclass
-class SentMessage:
-    number: str
-    text: str
-    references: list[int]
-
-
-# ---- PDUs as the network would hand them to a modem ------------------------------------------------
-
-
-def _user_data(text: str, ucs2: bool, udh: bytes) -> tuple[int, bytes]:
-    if ucs2:
-        ud = text.encode("utf-16-be")
-        return len(udh) + len(ud), udh + ud
-    septets = encodeGsm7(text)
-    if not udh:
-        return len(septets), bytes(packSeptets(septets))
-    # mirrors gsmmodem's own encoder, so its decoder reads our fill bits the same way
-    shift = (len(udh) * 8) % 7
-    length = len(septets) + (1 if shift else 0) + len(udh)
-    return length, udh + bytes(packSeptets(septets, padBits=shift))
-
-
-def deliver_pdus(
-    sender: str,
-    text: str,
-    *,
-    reference: int = 1,
-    when: datetime | None = None,
-    smsc: str = "+84980200030",
-) -> list[str]:
-    """SMS-DELIVER PDUs for a text from `sender`, split and concatenated like a phone would."""
-    ucs2 = not is_gsm7(text)
-    parts = split_ucs2(text) if ucs2 else split_gsm7(text)
-    when = when or datetime.now(VN).replace(microsecond=0)
-    out = []
-    for i, part in enumerate(parts, start=1):
-        udh = b""
-        if len(parts) > 1:
-            udh = bytes([0x05, 0x00, 0x03, reference % 256, len(parts), i])
-        pdu = bytearray(_encodeAddressField(smsc, smscField=True))
-        pdu.append(0x04 | (0x40 if udh else 0))
-        pdu += _encodeAddressField(sender)
-        pdu += bytes([0x00, 0x08 if ucs2 else 0x00])
-        pdu += _encodeTimestamp(when)
-        length, ud = _user_data(part, ucs2, udh)
-        pdu.append(length)
-        pdu += ud
-        out.append(bytes(pdu).hex().upper())
-    return out
-
-
-def status_report_pdu(reference: int, number: str, status: int, smsc: str = "+84980200030") -> str:
-    now = datetime.now(VN).replace(microsecond=0)
-    pdu = bytearray(_encodeAddressField(smsc, smscField=True))
-    pdu += bytes([0x06, reference])
-    pdu += _encodeAddressField(number)
-    pdu += _encodeTimestamp(now - timedelta(seconds=5))
-    pdu += _encodeTimestamp(now)
-    pdu.append(status)
-    return bytes(pdu).hex().upper()
-
-
-def _tpdu_len(pdu_hex: str) -> int:
-    try:
-        return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
-    except ValueError:
-        return len(pdu_hex) // 2
-
-
-# ---- the modem -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -200,6 +48,7 @@ class EmulatedModem:
         pin: str = "",
         link_dir: str | Path | None = None,
         ussd_answer: str = "TK chinh: 25.000d, han den 31/12/2026.",
+        sms_ready: bool = True,
     ) -> None:
         self.family = FAMILIES[family]
         self.command_delay = command_delay
@@ -238,7 +87,21 @@ class EmulatedModem:
         self.pin_puk = False  # three wrong PINs: the SIM wants its PUK
         self.creg_n = 0  # AT+CREG=<n>: 2 adds the location area and cell to the answer
         self.cops_format = 0
-        self.creg = 1  # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered
+        # +CREG stat: 1 home, 5 roaming, 2 searching, 3 denied, 0 not registered. An LTE module on
+        # Vietnam's LTE-only networks: not on the circuit-switched domain, on EPS (+CEREG), SMS over LTE
+        self.creg = 0 if self.family.lte else 1
+        self.cereg = 1
+        # False: just powered up, SMS commands answer `family.not_ready` until `sms_done()`
+        self.sms_ready = sms_ready or not self.family.sms_done
+        self.csms = 0  # AT+CSMS=1: routed +CDS must be acknowledged (AT+CNMA)
+        self.unacked = 0  # routed +CDS not yet acknowledged
+        self.acked = 0
+        self.clip = False  # AT+CLIP=1: +CLIP after each RING
+        self.calls: list[str] = []  # the numbers that rang
+        self.hung_up = 0  # calls hung up by the gateway (ATH / AT+CHUP)
+        self._ringing: asyncio.Task[None] | None = None
+        self._cds_queue: list[str] = []
+        self.cmgs_written: list[str] = []  # every PDU written after a +CMGS prompt, answered or not
         self._mid_cmgs: list[str] = []
         self._mr = 0
         self._concat_ref = 0
@@ -256,6 +119,8 @@ class EmulatedModem:
         self.cscs = "IRA"
         self.pdu_mode = False
         self.pin_ok = not self.pin
+        self.csms = 0
+        self.clip = False
 
     # ---- lifecycle ----
 
@@ -297,6 +162,8 @@ class EmulatedModem:
             Path(self.path).unlink()
 
     async def close(self) -> None:
+        if self._ringing is not None:
+            self._ringing.cancel()
         if self._worker:
             self._worker.cancel()
             await asyncio.wait({self._worker}, timeout=5.0)  # a test's teardown never hangs on it
@@ -419,8 +286,6 @@ class EmulatedModem:
             self.on_command(line)
         if self.echo and line:
             self._write(line.encode() + b"\r")
-        fam = self.family
-        ok = "OK"
         if not line.upper().startswith("AT"):
             self._lines("ERROR")
             return
@@ -434,155 +299,30 @@ class EmulatedModem:
             return
         body = line[2:]
         upper = body.upper()
-        if upper in ("", "Z"):
-            if upper == "Z":
-                self._reset_state()
-            self._lines(ok)
-        elif upper in ("E0", "E1"):
-            self.echo = upper == "E1"
-            self._lines(ok)
-        elif upper.startswith("+CMEE"):
-            self._lines(ok)
-        elif upper == "+CPIN?":
-            answer = "+CPIN: SIM PUK" if self.pin_puk else "+CPIN: READY" if self.pin_ok else "+CPIN: SIM PIN"
-            self._lines(answer, ok) if fam.cpin_ok else self._lines(answer)
-        elif upper.startswith("+CPIN="):
-            given = body.split("=", 1)[1].strip('"')
-            if given == self.pin:
-                self.pin_ok = True
-                self._lines(ok)
-            else:
-                self._lines("+CME ERROR: 16")
-        elif not self.pin_ok:
+        handler = commands.find(commands.BEFORE_PIN, upper)
+        if handler is None and not self.pin_ok:
             self._lines("+CME ERROR: 11")
-        elif upper == "+CGMI":
-            self._lines(fam.manufacturer, ok)
-        elif upper == "+CGMM":
-            self._lines(fam.model, ok)
-        elif upper in ("+CGMR", "+GMR"):
-            self._lines(fam.revision, ok)
-        elif upper in ("+CGSN", "+GSN"):
-            self._lines("861234567890123", ok)
-        elif upper == "+CIMI":
-            self._lines("452040123456789", ok)
-        elif upper == "+CFUN?":
-            self._lines("+CFUN: 1", ok)
-        elif upper.startswith("+CFUN="):
-            self._lines(ok)
-        elif upper == "+CPAS":
-            self._lines("+CPAS: 0", ok)
-        elif upper == "+CLAC":
-            self._lines("+CGMI", "+CGMM", "+CMGS", "+CUSD", "^CURC", ok) if fam.has_clac else self._lines("ERROR")
-        elif upper.startswith("^CURC") and fam.curc:
-            self.curc = upper.endswith("=1")
-            self._lines(ok)
-        elif upper.startswith("^PORTSEL") and fam.curc:
-            # Huawei: which port sends the unsolicited lines; Gammu waits for this answer at start
-            self._lines(ok)
-        elif upper.startswith("^USSDMODE=") and fam.ussd_mode:
-            self.ussd_text_mode = upper.endswith("=0")
-            self._lines(ok)
-        elif upper.startswith("+CMGF="):
-            self.pdu_mode = upper.endswith("0")
-            self._lines(ok)
-        elif upper == "+CNMI=?" and fam.can_receive:
-            self._lines("+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)", ok)
-        elif upper.startswith("+CNMI="):
-            args = upper.split("=", 1)[1]
-            if not fam.can_receive or args.startswith(fam.cnmi_refused or ("\0",)):
-                self._lines("ERROR")
-            else:
-                self.cnmi = args
-                self._lines(ok)
-        elif upper == "+CSCA?":
-            self._lines(f'+CSCA: "{self.smsc}",145', ok)
-        elif upper.startswith("+CSCA="):
-            self.smsc = body.split("=", 1)[1].split(",")[0].strip('"')
-            self._lines(ok)
-        elif upper.startswith("+COPS=3,"):
-            # 27.007: only the format of later +COPS? answers (0 long, 1 short, 2 numeric MCC+MNC)
-            given = upper.split(",")[1][:1]
-            self.cops_format = int(given) if given.isdigit() else 0
-            self._lines(ok)
-        elif upper.startswith("+COPS="):
-            self._lines(ok)
-        elif upper == "+COPS?":
-            name = "45204" if self.cops_format == 2 else self.operator
-            self._lines(f'+COPS: 0,{self.cops_format},"{name}",2', ok)
-        elif upper == "+CREG?":
-            where = ',"00A1","1B2C"' if self.creg_n == 2 and self.creg in (1, 5) else ""
-            self._lines(f"+CREG: {self.creg_n},{self.creg}{where}", ok)
-        elif upper.startswith("+CREG="):
-            if upper[6:7].isdigit():
-                self.creg_n = int(upper[6:7])
-            self._lines(ok)
-        elif upper == "+CGATT?":
-            self._lines(f"+CGATT: {int(self.creg in (1, 5))}", ok)
-        elif upper == "+CGREG?":
-            self._lines(f"+CGREG: 0,{self.creg}", ok)
-        elif upper.startswith("+CGREG="):
-            self._lines(ok)
-        elif upper == "+CCLK?":
-            when = datetime.fromtimestamp(self.network_time(), VN) if self.network_time else datetime(2000, 1, 1)
-            zone = "+28" if self.network_time else "+00"
-            self._lines(f'+CCLK: "{when:%y/%m/%d,%H:%M:%S}{zone}"', ok)
-        elif upper.startswith("+CTZU="):
-            self._lines(ok)
-        elif upper == "+CSQ":
-            self._lines("+CSQ: 21,99", ok)
-        elif upper == "+CSCS=?":
-            self._lines('+CSCS: ("IRA","GSM","UCS2")', ok)
-        elif upper == "+CSCS?":
-            self._lines(f'+CSCS: "{self.cscs}"', ok)
-        elif upper.startswith("+CSCS="):
-            self.cscs = body.split("=", 1)[1].strip('"').upper()
-            self._lines(ok)
-        elif upper.startswith("+CMGS="):
-            if not self.pdu_mode:
-                self._lines("+CMS ERROR: 304")
-                self._pdu_mode_len = None
-                return
-            self._write(b"\r\n> ")
-            for line_ in self._mid_cmgs:
-                self.urc(line_)
-            self._mid_cmgs.clear()
-        elif upper.startswith(("+CMGR=", "+CMGD=", "+CMGL")) and not fam.can_receive:
-            self._lines("ERROR")
-        elif upper.startswith("+CMGR="):
-            pdu = self._storage[self.mem[0]].get(int(upper.split("=")[1]))
-            if pdu is None:
-                self._lines("+CMS ERROR: 321")  # invalid memory index: nothing there in this memory
-            else:
-                self._lines(f"+CMGR: 0,,{_tpdu_len(pdu)}", pdu, ok)
-        elif upper.startswith("+CMGD="):
-            self._storage[self.mem[0]].pop(int(upper.split("=")[1].split(",")[0]), None)
-            self._lines(ok)
-            self._redeliver()
-        elif upper.startswith("+CMGL"):
-            out = []
-            for index, pdu in sorted(self._storage[self.mem[0]].items()):
-                out += [f"+CMGL: {index},0,,{_tpdu_len(pdu)}", pdu]
-            self._lines(*out, ok)
-        elif upper.startswith("+CUSD="):
-            await self._ussd(body)
-        elif upper == "+CPMS=?" and fam.cpms_test is not None:
-            self._lines(fam.cpms_test, ok)
-        elif upper == "+CPMS?" and self._capacity:
-            self._lines("+CPMS: " + ",".join(f'"{m}",{self._used(m)},{self._capacity[m]}' for m in self.mem), ok)
-        elif upper.startswith("+CPMS=") and self._capacity:
-            names = [x.strip().strip('"') for x in body.split("=", 1)[1].split(",")]
-            if len(names) > fam.cpms_max_args or any(n not in self._capacity for n in names):
-                self._lines("ERROR")
-                return
-            self.mem[: len(names)] = names
-            self._lines("+CPMS: " + ",".join(f"{self._used(m)},{self._capacity[m]}" for m in self.mem), ok)
-        else:
-            self._lines(fam.unknown)
+            return
+        handler = handler or commands.find(commands.COMMANDS, upper)
+        if handler is not None and not self.sms_ready and upper.startswith(commands.SMS_COMMANDS):
+            self._lines(self.family.not_ready)  # SMS not initialised yet after power-up
+            self._pdu_mode_len = None  # no prompt follows: what comes next is a command
+            return
+        if handler is None:
+            self._unknown()
+            return
+        done = handler(self, body)
+        if inspect.isawaitable(done):
+            await done
+
+    def _unknown(self) -> None:
+        self._lines(self.family.unknown)
 
     def _used(self, memory: str) -> int:
         return len(self._storage[memory])
 
     async def _submit(self, pdu: str) -> None:
+        self.cmgs_written.append(pdu)
         try:
             d = decodeSmsPdu(pdu)
         except Exception:
@@ -626,36 +366,6 @@ class EmulatedModem:
                 if message.references[-1] == part.reference and message.number == number:
                     self.on_sent(message)
 
-    async def _ussd(self, body: str) -> None:
-        m = re.match(r'(?i)\+CUSD=(\d)(?:,"([^"]*)"(?:,(\d+))?)?', body)
-        if m is None:
-            self._lines("ERROR")
-            return
-        if m.group(1) == "2" or m.group(2) is None:
-            # AT+CUSD=1 alone only turns the result codes on: no session, nothing comes back
-            self._lines("OK")
-            return
-        code = m.group(2) or ""
-        if self.family.ussd_mode and not self.ussd_text_mode:
-            self._lines("ERROR")  # E1752 in its default ^USSDMODE=1
-            return
-        if not self.family.answers_ussd:
-            self._lines("OK")  # and no +CUSD ever comes
-            return
-        if self.family.packed_ussd and re.fullmatch(r"[0-9A-Fa-f]+", code):
-            code = str(decodeGsm7(unpackSeptets(bytearray(bytes.fromhex(code))))).rstrip("\r@")
-        self._lines("OK")
-        if self.cscs != "GSM" or code != "*101#":
-            self.urc("+CUSD: 4")
-            return
-        answer = self.ussd_answer
-        if not is_gsm7(answer):
-            self.urc(f'+CUSD: 0,"{answer.encode("utf-16-be").hex().upper()}",72')
-        elif self.family.packed_ussd and not self.ussd_text_mode:
-            self.urc(f'+CUSD: 0,"{bytes(packSeptets(encodeGsm7(answer))).hex().upper()}",15')
-        else:
-            self.urc(f'+CUSD: 0,"{answer}",15')
-
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -685,6 +395,8 @@ class EmulatedModem:
                 self.urc(self.family.full_urc)
             return
         line = f'+CMTI: "{memory}",{index}'
+        if (self.cnmi or "").startswith("0"):
+            return  # notifications off (<mt> 0): stored, not announced
         if mid_cmgs:
             self._mid_cmgs.append(line)
         else:
@@ -714,13 +426,65 @@ class EmulatedModem:
             number = next(p.number for p in reversed(self.sent) if p.reference == reference)
         pdu = status_report_pdu(reference, number, status, self.smsc)
         if self.family.reports == "cds" or (self.cnmi or "").startswith("2,1,0,1"):
-            self._lines(f"+CDS: {_tpdu_len(pdu)}")
-            self._write(pdu.encode() + b"\r\n")
+            self._cds_queue.append(pdu)
+            self._route_reports()
         else:
             memory = "SR" if "SR" in self._capacity else self.mem[2]
             index = self._store(pdu, memory)
             if index is not None:
                 self.urc(f'+CDSI: "{memory}",{index}')
+
+    def _route_reports(self) -> None:
+        # TS 27.005 §3.4.4: after AT+CSMS=1 no other +CDS is sent before the last one is acknowledged
+        while self._cds_queue and not (self.csms and self.unacked):
+            pdu = self._cds_queue.pop(0)
+            self._lines(f"+CDS: {tpdu_len(pdu)}")
+            self._write(pdu.encode() + b"\r\n")
+            if self.csms:
+                self.unacked = 1
+
+    def acknowledge(self) -> bool:
+        """AT+CNMA: the last routed report is the gateway's; the next may come."""
+        if not self.unacked:
+            return False
+        self.unacked = 0
+        self.acked += 1
+        self._route_reports()
+        return True
+
+    def sms_done(self) -> None:
+        """The module finished initialising SMS after power-up and says so, as its family does."""
+        self.sms_ready = True
+        for line in self.family.sms_done:
+            self.urc(line)
+
+    def ring(self, number: str, *, mid_cmgs: bool = False, times: int = 10, every: float = 0.5) -> None:
+        """`number` calls the modem's SIM: RING (and +CLIP, if enabled) until the gateway hangs up,
+        or `times` rings (the caller gives up: NO CARRIER). A data-only stick never rings."""
+        if not self.family.voice:
+            return
+        self.calls.append(number)
+        clip = f'+CLIP: "{number}",{145 if number.startswith("+") else 129},"",0,"",0'
+        if mid_cmgs:
+            # said between the > prompt and the +CMGS answer; a caller who gives up at once says NO CARRIER
+            self._mid_cmgs += ["RING", clip, "NO CARRIER"] if self.clip else ["RING", "NO CARRIER"]
+            return
+        self._ringing = asyncio.create_task(self._ring(clip, times, every), name="emulator-ring")
+
+    async def _ring(self, clip: str, times: int, every: float) -> None:
+        for _ in range(times):
+            self.urc("RING")
+            if self.clip:
+                self.urc(clip)
+            await asyncio.sleep(every)
+        self.urc("NO CARRIER")
+
+    def hang_up(self) -> None:
+        """ATH / AT+CHUP: the call is rejected (free for the caller)."""
+        if self._ringing is not None and not self._ringing.done():
+            self._ringing.cancel()
+        self._ringing = None
+        self.hung_up += 1
 
     @property
     def stored(self) -> int:
