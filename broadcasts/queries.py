@@ -295,16 +295,25 @@ class Queries:
                 code = waiting[0] if waiting else None
             if code is None or code not in waiting:
                 return True, None  # a repeated OK: already confirmed
-            db.execute(
-                "update alert_recipients set confirmed_at=? where alert_id=? and number=?",
-                [now, code, number],
-            )
-            left = db.execute(
-                "select count(*) from alert_recipients where alert_id=? and confirmed_at is null", [code]
-            ).fetchone()[0]
-            if left == 0:
-                db.execute("update alerts set status='confirmed' where id=?", [code])
+            self._confirm(db, code, number, now)
         return True, f"Đã nhận xác nhận cảnh báo {code}. Cảm ơn."
+
+    def acknowledge_call(self, db: sqlite_utils.Database, number: str, now: float) -> list[int]:
+        """A missed call from someone an alert went to confirms every alert they have not confirmed
+        (a call cannot say which; they rang because the alerts reached them); [] when none waits."""
+        with transaction(db):
+            waiting = self._unconfirmed(db, number)
+            for code in waiting:
+                self._confirm(db, code, number, now)
+        return waiting
+
+    def _confirm(self, db: sqlite_utils.Database, code: int, number: str, now: float) -> None:
+        db.execute("update alert_recipients set confirmed_at=? where alert_id=? and number=?", [now, code, number])
+        left = db.execute(
+            "select count(*) from alert_recipients where alert_id=? and confirmed_at is null", [code]
+        ).fetchone()[0]
+        if left == 0:
+            db.execute("update alerts set status='confirmed' where id=?", [code])
 
     def next_alert_check_at(self, db: sqlite_utils.Database) -> float | None:
         """When someone's confirmation window ends next: a re-send, or after it an escalation."""

@@ -92,6 +92,18 @@ class Broadcasts:
             self.notifier.notify()
         return consumed
 
+    async def acknowledge_call(self, number: str) -> bool:
+        """A missed call ("gọi nháy") from someone with unconfirmed alerts confirms them, as OK would,
+        and is answered by SMS that it was received."""
+        confirmed = await self.store.call(self.q.acknowledge_call, number, self.clock())
+        if not confirmed:
+            return False
+        codes = ", ".join(str(c) for c in confirmed)
+        reply = f"Đã nhận xác nhận cảnh báo {codes} (qua cuộc gọi nháy). Cảm ơn."
+        await self.outbox.auto_reply(number, prepare(reply, self.q.policy), "alert-ack", self.reply_cap)
+        self.notifier.notify()
+        return True
+
     # ---- messages and reminders ----
 
     async def send_to_numbers(

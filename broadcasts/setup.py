@@ -48,6 +48,7 @@ def setup(app: web.Application, config: Config) -> None:
         policy=config.sms.encoding, reply_cap=config.residents.daily_reply_cap,
     )  # fmt: skip
     app[ROUTER].add("alert acknowledgement", broadcasts.acknowledge, place=10)  # OK / OK <id> from someone alerted
+    app[ROUTER].add_call("alert acknowledgement", broadcasts.acknowledge_call, place=10)  # a missed call, as OK
     scheduler.add(*broadcasts.jobs(), *announcer.jobs())
 
     async def stop_playing() -> None:

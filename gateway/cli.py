@@ -213,13 +213,21 @@ def cmd_modems(args: argparse.Namespace) -> int:
     import glob
 
     from gateway.sms.at import at_port, pick, probe
+    from gateway.sms.hilink import find_hilink
 
     ports = args.ports or [
         *sorted(glob.glob("/dev/serial/by-id/*")),
         *sorted(glob.glob("/dev/ttyUSB*")),
         *sorted(glob.glob("/dev/ttyACM*")),
     ]
+    # a HiLink dongle has no serial port at all: its web API at 192.168.8.1 answers instead
+    dongle = asyncio.run(find_hilink(args.hilink, 2.0))
+    if dongle is not None:
+        print(f"OK {dongle['url']}: HiLink {dongle['model']} (không có cổng AT: Loa dùng giao diện web của nó)")
+        print(f'\nDùng trong config.toml:\n[modem]\nkind = "hilink"\nurl = "{dongle["url"]}"')
     if not ports:
+        if dongle is not None:
+            return 0
         print("Không thấy cổng nào (no serial ports). Cắm modem; nếu nó hiện ra như ổ CD-ROM, cài usb-modeswitch.")
         return 1
 
@@ -376,6 +384,7 @@ def parser() -> argparse.ArgumentParser:
     rest.set_defaults(fn=cmd_restore)
     mod = sub.add_parser("modems", help="find the port a modem answers AT on, and print the config line")
     mod.add_argument("ports", nargs="*", help="ports to probe (default: /dev/serial/by-id/*, ttyUSB*, ttyACM*)")
+    mod.add_argument("--hilink", default="http://192.168.8.1/", help="where a HiLink dongle's web API would answer")
     mod.set_defaults(fn=cmd_modems)
     tok = sub.add_parser("token", help="print a new random API token for [api] tokens")
     tok.set_defaults(fn=cmd_token)

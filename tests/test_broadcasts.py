@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.sms.keys import OUTBOX
-from gateway.testing import AUTH, EmulatedModem, FakeClock, routed, settled, sql, to
+from gateway.testing import AUTH, EmulatedModem, FakeClock, routed, settled, sql, to, until
 from schedules.keys import SCHEDULER
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -257,6 +258,41 @@ async def test_two_open_alerts_to_one_head_are_told_apart_by_code(
     assert (await board(client, ids[0]))["summary"]["confirmed"] == 0
     await reply(client, emulator, number, "OK.")
     assert (await board(client, ids[0]))["summary"]["confirmed"] == 1
+
+
+async def test_a_hamlet_heads_missed_call_confirms_the_alert_and_is_texted_back(
+    tmp_path: Any, start_gateway: Any, clock: FakeClock
+) -> None:
+    """Gọi nháy: the head rings the commune's LTE module, which hangs up (free for the caller); the
+    alert is confirmed as OK would confirm it and the head is told by SMS; a stranger's call is only hung up."""
+    emulator = EmulatedModem("ec25", link_dir=tmp_path)
+    await emulator.start()
+    try:
+        client = await start_gateway(emulator, clock=clock)
+        (name, number, hamlet), (other, stranger, elsewhere) = HEADS[0], HEADS[1]
+        await add(client, name, number, hamlet, ["hamlet_head"])
+        await add(client, other, stranger, elsewhere, ["hamlet_head"])
+        body = {"text": "Lũ quét ở suối Nà Phìn.", "to": {"numbers": [number]}}
+        resp = await client.post("/api/v1/alerts", json=body, headers=AUTH)
+        alert = (await resp.json())["id"]
+        await settled(client)
+        hung = asyncio.Event()
+        emulator.on_command = lambda line: hung.set() if line in ("AT+CHUP", "ATH") else None
+        emulator.ring(stranger)  # no alert waits for this head: hung up, nothing confirmed, nothing sent
+        async with asyncio.timeout(10):
+            await hung.wait()
+        emulator.ring(number)
+
+        async def confirmed() -> bool:
+            return bool((await board(client, alert))["summary"]["confirmed"] == 1)
+
+        await until(client, confirmed)
+        await settled(client)
+        assert to(emulator, number)[-1].text == f"Đã nhận xác nhận cảnh báo {alert} (qua cuộc gọi nháy). Cảm ơn."
+        assert to(emulator, stranger) == [] and emulator.hung_up == 2
+        assert (await board(client, alert))["summary"]["confirmed"] == 1
+    finally:
+        await emulator.close()
 
 
 async def test_templates_take_the_named_fields_only_without_a_format(gateway: Any) -> None:

@@ -4,6 +4,7 @@ loopback to the HiLink emulator (gateway/testing/hilink.py, built from recorded 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -201,9 +202,16 @@ async def test_a_dongle_without_ussd_says_so(start_loa: Any) -> None:
         await emu.close()
 
 
-async def test_loa_modems_finds_a_hilink_dongle(dongle: HiLinkEmulator) -> None:
+async def test_loa_modems_finds_a_hilink_dongle(dongle: HiLinkEmulator, tmp_path: Path) -> None:
     found = await find_hilink(dongle.url, timeout=2.0)
     assert found == {"url": dongle.url, "model": "E3372h-320", "kind": "hilink"}
+    # `loa modems` as a maintainer runs it: the dongle named, and the config lines to paste
+    none = tmp_path / "no-such-port"
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "modems", str(none), "--hilink", dongle.url, stdout=asyncio.subprocess.PIPE
+    )
+    out = (await run.communicate())[0].decode()
+    assert f"OK {dongle.url}: HiLink E3372h-320" in out and f'kind = "hilink"\nurl = "{dongle.url}"' in out
     await dongle.close()
     assert await find_hilink(dongle.url, timeout=1.0) is None
 

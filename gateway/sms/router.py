@@ -34,6 +34,8 @@ class Inbound:
 
 # True when the handler has taken the message; the next handlers do not see it
 Handler = Callable[[Inbound], Awaitable[bool]]
+# told the number (E.164) of a missed call the modem hung up; True when the call meant something to it
+CallTaker = Callable[[str], Awaitable[bool]]
 
 
 class Router:
@@ -48,12 +50,31 @@ class Router:
         self.notifier = notifier
         self.clock = clock
         self._places: list[tuple[int, str, Handler]] = [(i, name, h) for i, (name, h) in enumerate(handlers)]
+        self._calls: list[tuple[int, str, CallTaker]] = []
         self._queue: asyncio.Queue[int] = asyncio.Queue()
 
     def add(self, name: str, handler: Handler, *, place: int) -> None:
         """A package's handler at the place the package states: a lower place sees a message first."""
         self._places.append((place, name, handler))
         self._places.sort(key=lambda p: p[0])  # stable: the same place keeps the order of setup
+
+    def add_call(self, name: str, taker: CallTaker, *, place: int) -> None:
+        """A package's use of missed calls, at the place it states (a lower place is asked first)."""
+        self._calls.append((place, name, taker))
+        self._calls.sort(key=lambda p: p[0])
+
+    async def call(self, caller: str) -> None:
+        """A missed call the modem hung up (free for the caller): the first taker that knows the number."""
+        try:
+            number = phone.normalise(caller)
+        except InvalidRequest:
+            log.info("missed call from %r (not a phone number) hung up", caller)
+            return
+        for _, name, taker in self._calls:
+            if await taker(number):
+                log.info("missed call from %s taken by %s", number, name)
+                return
+        log.info("missed call from %s hung up: nobody waits for it", number)
 
     @property
     def handlers(self) -> list[tuple[str, Handler]]:

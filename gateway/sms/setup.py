@@ -70,6 +70,10 @@ def setup(app: web.Application, config: Config) -> None:
     sims = {c.name: c.transport for c in outbox.channels if not c.smpp}
     app[CREDIT] = sim_credit = Credit(store, sims, outbox, notifier, clock, config.credit)
     scheduler.add(inbox.job(), *sim_credit.jobs())
+    # a missed call to any modem goes to the packages that take calls (a hamlet head confirming)
+    for channel in outbox.channels:
+        if hasattr(channel.transport, "on_call"):
+            channel.transport.on_call = router.call
     # the carrier's answer to a balance asked by SMS is read before anyone else sees it
     router.add("balance reply", sim_credit.balance_reply, place=0)
 
