@@ -72,6 +72,7 @@ class Bulletins:
         self.config = config
         self.commune_name = commune_name
         self.tz = ZoneInfo(timezone)
+        self._lock = asyncio.Lock()
 
     def jobs(self) -> list[Job]:
         return [Job("warnings", NO_GRACE, self._next_due, self._run_due)]
@@ -259,7 +260,7 @@ class Bulletins:
         except LoaError as e:  # no hamlet head on file: the rest goes on
             log.warning("warning %d: no hamlet heads' alert: %s", bulletin_id, e.message)
         await self.store.call(queries.update, bulletin_id, sms=sent, alert_id=alert_id, reason=b["reason"] or by)
-        tasks = await self._run_due(now, NO_GRACE)
+        tasks = await self._plays_due(now)
         self.scheduler.wake()
         self.notifier.notify()
         return {"status": "active", "sms": sent, "alert": alert_id, "plays": len(tasks)}
@@ -312,10 +313,15 @@ class Bulletins:
                 await self.release(bulletin_id, f"tự động sau {self.config.wait_minutes:g} phút chờ")
             except LoaError as e:
                 log.warning("warning %d not released: %s", bulletin_id, e.message)
-        tasks: list[asyncio.Task[None]] = []
-        for b in await self.store.call(queries.plays_due, now):
-            tasks += await self._play(b, now)
-        return tasks
+        return await self._plays_due(now)
+
+    async def _plays_due(self, now: float) -> list[asyncio.Task[None]]:
+        # one at a time: the scheduler and a release (or two releases) must not both take the same play
+        async with self._lock:
+            tasks: list[asyncio.Task[None]] = []
+            for b in await self.store.call(queries.plays_due, now):
+                tasks += await self._play(b, now)
+            return tasks
 
     async def _play(self, b: dict[str, Any], now: float) -> list[asyncio.Task[None]]:
         priority = "khan_cap" if b["urgent"] else "uu_tien"
