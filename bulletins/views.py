@@ -18,6 +18,9 @@ from gateway.web.http import OFFICIALS, authorise, authorise_official, int_param
 
 routes = web.RouteTableDef()
 CAP_TYPE = "application/cap+xml"
+STATUS_VI = {"pending": "Chờ cán bộ duyệt", "active": "Đang chạy", "done": "Đã phát xong", "stopped": "Đã dừng",
+             "expired": "Hết hiệu lực", "ignored": "Không áp dụng cho xã"}  # fmt: skip
+ORIGIN_VI = {"cap": "CAP gửi tới", "feed": "nguồn tin CAP", "form": "nhập tay"}
 
 
 def _api(b: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +141,8 @@ async def bulletins_page(request: web.Request) -> dict[str, Any]:
             b[k + "_text"] = pages.when(request, b[k])
         for p in b["play_log"]:
             p["when"] = pages.when(request, p["at"])
+        b["status_text"] = STATUS_VI.get(b["status"], b["status"])
+        b["origin_text"] = ORIGIN_VI.get(b["origin"], b["origin"])
     return {
         "bulletins": found,
         "live": [b for b in found if b["status"] in ("pending", "active")],
@@ -158,7 +163,8 @@ async def bulletin_form(request: web.Request) -> web.StreamResponse:
         raw = {k: str(form.get(k, "")) for k in ("issuer", "issued_at", "hazard", "headline", "text", "instruction",
                                                   "expires_at", "level", "cadence")}  # fmt: skip
         made = await service.manual(raw | {"hamlets": form.getall("hamlets", [])}, user.username)
-        note = f"Đã phát cảnh báo số {made['id']}: {made['sms']} tin nhắn, loa khẩn cấp, trưởng thôn được báo."
+        heads = "trưởng thôn được báo" if made["alert"] else "không có trưởng thôn nào trong danh bạ để báo"
+        note = f"Đã phát cảnh báo số {made['id']}: {made['sms']} tin nhắn, loa, {heads}."
         return pages.Done(note, "phát cảnh báo thiên tai", {"id": made["id"]})
 
     await pages.act(request, user, "/bulletins", work)
