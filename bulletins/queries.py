@@ -124,10 +124,11 @@ def stop(db: sqlite_utils.Database, bulletin_id: int, by: str, now: float, statu
 
 
 def next_due(db: sqlite_utils.Database) -> float | None:
+    """The next play, the end of a wait for an official, or an expiry."""
     found = db.execute(
         "select min(t) from (select next_play_at as t from bulletins where status='active'"
         " union all select hold_until from bulletins where status='pending'"
-        " union all select expires_at from bulletins where status='active' and next_play_at is null)"
+        " union all select expires_at from bulletins where status in ('pending','active'))"
     ).fetchone()[0]
     return None if found is None else float(found)
 
@@ -151,7 +152,9 @@ def record_play(
             [bulletin_id, n, at, announcement_id],
         )
         db.execute(
-            "update bulletins set plays=?, next_play_at=?, status=case when ? is null then 'done' else status end"
+            # no play left: done, or (with an expiry) active until it expires, when its alert closes too
+            "update bulletins set plays=?, next_play_at=?,"
+            " status=case when ? is null and expires_at is null then 'done' else status end"
             " where id=? and status='active'",
             [n + 1, next_at, next_at, bulletin_id],
         )
@@ -161,14 +164,16 @@ def plays(db: sqlite_utils.Database, bulletin_id: int) -> list[dict[str, Any]]:
     return list(db.query("select * from bulletin_plays where bulletin_id=? order by n", [bulletin_id]))
 
 
-def expire(db: sqlite_utils.Database, now: float) -> int:
-    """Warnings past their expiry: no more plays, kept as they were (inert)."""
-    with transaction(db):
-        return db.execute(
-            "update bulletins set status='expired', next_play_at=null, hold_until=null"
-            " where status in ('pending','active') and expires_at is not null and expires_at<=?",
+def expiring(db: sqlite_utils.Database, now: float) -> list[int]:
+    """Live warnings past their expiry: they stop, and are kept as they were (inert)."""
+    return [
+        r[0]
+        for r in db.execute(
+            "select id from bulletins where status in ('pending','active') and expires_at is not null"
+            " and expires_at<=?",
             [now],
-        ).rowcount
+        )
+    ]
 
 
 def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ hamlet heads, and stopped everywhere by one call."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -72,7 +73,8 @@ class Bulletins:
         self.config = config
         self.commune_name = commune_name
         self.tz = ZoneInfo(timezone)
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # the plays being started
+        self._dispatch = asyncio.Lock()  # a release's SMS and alert, or a stop: never half of one and the other
 
     def jobs(self) -> list[Job]:
         return [Job("warnings", NO_GRACE, self._next_due, self._run_due)]
@@ -239,13 +241,23 @@ class Bulletins:
 
     async def release(self, bulletin_id: int, by: str) -> dict[str, Any]:
         """A held warning goes out now: SMS to the hamlets' people, the heads' alert, the first play."""
+        async with self._dispatch:
+            sent, alert_id = await self._dispatch_one(bulletin_id, by)
+        tasks = await self._plays_due(self.clock())
+        self.scheduler.wake()
+        self.notifier.notify()
+        return {"status": "active", "sms": sent, "alert": alert_id, "plays": len(tasks)}
+
+    async def _dispatch_one(self, bulletin_id: int, by: str) -> tuple[int, int | None]:
         now = self.clock()
         if not await self.store.call(queries.begin, bulletin_id, now):
             raise InvalidRequest("Bản tin không còn chờ phát (đã phát, đã dừng hoặc hết hạn)", field="status")
         b = await self.bulletin(bulletin_id)
         log.warning("warning %d out (%s): %s", bulletin_id, by, b["headline"])
         names = b["zones"] or [h.name for h in await self._hamlets()]
-        reached = await self.store.call(people.resolve, {"hamlets": names, "subscribers": True}) if names else []
+        # as the commune's alerts: a disaster warning reaches those who sent HUY too
+        target = {"hamlets": names, "subscribers": True}
+        reached = await self.store.call(functools.partial(people.resolve, keep_opted=True), target) if names else []
         numbers = [p.number for p in reached]
         sent = 0
         if numbers:
@@ -260,10 +272,7 @@ class Bulletins:
         except LoaError as e:  # no hamlet head on file: the rest goes on
             log.warning("warning %d: no hamlet heads' alert: %s", bulletin_id, e.message)
         await self.store.call(queries.update, bulletin_id, sms=sent, alert_id=alert_id, reason=b["reason"] or by)
-        tasks = await self._plays_due(now)
-        self.scheduler.wake()
-        self.notifier.notify()
-        return {"status": "active", "sms": sent, "alert": alert_id, "plays": len(tasks)}
+        return sent, alert_id
 
     def issue_words(self, issued_at: float) -> str:
         """ "Bản tin phát lúc 14 giờ ngày 2 tháng 12" (with the minutes when there are any)."""
@@ -279,7 +288,9 @@ class Bulletins:
             f"Cấp độ rủi ro thiên tai cấp {b['level']}." if b["level"] else "",
             b["headline"] + ".", b["text"], b["instruction"],
         ]  # fmt: skip
-        return " ".join(p for p in parts if p and p != ".")
+        text = " ".join(p for p in parts if p and p != ".")
+        limit = self.announcer.renderer.config.max_text
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
     def sms_text(self, b: dict[str, Any]) -> Prepared:
         """Short, the issue time always in it, folded when the commune counts the cost."""
@@ -306,8 +317,8 @@ class Bulletins:
         return await self.store.call(queries.next_due)
 
     async def _run_due(self, now: float, grace: float) -> Sequence[asyncio.Task[None]]:
-        if await self.store.call(queries.expire, now):
-            self.notifier.notify()
+        for bulletin_id in await self.store.call(queries.expiring, now):
+            await self.stop(bulletin_id, "hết hiệu lực", status="expired")
         for bulletin_id in await self.store.call(queries.held_due, now):
             try:
                 await self.release(bulletin_id, f"tự động sau {self.config.wait_minutes:g} phút chờ")
@@ -320,7 +331,12 @@ class Bulletins:
         async with self._lock:
             tasks: list[asyncio.Task[None]] = []
             for b in await self.store.call(queries.plays_due, now):
-                tasks += await self._play(b, now)
+                try:
+                    tasks += await self._play(b, now)
+                except Exception:
+                    # logged, and the cadence goes on: the next play is tried at its time
+                    log.exception("warning %d: play %d could not start", b["id"], b["plays"])
+                    await self.store.call(queries.record_play, b["id"], b["plays"], now, None, self._next(b, now))
             return tasks
 
     async def _play(self, b: dict[str, Any], now: float) -> list[asyncio.Task[None]]:
@@ -330,23 +346,30 @@ class Bulletins:
         before = set(self.announcer._plays)
         await self.announcer.approve_now(made["id"])
         started = [t for t in self.announcer._plays if t not in before]
+        await self.store.call(queries.record_play, b["id"], b["plays"], now, made["id"], self._next(b, now))
+        return started
+
+    def _next(self, b: dict[str, Any], now: float) -> float | None:
+        """The next play on the cadence after now; a play missed (the Pi was off) is not made up."""
         end = b["expires_at"] or (b["first_play_at"] + self.config.default_hours * 3600)
         n = b["plays"] + 1
         offset = play_offset(b["cadence"], n)
-        # a play missed (the Pi was off) is not made up: the next one on the cadence after now
         while offset is not None and b["first_play_at"] + offset <= now:
             n += 1
             offset = play_offset(b["cadence"], n)
-        nxt = None if offset is None or b["first_play_at"] + offset >= end else b["first_play_at"] + offset
-        await self.store.call(queries.record_play, b["id"], b["plays"], now, made["id"], nxt)
-        return started
+        return None if offset is None or b["first_play_at"] + offset >= end else b["first_play_at"] + offset
 
     # ---- stop ----
 
-    async def stop(self, bulletin_id: int, by: str) -> bool:
+    async def stop(self, bulletin_id: int, by: str, status: str = "stopped") -> bool:
         """Everything this warning still does, stopped: the play on the air, the repeats, the SMS not
         yet sent, the heads' alert's re-sends. True when it was still live."""
-        before = await self.store.call(queries.stop, bulletin_id, by, self.clock())
+        # after a release under way has queued its SMS and started its play: then all of it is stopped
+        async with self._dispatch, self._lock:
+            return await self._stop(bulletin_id, by, status)
+
+    async def _stop(self, bulletin_id: int, by: str, status: str) -> bool:
+        before = await self.store.call(queries.stop, bulletin_id, by, self.clock(), status)
         if before["status"] not in queries.LIVE:
             return False
         for play in await self.store.call(queries.plays, bulletin_id):

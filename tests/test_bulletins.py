@@ -306,3 +306,17 @@ async def test_a_polled_feed_brings_its_cap_documents_in_once(
 
 async def _count(client: Any, table: str, n: int) -> bool:
     return bool((await sql(client, f"select count(*) from {table}"))[0][0] == n)
+
+
+async def test_a_warning_that_expires_stops_repeating_and_its_alert_closes(
+    emulator: EmulatedModem, start_gateway: Any, clock: FakeClock, player: RecordingPlayer
+) -> None:
+    client = await gateway(emulator, start_gateway, clock, player)
+    start = clock.now
+    got = await post(client, typhoon("SHORT-1", expires=ISSUED + 3 * 3600))
+    for hours in (1, 2.5, 3.5, 5, 9):
+        await asyncio.gather(*await client.app[SCHEDULER].advance(start + hours * 3600))
+    assert len(await plays(client)) == 2  # at once and two hours later; it expired before the third
+    row = await sql(client, "select status, stopped_by, alert_id from bulletins where id=?", got["id"])
+    assert row[0][:2] == ("expired", "hết hiệu lực")
+    assert await sql(client, "select status from alerts where id=?", row[0][2]) == [("closed",)]
