@@ -327,9 +327,12 @@ def feed_links(data: bytes) -> list[str]:
                 links.append(cap[0])
     elif root.tag == "rss":
         for item in root.iter("item"):
-            link = item.findtext("link") or ""
-            if link.strip():
-                links.append(link.strip())
+            # GDACS puts the CAP in <gdacs:cap> and a web page in <link>; others link the CAP itself
+            own = [c.text or "" for c in item if c.tag.endswith("}cap")]
+            enclosed = [e.get("url", "") for e in item.findall("enclosure") if "cap" in e.get("type", "")]
+            link = next((x.strip() for x in (*own, *enclosed, item.findtext("link") or "") if x.strip()), "")
+            if link:
+                links.append(link)
     else:
         raise InvalidRequest("Nguồn không phải Atom hay RSS", field="feed")
     return links

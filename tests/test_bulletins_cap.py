@@ -47,6 +47,12 @@ def test_an_atom_index_gives_the_links_to_its_cap_documents() -> None:
     assert len(links) == 3 and all(ln.startswith("https://alerts.weather.gov/cap/wwacapget.php?x=") for ln in links)
 
 
+def test_a_gdacs_rss_gives_its_cap_links_not_its_web_pages() -> None:
+    links = cap.feed_links((DATA / "gdacs-rss.xml").read_bytes())
+    assert links == ["http://www.gdacs.org/cap.aspx?eventtype=EQ&eventid=1077755",
+                     "http://www.gdacs.org/cap.aspx?eventtype=FL&eventid=4309"]  # fmt: skip
+
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
