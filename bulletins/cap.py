@@ -228,7 +228,7 @@ class Outgoing:
     instruction: str
     expires: float | None
     sender_name: str
-    level: int
+    level: int | None  # the QĐ 18/2021 risk level; None for the commune's own alerts
     area_desc: str
     geocode: tuple[str, str] | None
     circles: tuple[tuple[float, float, float], ...] = ()
@@ -268,11 +268,9 @@ def write(out: Outgoing, tz: object) -> bytes:
     ]
     if out.instruction:
         lines.append(f"<instruction>{e(out.instruction)}</instruction>")
-    lines += [
-        f"<parameter><valueName>cap_do_rui_ro</valueName><value>{out.level}</value></parameter>",
-        "<area>",
-        f"<areaDesc>{e(out.area_desc)}</areaDesc>",
-    ]
+    if out.level is not None:
+        lines.append(f"<parameter><valueName>cap_do_rui_ro</valueName><value>{out.level}</value></parameter>")
+    lines += ["<area>", f"<areaDesc>{e(out.area_desc)}</areaDesc>"]
     lines += [f"<circle>{lat:.5f},{lon:.5f} {r:g}</circle>" for lat, lon, r in out.circles]
     if out.geocode is not None:
         lines.append(f"<geocode><valueName>{e(out.geocode[0])}</valueName><value>{e(out.geocode[1])}</value></geocode>")

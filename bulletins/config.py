@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.core.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class BulletinsConfig:
@@ -25,3 +27,26 @@ class BulletinsConfig:
     sms_segments: int = 2
     # the commune as the sender of its own CAP (an e-mail or URN) and the name it signs with
     sender: str = "loa@xa.local"
+
+    def __post_init__(self) -> None:
+        """Each key in its range, named when it is not (the config is refused at load)."""
+        problems = {
+            "commune_code": not (self.commune_code == "" or _code(self.commune_code)),
+            "latitude": not -90 <= self.latitude <= 90,
+            "longitude": not -180 <= self.longitude <= 180,
+            "wait_minutes": not 0 <= self.wait_minutes <= 24 * 60,
+            "default_hours": not 0 < self.default_hours <= 7 * 24,
+            "poll_minutes": not 1 <= self.poll_minutes <= 24 * 60,
+            "sms_segments": not 1 <= self.sms_segments <= 10,
+            # CAP: the sender has no spaces, commas or reserved characters
+            "sender": not self.sender or any(c in self.sender for c in " \t\n,<&"),
+            "feeds": not all(f.startswith(("http://", "https://")) for f in self.feeds),
+        }
+        for key, bad in problems.items():
+            if bad:
+                raise ConfigError(f"config key bulletins.{key}: {getattr(self, key)!r} is out of range",
+                                  key=f"bulletins.{key}")  # fmt: skip
+
+
+def _code(text: str) -> bool:
+    return text.isdigit() and len(text) <= 10

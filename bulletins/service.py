@@ -477,6 +477,38 @@ class Bulletins:
                                          f"{origin}/cap/{b['id']}/cancel.xml"))  # fmt: skip
         return sorted(entries, key=lambda e: e.updated, reverse=True)
 
+    async def _alert_ids_of_warnings(self) -> set[int]:
+        return {b["alert_id"] for b in await self.store.call(queries.recent, 500) if b["alert_id"] is not None}
+
+    def _alert_outgoing(self, board: dict[str, Any]) -> cap.Outgoing:
+        c = self.config
+        hamlets = sorted({r["hamlet"] for r in board["recipients"] if r["hamlet"]})
+        text = board["text"]
+        return cap.Outgoing(
+            identifier=f"loa-alert-{board['id']}", sender=c.sender, sent=board["created_at"], msg_type="Alert",
+            references=(), event="Cảnh báo của xã", urgency="Immediate", severity="Severe",
+            headline=text[:120], description=text, instruction="", expires=None,
+            sender_name=self.commune_name, level=None, area_desc=", ".join(hamlets) or self.commune_name,
+            geocode=("ma_xa", c.commune_code) if c.commune_code else None,
+        )  # fmt: skip
+
+    async def alert_as_cap(self, alert_id: int) -> bytes:
+        """An alert the commune sent its hamlet heads by hand, as CAP 1.2 (a warning's own is its CAP)."""
+        if alert_id in await self._alert_ids_of_warnings():
+            raise NotFound(f"Cảnh báo {alert_id} thuộc một bản tin thiên tai: xem CAP của bản tin", id=alert_id)
+        return cap.write(self._alert_outgoing(await self.broadcasts.board(alert_id)), self.tz)
+
+    async def alert_entries(self, origin: str) -> list[cap.Entry]:
+        skip = await self._alert_ids_of_warnings()
+        entries = []
+        for board in await self.broadcasts.recent_boards(50):
+            if board["id"] in skip:
+                continue
+            link = f"{origin}/cap/alerts/{board['id']}.xml"
+            entries.append(cap.Entry(link, f"Cảnh báo của xã: {board['text'][:80]}", board["created_at"],
+                                     board["text"][:300], link))  # fmt: skip
+        return entries
+
     # ---- feeds ----
 
     async def poll_feeds(self, fetch: Fetch) -> dict[str, int]:

@@ -108,7 +108,9 @@ def _degrees(value: Any) -> float | None:
 @routes.get("/cap/feed.atom")
 async def atom_feed(request: web.Request) -> web.Response:
     service = request.app[BULLETINS]
-    own = await service.own_entries(str(request.url.origin()))
+    origin = str(request.url.origin())
+    own = sorted([*await service.own_entries(origin), *await service.alert_entries(origin)],
+                 key=lambda e: e.updated, reverse=True)  # fmt: skip
     updated = max((e.updated for e in own), default=service.clock())
     body = cap.atom(f"{request.url.origin()}/cap/feed.atom", f"Cảnh báo thiên tai – {service.commune_name}",
                     f"{request.url.origin()}/cap/feed.atom", own, updated)  # fmt: skip
@@ -118,6 +120,12 @@ async def atom_feed(request: web.Request) -> web.Response:
 @routes.get("/cap/{id:\\d{1,9}}.xml")
 async def cap_document(request: web.Request) -> web.Response:
     body = await request.app[BULLETINS].as_cap(int(request.match_info["id"]))
+    return web.Response(body=body, content_type=CAP_TYPE, charset="utf-8")
+
+
+@routes.get("/cap/alerts/{id:\\d{1,9}}.xml")
+async def cap_alert(request: web.Request) -> web.Response:
+    body = await request.app[BULLETINS].alert_as_cap(int(request.match_info["id"]))
     return web.Response(body=body, content_type=CAP_TYPE, charset="utf-8")
 
 

@@ -251,10 +251,16 @@ async def test_a_bulletin_typed_from_a_fax_goes_out_and_is_published_as_valid_ca
     await client.post(f"/api/v1/bulletins/{made['id']}/stop", headers=AUTH)
     cancel = cap.parse(await (await client.get(f"/cap/{made['id']}/cancel.xml")).read())
     assert cancel.msg_type == "Cancel" and cancel.references == ((alert.sender, alert.identifier),)
+    by_hand = await client.post("/api/v1/alerts", json={"text": "Họp khẩn ban chỉ huy PCTT xã lúc 15h.",
+                                                       "to": {"hamlets": ["Nà Phìn"]}}, headers=AUTH)  # fmt: skip
+    alert_id = (await by_hand.json())["id"]
     feed = await (await client.get("/cap/feed.atom")).read()
     assert ET.fromstring(feed).tag == f"{{{cap.ATOM}}}feed"
-    assert [ln.rsplit("/cap/", 1)[1] for ln in cap.feed_links(feed)] == [f"{made['id']}/cancel.xml",
-                                                                         f"{made['id']}.xml"]  # fmt: skip
+    assert sorted(ln.rsplit("/cap/", 1)[1] for ln in cap.feed_links(feed)) == sorted(
+        [f"{made['id']}/cancel.xml", f"{made['id']}.xml", f"alerts/{alert_id}.xml"])  # fmt: skip
+    said = cap.parse(await (await client.get(f"/cap/alerts/{alert_id}.xml")).read())
+    assert said.info is not None and said.info.description == "Họp khẩn ban chỉ huy PCTT xã lúc 15h."
+    assert said.info.areas[0].desc == "Nà Phìn" and said.sender == WARNINGS["sender"]
 
 
 async def test_hostile_bodies_are_refused_and_nothing_is_kept(

@@ -4,6 +4,7 @@ just miss. Real documents (tests/data/cap/SOURCES.md) and hostile ones."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 from bulletins import cap
 from bulletins.area import Place, covers, inside_polygon, play_offset, reach
-from gateway.core.errors import InvalidRequest
+from gateway import config
+from gateway.core.errors import ConfigError, InvalidRequest
 
 DATA = Path(__file__).parent / "data" / "cap"
 
@@ -131,3 +133,10 @@ def test_the_cadences_of_qd_18() -> None:
     assert [play_offset("ordinary", n) for n in range(3)] == [0, 10800, 21600]
     assert [play_offset("tsunami", n) for n in range(4)] == [0, 300, 1500, 2700]
     assert play_offset("once", 1) is None
+
+
+@pytest.mark.parametrize(("key", "value"), [("sender", "ubnd xa"), ("commune_code", "XA-1"), ("latitude", 123.0),
+                                            ("feeds", ["file:///etc/passwd"]), ("sms_segments", 0)])  # fmt: skip
+def test_a_bulletins_key_out_of_range_is_refused_by_name(key: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=f"bulletins.{key}"):
+        config.from_dict({"bulletins": {key: value}})
