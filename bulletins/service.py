@@ -107,6 +107,8 @@ class Bulletins:
         if alert.msg_type in ("Update", "Cancel"):
             # a change is a new message naming the old ones: they stop, whatever this one brings
             for sender, identifier in alert.references:
+                if sender != alert.sender:
+                    continue  # only a sender changes its own messages: a feed cannot cancel another's
                 old = await self.store.call(queries.find, sender, identifier)
                 if old is not None and await self.stop(old, f"CAP {alert.msg_type}"):
                     stopped.append(old)

@@ -171,13 +171,16 @@ async def test_an_update_replaces_its_alert_and_duplicates_expired_and_elsewhere
     far = ("<polygon>21.0,105.0 21.0,105.1 21.1,105.1 21.1,105.0 21.0,105.0</polygon>"
            "<geocode><valueName>ma_xa</valueName><value>09999</value></geocode>")  # fmt: skip
     assert (await post(client, typhoon("FAR-1", area=far)))["status"] == "ignored"
+    spoof = typhoon("SPOOF-1", msg_type="Cancel", refs=f"canhbao@nchmf.gov.vn,VN-NCHMF-2026-B12-08,{stamp(ISSUED)}")
+    spoof = spoof.replace(b"<sender>canhbao@nchmf.gov.vn</sender>", b"<sender>someone@else.example</sender>")
+    assert "stopped" not in await post(client, spoof)  # another sender cannot cancel it
     test_run = await post(client, typhoon("EXERCISE-1", status="Exercise"))
     assert test_run["status"] == "ignored" and "Exercise" in test_run["reason"]
     await settled(client)
     assert len(player.plays) == 2 and old  # one play for the alert, one for its update; nothing else
     statuses = dict(await sql(client, "select identifier, status from bulletins"))
     assert statuses == {"VN-NCHMF-2026-B12-07": "stopped", "VN-NCHMF-2026-B12-08": "active", "OLD-1": "expired",
-                        "FAR-1": "ignored", "EXERCISE-1": "ignored"}  # fmt: skip
+                        "FAR-1": "ignored", "SPOOF-1": "done", "EXERCISE-1": "ignored"}  # fmt: skip
 
 
 async def test_a_polygon_around_one_hamlet_reaches_that_hamlet_only(
