@@ -18,7 +18,8 @@ async def test_an_official_types_a_fax_bulletin_sees_where_it_went_and_stops_eve
 ) -> None:
     page = await login(browser, site, "canbo")
     await page.set_viewport_size(PHONE)
-    await page.goto("/bulletins")
+    await page.click("nav >> text=Thiên tai")
+    await page.wait_for_url("**/bulletins")
     assert await page.is_disabled("#stop-all button")  # nothing to stop yet
     form = "#bulletin-form"
     await page.fill(f"{form} #issuer", "Ban Chỉ huy PCTT tỉnh Hà Giang")
