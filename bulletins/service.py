@@ -301,11 +301,12 @@ class Bulletins:
         tail = f" (Bản tin {t:%H}h{t:%M} {t.day}/{t.month}, {b['issuer']})"
         body = " ".join(x for x in (b["headline"] + ".", b["instruction"] or b["text"]) if x)
         policy: Policy = "gsm7" if self.config.sms_fold else "auto"
+        body = body[: 160 * self.config.sms_segments]  # never more than the segments could hold
         while True:
             prepared = prepare(head + body + tail, policy)
             if prepared.segments <= self.config.sms_segments or len(body) < 20:
                 return prepared
-            body = body[: max(19, int(len(body) * 0.9))].rstrip() + "…"
+            body = body[: max(19, int(len(body) * 0.9))].rstrip() + "..."  # GSM-7 has no "…"
 
     def heads_text(self, b: dict[str, Any]) -> str:
         t = datetime.fromtimestamp(b["issued_at"], self.tz)

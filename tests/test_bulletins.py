@@ -5,6 +5,7 @@ typhoon bulletin arrives → SMS and speakers at once → repeats on the QĐ 18/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -329,3 +330,26 @@ async def test_a_warning_that_expires_stops_repeating_and_its_alert_closes(
     row = await sql(client, "select status, stopped_by, alert_id from bulletins where id=?", got["id"])
     assert row[0][:2] == ("expired", "hết hiệu lực")
     assert await sql(client, "select status from alerts where id=?", row[0][2]) == [("closed",)]
+
+
+async def test_a_long_bulletin_is_cut_to_two_sms_keeping_its_issue_time(
+    emulator: EmulatedModem, start_gateway: Any, clock: FakeClock, player: RecordingPlayer
+) -> None:
+    client = await start_gateway(emulator, clock=clock, player=player, bulletins=WARNINGS)
+    b = {
+        "hazard": "lũ quét",
+        "level": 4,
+        "issued_at": ISSUED,
+        "issuer": "Ban Chỉ huy PCTT tỉnh",
+        "headline": "Lũ quét trên suối Nậm Lang",
+        "instruction": "Di chuyển ngay lên chỗ cao. " * 40,
+        "text": "",
+    }
+    folded = client.app[BULLETINS].sms_text(b)
+    assert folded.encoding == "gsm7" and folded.segments == 2
+    assert folded.body.startswith("CANH BAO LU QUET cap 4: Lu quet tren suoi Nam Lang.")
+    assert folded.body.endswith("(Ban tin 14h00 2/12, Ban Chi huy PCTT tinh)")
+    service = client.app[BULLETINS]
+    service.config = dataclasses.replace(service.config, sms_fold=False)
+    exact = service.sms_text(b)
+    assert exact.encoding == "ucs2" and exact.segments <= 2 and "Bản tin 14h00 2/12" in exact.body

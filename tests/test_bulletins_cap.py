@@ -140,3 +140,19 @@ def test_the_cadences_of_qd_18() -> None:
 def test_a_bulletins_key_out_of_range_is_refused_by_name(key: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=f"bulletins.{key}"):
         config.from_dict({"bulletins": {key: value}})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(8.0, 23.0), st.floats(102.0, 109.0), st.floats(0.001, 0.5), st.floats(0.001, 0.5),
+    st.floats(-0.6, 0.6), st.floats(-0.6, 0.6),
+)  # fmt: skip
+def test_a_rectangle_holds_exactly_the_points_within_its_bounds(
+    lat: float, lon: float, height: float, width: float, dlat: float, dlon: float
+) -> None:
+    corners = ((lat, lon), (lat, lon + width), (lat + height, lon + width), (lat + height, lon), (lat, lon))
+    p = Place(lat + dlat, lon + dlon)
+    within = lat <= p.lat <= lat + height and lon <= p.lon <= lon + width
+    near_edge = min(abs(p.lat - lat), abs(p.lat - lat - height), abs(p.lon - lon), abs(p.lon - lon - width)) < 1e-9
+    if not near_edge:
+        assert inside_polygon(p, corners) == within
