@@ -303,7 +303,7 @@ class Bulletins:
         policy: Policy = "gsm7" if self.config.sms_fold else "auto"
         body = body[: 160 * self.config.sms_segments]  # never more than the segments could hold
         while True:
-            prepared = prepare(head + body + tail, policy)
+            prepared = prepare((head + body + tail).replace("…", "..."), policy)
             if prepared.segments <= self.config.sms_segments or len(body) < 20:
                 return prepared
             body = body[: max(19, int(len(body) * 0.9))].rstrip() + "..."  # GSM-7 has no "…"
