@@ -36,6 +36,14 @@ def test_an_update_names_what_it_replaces_and_carries_polygons() -> None:
     assert len(polygon) >= 4 and polygon[0] == polygon[-1]
 
 
+def test_a_real_polygon_holds_its_city_and_not_a_point_past_its_edge() -> None:
+    city = cap.parse((DATA / "eccc-update.xml").read_bytes()).infos[0].areas[0]
+    assert city.desc == "City of Thunder Bay"
+    assert covers(city, Place(48.3809, -89.2477))  # Thunder Bay's city hall
+    east = max(lon for _, lon in city.polygons[0])  # -89.0071, the polygon's easternmost vertex
+    assert not covers(city, Place(48.4482, east + 0.0005))  # 37 m east of that vertex
+
+
 def test_a_circle_is_read_in_kilometres() -> None:
     alert = cap.parse((DATA / "airnow-circle.xml").read_bytes())
     (area,) = alert.infos[0].areas
