@@ -19,9 +19,10 @@ from broadcasts.service import Broadcasts
 from bulletins import cap, queries
 from bulletins.area import CADENCES, Place, Reach, play_offset, reach
 from bulletins.config import BulletinsConfig
+from bulletins.publish import Publisher
 from gateway.core import commune
 from gateway.core.clock import Clock
-from gateway.core.errors import InvalidRequest, LoaError, NotFound
+from gateway.core.errors import InvalidRequest, LoaError
 from gateway.core.notify import Notifier
 from gateway.core.store import Store
 from gateway.core.text import fold
@@ -75,6 +76,7 @@ class Bulletins:
         self.tz = ZoneInfo(timezone)
         self._lock = asyncio.Lock()  # the plays being started
         self._dispatch = asyncio.Lock()  # a release's SMS and alert, or a stop: never half of one and the other
+        self.publish = Publisher(self)
 
     def jobs(self) -> list[Job]:
         return [Job("warnings", NO_GRACE, self._next_due, self._run_due)]
@@ -430,87 +432,6 @@ class Bulletins:
         if hamlet_id not in {h.id for h in await self._hamlets()}:
             raise InvalidRequest(f"Không có thôn số {hamlet_id}", field="hamlet")
         await self.store.call(queries.set_point, hamlet_id, lat, lon)
-
-    # ---- out as CAP ----
-
-    def _outgoing(self, b: dict[str, Any], *, cancel: bool = False) -> cap.Outgoing:
-        own = b["origin"] == "form"
-        # a received warning re-said by the commune: its own identifier, the original referenced
-        origin = uuid.uuid5(uuid.NAMESPACE_URL, f"{b['sender']} {b['identifier']}").hex[:12]
-        identifier = b["identifier"] if own else f"loa-{b['id']}-{origin}"
-        refs: list[tuple[str, str, float]] = [] if own else [(b["sender"], b["identifier"], b["issued_at"])]
-        sent = (b["first_play_at"] or b["created_at"]) if not own else b["issued_at"]
-        if cancel:
-            refs = [(self.config.sender, identifier, sent)]
-            identifier += "-cancel"
-            sent = b["stopped_at"] or sent
-        c = self.config
-        circles: list[tuple[float, float, float]] = []
-        if not b["zones"] and (c.latitude, c.longitude) != (0.0, 0.0):
-            circles.append((c.latitude, c.longitude, 5.0))
-        return cap.Outgoing(
-            identifier=identifier, sender=c.sender, sent=sent, msg_type="Cancel" if cancel else "Alert",
-            references=tuple(refs), event=b["hazard"] or "Cảnh báo", urgency="Immediate" if b["urgent"] else "Expected",
-            severity={5: "Extreme", 4: "Extreme", 3: "Severe", 2: "Moderate"}.get(b["level"] or 1, "Minor"),
-            headline=b["headline"] or "", description=self.speech(b), instruction=b["instruction"] or "",
-            expires=b["expires_at"], sender_name=f"{self.commune_name} (theo {b['issuer'] or b['sender']})",
-            level=b["level"] or 1, area_desc=", ".join(b["zones"]) or self.commune_name,
-            geocode=("ma_xa", c.commune_code) if c.commune_code else None, circles=tuple(circles),
-        )  # fmt: skip
-
-    async def as_cap(self, bulletin_id: int, *, cancel: bool = False) -> bytes:
-        """What the commune said as CAP 1.2 (a warning it sent out, or the Cancel of one it stopped)."""
-        b = await self.bulletin(bulletin_id)
-        if b["first_play_at"] is None or (cancel and b["status"] != "stopped"):
-            raise NotFound(f"Xã chưa phát cảnh báo số {bulletin_id}", id=bulletin_id)
-        return cap.write(self._outgoing(b, cancel=cancel), self.tz)
-
-    async def own_entries(self, origin: str) -> list[cap.Entry]:
-        entries = []
-        for b in await self.store.call(queries.own, 50):
-            if b["first_play_at"] is None:
-                continue
-            out = self._outgoing(b)
-            entries.append(cap.Entry(f"{origin}/cap/{b['id']}.xml", f"{out.event}: {out.headline}", out.sent,
-                                     self.sms_text(b).original, f"{origin}/cap/{b['id']}.xml"))  # fmt: skip
-            if b["status"] == "stopped":
-                stop = self._outgoing(b, cancel=True)
-                entries.append(cap.Entry(f"{origin}/cap/{b['id']}/cancel.xml", f"Huỷ: {out.headline}", stop.sent,
-                                         f"Đã dừng lúc {datetime.fromtimestamp(stop.sent, self.tz):%H:%M %d/%m}",
-                                         f"{origin}/cap/{b['id']}/cancel.xml"))  # fmt: skip
-        return sorted(entries, key=lambda e: e.updated, reverse=True)
-
-    async def _alert_ids_of_warnings(self) -> set[int]:
-        return {b["alert_id"] for b in await self.store.call(queries.recent, 500) if b["alert_id"] is not None}
-
-    def _alert_outgoing(self, board: dict[str, Any]) -> cap.Outgoing:
-        c = self.config
-        hamlets = sorted({r["hamlet"] for r in board["recipients"] if r["hamlet"]})
-        text = board["text"]
-        return cap.Outgoing(
-            identifier=f"loa-alert-{board['id']}", sender=c.sender, sent=board["created_at"], msg_type="Alert",
-            references=(), event="Cảnh báo của xã", urgency="Immediate", severity="Severe",
-            headline=text[:120], description=text, instruction="", expires=None,
-            sender_name=self.commune_name, level=None, area_desc=", ".join(hamlets) or self.commune_name,
-            geocode=("ma_xa", c.commune_code) if c.commune_code else None,
-        )  # fmt: skip
-
-    async def alert_as_cap(self, alert_id: int) -> bytes:
-        """An alert the commune sent its hamlet heads by hand, as CAP 1.2 (a warning's own is its CAP)."""
-        if alert_id in await self._alert_ids_of_warnings():
-            raise NotFound(f"Cảnh báo {alert_id} thuộc một bản tin thiên tai: xem CAP của bản tin", id=alert_id)
-        return cap.write(self._alert_outgoing(await self.broadcasts.board(alert_id)), self.tz)
-
-    async def alert_entries(self, origin: str) -> list[cap.Entry]:
-        skip = await self._alert_ids_of_warnings()
-        entries = []
-        for board in await self.broadcasts.recent_boards(50):
-            if board["id"] in skip:
-                continue
-            link = f"{origin}/cap/alerts/{board['id']}.xml"
-            entries.append(cap.Entry(link, f"Cảnh báo của xã: {board['text'][:80]}", board["created_at"],
-                                     board["text"][:300], link))  # fmt: skip
-        return entries
 
     # ---- feeds ----
 

@@ -109,7 +109,7 @@ def _degrees(value: Any) -> float | None:
 async def atom_feed(request: web.Request) -> web.Response:
     service = request.app[BULLETINS]
     origin = str(request.url.origin())
-    own = sorted([*await service.own_entries(origin), *await service.alert_entries(origin)],
+    own = sorted([*await service.publish.own_entries(origin), *await service.publish.alert_entries(origin)],
                  key=lambda e: e.updated, reverse=True)  # fmt: skip
     updated = max((e.updated for e in own), default=service.clock())
     body = cap.atom(f"{request.url.origin()}/cap/feed.atom", f"Cảnh báo thiên tai – {service.commune_name}",
@@ -119,19 +119,19 @@ async def atom_feed(request: web.Request) -> web.Response:
 
 @routes.get("/cap/{id:\\d{1,9}}.xml")
 async def cap_document(request: web.Request) -> web.Response:
-    body = await request.app[BULLETINS].as_cap(int(request.match_info["id"]))
+    body = await request.app[BULLETINS].publish.as_cap(int(request.match_info["id"]))
     return web.Response(body=body, content_type=CAP_TYPE, charset="utf-8")
 
 
 @routes.get("/cap/alerts/{id:\\d{1,9}}.xml")
 async def cap_alert(request: web.Request) -> web.Response:
-    body = await request.app[BULLETINS].alert_as_cap(int(request.match_info["id"]))
+    body = await request.app[BULLETINS].publish.alert_as_cap(int(request.match_info["id"]))
     return web.Response(body=body, content_type=CAP_TYPE, charset="utf-8")
 
 
 @routes.get("/cap/{id:\\d{1,9}}/cancel.xml")
 async def cap_cancel(request: web.Request) -> web.Response:
-    body = await request.app[BULLETINS].as_cap(int(request.match_info["id"]), cancel=True)
+    body = await request.app[BULLETINS].publish.as_cap(int(request.match_info["id"]), cancel=True)
     return web.Response(body=body, content_type=CAP_TYPE, charset="utf-8")
 
 
