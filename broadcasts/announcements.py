@@ -401,6 +401,15 @@ class Announcer:
         await self.store.call(self.cancel, announcement_id)
         self.scheduler.wake()
 
+    async def stop(self, announcement_id: int) -> None:
+        """Cancelled, and its play cut if it is on the air now (the relay switched off, logged 'stopped')."""
+        await self.cancel_announcement(announcement_id)
+        playing = [t for t in self._plays if t.get_name() == f"announcement-{announcement_id}"]
+        for task in playing:
+            task.cancel()
+        if playing:
+            await asyncio.wait(playing, timeout=5.0)
+
     async def audio_in_use(self) -> set[str]:
         """The renders drafts and scheduled announcements will play: never pruned from the cache."""
 
@@ -477,6 +486,18 @@ class Announcer:
                 wav = (await self.renderer.render(recipe)).wav
             outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state, zones=zones)
             result, relay, error = outcome.result, outcome.relay, outcome.error
+        except asyncio.CancelledError:
+            # stopped by an official (or shutting down): the log says so, the relay is off already
+            def stopped(db: sqlite_utils.Database) -> None:
+                with transaction(db):
+                    db.execute(
+                        "update broadcast_log set ended_at=?, result='stopped', error='dừng giữa chừng (stopped)'"
+                        " where id=?",
+                        [self.clock(), log_id],
+                    )
+
+            await self.store.call(stopped)
+            raise
         except Exception as e:
             log.exception("announcement %s could not play", row["id"])
             result, relay, error = "failed", "", str(e)

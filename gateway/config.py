@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from audio.config import AudioConfig, PlayerConfig
 from audio.player import parse_lines
 from broadcasts.config import BroadcastsConfig
+from bulletins.config import BulletinsConfig
 from gateway.core import phone
 from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
@@ -45,6 +46,7 @@ class Config:
     commune: CommuneConfig = field(default_factory=CommuneConfig)
     residents: ResidentsConfig = field(default_factory=ResidentsConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
+    bulletins: BulletinsConfig = field(default_factory=BulletinsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
     schedules: SchedulesConfig = field(default_factory=SchedulesConfig)

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gateway", "broadcasts", "audio", "schedules")
+PACKAGES = ("gateway", "broadcasts", "bulletins", "audio", "schedules")
 STATED = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["loa"]
 # (module prefix, layer number) from the statement, bottom layer 0
 LAYERS = [(prefix, n) for n, prefixes in enumerate(STATED["layers"].values()) for prefix in prefixes]

@@ -9,11 +9,12 @@ from typing import Any
 import sqlite_utils
 
 # the writes others make inside their own transaction (a reminder's run, an alert and its messages)
-from gateway.sms.queue import PRIORITIES, STATUSES, enqueue, enqueue_many
+from gateway.sms.queue import PRIORITIES, STATUSES, cancel_queued, enqueue, enqueue_many
 
 __all__ = [
     "PRIORITIES",
     "STATUSES",
+    "cancel_queued",
     "count_to",
     "enqueue",
     "enqueue_many",

@@ -146,6 +146,17 @@ def claim(
     return Claimed(rows, 0.0)
 
 
+def cancel_queued(db: sqlite_utils.Database, sources: Collection[str], now: float) -> int:
+    """Messages of these sources not yet in a transport's hands: failed as cancelled, never sent;
+    what a transport holds already goes on (its parts may be on the air)."""
+    with transaction(db):
+        return db.execute(
+            "update outbox set status='failed', last_error='đã huỷ trước khi gửi (cancelled)', failed_at=?"
+            " where status='queued' and source in (select value from json_each(?))",
+            [now, json.dumps(list(sources))],
+        ).rowcount
+
+
 def release(db: sqlite_utils.Database, message_ids: list[int]) -> None:
     """Out of a transport's hands (it went away): any transport may take them now."""
     with transaction(db):
