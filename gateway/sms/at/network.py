@@ -33,9 +33,8 @@ SIM_STUCK = {"SIM PUK": "SIM bị khoá, cần mã PUK (SIM PUK required)", "SIM
 # Q24/Fastrack): nothing left for them to register on in Vietnam
 TWO_G = re.compile(r"SIM[89]\d\d|SIM3[04]0|\bM(?:26|35|66|95)\b|MC60|\bA6\b|WAVECOM|MULTIBAND|FASTRACK", re.I)
 DEAD_2G = ("Modem chỉ có 2G: mạng 2G ở Việt Nam đã tắt từ 15/9/2026, modem này không gửi được tin nào. "
-           "Thay bằng modem 4G (LTE). (2G-only: dead in Vietnam since 15 Sep 2026)")  # fmt: skip
-UNTIL_3G = ("Modem chỉ có 3G: dùng được đến khi tắt 3G (dự kiến 9/2028); nên thay bằng modem 4G (LTE) trước đó. "
-            "(3G-only: works until the 3G switch-off, planned Sep 2028)")  # fmt: skip
+           "Thay bằng modem 4G (LTE).")  # fmt: skip
+UNTIL_3G = "Modem chỉ có 3G: dùng được đến khi tắt 3G (dự kiến 9/2028); nên thay bằng modem 4G (LTE) trước đó."
 
 
 class ATNetwork(ATStorage):
