@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Browser
 
-from gateway.core.keys import STORE
+from gateway.core.keys import NOTIFIER, STORE
 from gateway.testing import EmulatedModem, sql, wait_sent
 from tests.console.conftest import ARTIFACTS, DESKTOP, PHONE, login, routed_in
 
@@ -38,6 +38,40 @@ async def test_an_official_sends_an_alert_and_watches_its_board(
     await routed_in(site, emulator)
     await page.goto("/alerts")
     assert "xác nhận 1" in await page.inner_text(".card >> nth=1")
+
+
+async def test_a_hamlet_heads_missed_call_confirms_the_alert_on_the_board(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    """Gọi nháy end to end: the alert sent from the console, the head rings the commune's modem (hung up,
+    free), the board says confirmed, and the head is texted that it was received."""
+    from broadcasts.people import add_contact
+
+    await site.app[STORE].call(
+        add_contact, {"name": "Vàng A Sử", "number": "0912100001", "hamlet": "Nà Phìn", "roles": ["hamlet_head"]},
+        time.time(),
+    )  # fmt: skip
+    page = await login(browser, site, "canbo")
+    await page.set_viewport_size(PHONE)
+    await page.goto("/alerts")
+    await page.fill("#alert-text", "Sạt lở taluy đường lên bản, cấm xe qua")
+    await page.check("#alert-form input[name=hamlets][value='Nà Phìn']")
+    await page.click("#alert-form button")
+    await page.wait_for_selector(".flash")
+    await wait_sent(emulator, 1)
+    emulator.ring("0912100001")
+
+    async def confirmed() -> bool:
+        rows = await sql(site, "select count(*) from alert_recipients where confirmed_at is not null")
+        return bool(rows[0][0] == 1)
+
+    async with asyncio.timeout(20):
+        await site.app[NOTIFIER].wait_until(confirmed)
+    (_, back) = await wait_sent(emulator, 2)
+    assert back.number == "+84912100001" and "qua cuộc gọi nháy" in back.text
+    await page.goto("/alerts")
+    assert "xác nhận 1" in await page.inner_text(".card >> nth=1")
+    await page.screenshot(path=str(ARTIFACTS / "alerts-confirmed-by-missed-call-phone.png"), full_page=True)
 
 
 async def test_a_hamlet_head_sees_their_hamlet_and_confirms_an_alert_on_the_page(
