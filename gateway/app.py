@@ -8,6 +8,7 @@ from types import ModuleType
 from aiohttp import web
 
 import broadcasts.setup
+import compat.setup
 import gateway.core.setup
 import gateway.residents.setup
 import gateway.sms.setup
@@ -37,6 +38,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     gateway.residents.setup,  # answers, subscriptions, the officials' inbox; their router handlers
     gateway.ussd.setup,  # the USSD menu over the residents' knowledge base
     broadcasts.setup,  # contacts, reminders, alerts ("OK" first in the router), announcements, speakers
+    compat.setup,  # Kannel's sendsms and sms-service, RapidPro's EX channel, Jasmin's /send
     dashboard,  # the console's first page
     metrics,  # /metrics for Prometheus
     housekeeping,  # the daily backup, WAL checkpoint and old audio removed
