@@ -66,7 +66,7 @@ async def sendsms(request: web.Request) -> web.Response:
         log.warning("sendsms refused for now: %s", e.message)
         return _answer(503, TEMPORAL)
     if not accepted.ids:
-        return _answer(403, DENIED)
+        return _answer(400, DENIED)
     return _answer(202, QUEUED if accepted.held else ACCEPTED)
 
 

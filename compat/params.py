@@ -13,7 +13,7 @@ MAX_VALUE = 32 * 1024
 
 async def read(request: web.Request) -> dict[str, bytes]:
     """The first value of each parameter from the query string and, for a form POST, the body."""
-    raw = [request.query_string]
+    raw = [request.raw_path.partition("?")[2]]  # as sent: query_string is already decoded as UTF-8
     if request.method in ("POST", "PUT") and request.content_type == "application/x-www-form-urlencoded":
         body = await request.content.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:

@@ -35,19 +35,20 @@ async def send(request: web.Request) -> web.Response:
         uuid = (fields.get("uuid") or fields.get("id") or "").strip()
         text = fields.get("text") or ""
         to = (fields.get("to") or "").strip()
-        if not uuid or len(uuid) > MAX_ID:
-            raise InvalidRequest("field 'id' (the message uuid) required")
+        if len(uuid) > MAX_ID:
+            raise InvalidRequest(f"field 'id' longer than {MAX_ID} characters")
         if not to:
             raise InvalidRequest("field 'to' required")
         if not text.strip() or len(text) > MAX_TEXT:
             raise InvalidRequest(f"field 'text' required, at most {MAX_TEXT} characters")
-        number = phone.normalise(to)
+        number = phone.normalise(to if to.startswith(("0", "+")) else f"+{to}")  # {{to_no_plus}} too
     except InvalidRequest as e:
         return _json({"error": e.message}, 400)
-    seen = await compat.store.call(q.known, "rapidpro", uuid)
+    seen = await compat.store.call(q.known, "rapidpro", uuid) if uuid else None
     if seen is not None:  # Courier sent it again (a timeout on its side): the same message, not a second one
         return _json({"id": seen, "uuid": uuid, "status": "queued"}, 200)
-    receipt = q.Receipt("rapidpro", external_id=uuid, dlr_mask=31)
+    # without {{id}} in the channel's body RapidPro cannot be told the message's fate
+    receipt = q.Receipt("rapidpro", external_id=uuid, dlr_mask=31 if uuid else 0)
     try:
         accepted = await compat.accept([(to, number)], prepare(text, compat.policy), config.priority, receipt)
     except (LimitReached, StoreUnavailable) as e:
@@ -55,7 +56,9 @@ async def send(request: web.Request) -> web.Response:
         return _json({"error": e.message}, 503)
     if not accepted.ids:
         # the resident sent HUY: RapidPro hears that the contact stopped and that this message failed
-        owed = [calls.rapidpro_stopped(config, number), calls.rapidpro_status(config, {"external_id": uuid}, "failed")]
+        owed = [calls.rapidpro_stopped(config, number)]
+        if uuid:
+            owed.append(calls.rapidpro_status(config, {"external_id": uuid}, "failed"))
         await compat.store.call(q.owe, owed, None, "", compat.clock())
         compat.wake()
         return _json({"uuid": uuid, "status": "opted out"}, 200)

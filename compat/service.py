@@ -161,7 +161,7 @@ class Compat:
             return calls.kannel_dlr(row, event, now, reference, error)
         if row["system"] == "jasmin":
             return calls.jasmin_dlr(row, event, now, reference)
-        return calls.rapidpro_status(self.rapidpro, row, event)
+        return calls.rapidpro_status(self.rapidpro, row, event) if row["external_id"] else None
 
     async def _next_change(self, timeout: float) -> None:
         first = True
@@ -221,7 +221,9 @@ class Compat:
             try:
                 rows = await self.store.call(q.due, self.clock(), 16)
                 if rows:
-                    await asyncio.gather(*(self._call(r) for r in rows))
+                    # one after another: a message's "sent" is told before its "delivered"
+                    for row in rows:
+                        await self._call(row)
                     continue
                 upcoming = await self.store.call(q.next_due)
                 if upcoming is not None:
