@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -250,8 +251,11 @@ class Compat:
         except (aiohttp.ClientError, TimeoutError, _Refused, ValueError) as e:
             give_up = row["tries"] + 1 >= MAX_TRIES
             wait = min(3600.0, self.backoff * 2 ** row["tries"])
-            log.log(logging.ERROR if give_up else logging.INFO, "compat: %s %s failed (%s)%s", row["method"],
-                    row["url"][:200], e, "; given up" if give_up else f"; again in {wait:.0f} s")  # fmt: skip
+            # the address without its query: that may hold a resident's text or the receiver's token
+            where = urlsplit(row["url"])
+            log.log(logging.ERROR if give_up else logging.INFO, "compat: %s %s://%s%s failed (%s)%s", row["method"],
+                    where.scheme, where.netloc, where.path[:100], e,
+                    "; given up" if give_up else f"; again in {wait:.0f} s")  # fmt: skip
             await self.store.call(q.retry, row["id"], self.clock() + wait, str(e) or type(e).__name__, give_up,
                                   self.clock())  # fmt: skip
             return
