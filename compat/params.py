@@ -20,6 +20,21 @@ async def read(request: web.Request) -> dict[str, bytes]:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
         raw.append(body.decode("latin-1"))
     found: dict[str, bytes] = {}
+    if (
+        request.method == "POST"
+        and request.content_type != "application/x-www-form-urlencoded"
+        and request.can_read_body
+    ):
+        # Kannel's POST sendsms: the body is the text, the rest in X-Kannel-* headers
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
+        found["text"] = body
+        if request.charset:
+            found["charset"] = request.charset.encode("latin-1", errors="replace")
+        for name, value in request.headers.items():
+            if name.lower().startswith("x-kannel-"):
+                found.setdefault(name[9:].lower(), value.encode("latin-1", errors="replace")[:MAX_VALUE])
     for part in raw:
         for key, value in parse_qsl(part, keep_blank_values=True, encoding="latin-1"):
             found.setdefault(key, value.encode("latin-1")[:MAX_VALUE])

@@ -78,6 +78,20 @@ CASES = {
 }
 
 
+async def test_a_post_with_x_kannel_headers_is_read_as_kannel_reads_it(kannel: Kannel, loa: Any) -> None:
+    headers = {"X-Kannel-Username": USERNAME, "X-Kannel-Password": PASSWORD, "X-Kannel-To": "0912345678",
+               "Content-Type": "text/plain; charset=UTF-8"}  # fmt: skip
+    answers = []
+    async with aiohttp.ClientSession() as http:
+        with kannel.smsc():
+            for url in (kannel.sendsms, str(loa.make_url("/cgi-bin/sendsms"))):
+                for h in (headers, headers | {"X-Kannel-Password": "wrong"}):
+                    async with http.post(url, data="Chào bà con".encode(), headers=h) as resp:
+                        answers.append((resp.status, await resp.text()))
+    assert answers[2:] == answers[:2] == [(202, "0: Accepted for delivery"), (403, "Authorization failed for sendsms")]
+    assert (await loa.app[OUTBOX].get(1))["text"] == "Chào bà con"
+
+
 @pytest.mark.parametrize("case", CASES)
 async def test_sendsms_answers_as_kannel_does(kannel: Kannel, loa: Any, case: str) -> None:
     async with aiohttp.ClientSession() as http:
