@@ -5,12 +5,11 @@ owed HTTP call at least once, with backoff, across restarts."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -172,8 +171,7 @@ class Compat:
             seen, first = not first, False
             return seen
 
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.notifier.wait_until(changed), timeout)
+        await _bounded(self.notifier.wait_until(changed), timeout)
 
     # ---- residents' messages ----
 
@@ -234,8 +232,7 @@ class Compat:
             except Exception:
                 log.exception("compat: the callback loop failed; going on")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await _bounded(self._wake.wait(), timeout)
 
     async def _call(self, row: dict[str, Any]) -> None:
         assert self.http is not None
@@ -275,6 +272,17 @@ class Compat:
             text = text[: max(1, len(text) - max(1, len(text) // 10))]
             prepared = prepare(text, self.policy)
         await self.outbox.auto_reply(row["reply_to"], prepared, "kannel", self.reply_cap)
+
+
+async def _bounded(waiting: Coroutine[Any, Any, Any], timeout: float) -> None:
+    """Wait at most `timeout`; a cancel that lands as the timeout expires is a cancel (3.11 would
+    take it for the timeout, and the loop would go on: see gateway.core.loops.stop_tasks)."""
+    try:
+        await asyncio.wait_for(waiting, timeout)
+    except TimeoutError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from None
 
 
 class _Refused(Exception):
