@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from gateway.residents.keys import RESIDENTS
-from gateway.sms.keys import OUTBOX
-from gateway.testing import TOKEN, EmulatedModem
+from gateway.sms.keys import OUTBOX, TRANSPORT
+from gateway.testing import TOKEN, EmulatedModem, until
 from tests import kannel_peer
 from tests.kannel_peer import OPTED_OUT, PASSWORD, USERNAME, Kannel
 
@@ -108,6 +108,25 @@ async def test_sendsms_answers_as_kannel_does(kannel: Kannel, loa: Any, case: st
             posted = (resp.status, await resp.text())
     assert answers[1] == answers[0], f"Loa {answers[1]} where Kannel {answers[0]}"
     assert posted == answers[0]
+
+
+async def test_with_nothing_to_send_through_both_queue_it_for_later(
+    kannel: Kannel, loa: Any, emulator: EmulatedModem
+) -> None:
+    await emulator.close()  # Loa's modem unplugged; Kannel has no SMSC connected (no fakesmsc)
+
+    async def modem_down() -> bool:
+        return not loa.app[TRANSPORT].info.connected
+
+    await until(loa, modem_down)
+    ask = CASES["accepted"]
+    async with aiohttp.ClientSession() as http:
+        answers = []
+        for url in (kannel.sendsms, str(loa.make_url("/cgi-bin/sendsms"))):
+            async with http.get(f"{url}?{ask}") as resp:
+                answers.append((resp.status, await resp.text()))
+    assert answers[1] == answers[0] == (202, "3: Queued for later delivery")
+    assert (await loa.app[OUTBOX].get(1))["status"] == "queued"
 
 
 async def test_what_loa_accepted_is_an_outbox_message_like_the_json_apis(loa: Any) -> None:
