@@ -71,8 +71,17 @@ def known(db: sqlite_utils.Database, system: str, external_id: str) -> int | Non
     return None if row is None else int(row[0])
 
 
-def open_messages(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
-    return list(db.query("select * from compat_messages where open=1 order by outbox_id limit ?", [limit]))
+def open_messages(db: sqlite_utils.Database, since: float) -> list[dict[str, Any]]:
+    """Messages whose fate is not told yet; older than `since` they are closed (no report comes so late)."""
+    with transaction(db):
+        db.execute("update compat_messages set open=0 where open=1 and created_at<?", [since])
+    return list(db.query("select * from compat_messages where open=1 order by outbox_id"))
+
+
+def prune(db: sqlite_utils.Database, before: float) -> int:
+    """Calls made or given up before `before`: their record is no longer needed."""
+    with transaction(db):
+        return db.execute("delete from compat_callbacks where done_at is not null and done_at<?", [before]).rowcount
 
 
 def owe(db: sqlite_utils.Database, calls: list[dict[str, Any]], outbox_id: int | None, status: str, now: float) -> None:

@@ -31,7 +31,10 @@ from gateway.sms.router import Inbound
 log = logging.getLogger(__name__)
 MAX_ANSWER = 64 * 1024  # an sms-service's answer beyond this is cut (an SMS reply is far shorter)
 MAX_TRIES = 15  # with the backoff below, about a day and a half before a call is given up
-OPEN_BATCH = 500
+BATCH = 500  # messages whose status is asked in one query
+REPORTS_WITHIN = 3 * 86400.0  # a delivery report later than this is not waited for (the network keeps SMS 1–3 days)
+KEEP_CALLS = 7 * 86400.0  # made calls are kept this long (to look at), then pruned
+SPACING = 0.5  # at most two looks a second at the statuses, however often the outbox changes
 
 
 class Rate:
@@ -130,14 +133,18 @@ class Compat:
                 raise
             except Exception:
                 log.exception("compat: checking messages' statuses failed; trying again")
+            await asyncio.sleep(SPACING)  # a burst of sends is looked at once, not once per part
             await self._next_change(5.0)
 
     async def check_statuses(self) -> int:
         """Owe the callbacks for every status change since the last look; how many changed."""
-        rows = await self.store.call(q.open_messages, OPEN_BATCH)
-        states = await self.store.call(published.states, [r["outbox_id"] for r in rows])
-        changed = 0
         now = self.clock()
+        rows = await self.store.call(q.open_messages, now - REPORTS_WITHIN)
+        states: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(rows), BATCH):
+            ids = [r["outbox_id"] for r in rows[start : start + BATCH]]
+            states |= await self.store.call(published.states, ids)
+        changed = 0
         for row in rows:
             state = states.get(row["outbox_id"])
             status = "failed" if state is None else state["status"]
@@ -224,6 +231,7 @@ class Compat:
                     for row in rows:
                         await self._call(row)
                     continue
+                await self.store.call(q.prune, self.clock() - KEEP_CALLS)
                 upcoming = await self.store.call(q.next_due)
                 if upcoming is not None:
                     timeout = min(30.0, max(0.01, upcoming - self.clock()))
