@@ -53,7 +53,7 @@ async def send(request: web.Request) -> web.Response:
         method = (params.text(p, "dlr-method") or "POST").upper() if want == "yes" else "GET"
         if method not in ("GET", "POST"):
             raise InvalidRequest(f"Argument [dlr-method] has an invalid value: [{method[:10]}].")
-        url = params.text(p, "dlr-url") or "" if want == "yes" else ""
+        url = (params.text(p, "dlr-url") or "") if want == "yes" else ""
         if want == "yes" and not url:
             raise InvalidRequest("Mandatory argument [dlr-url] is not found.")
     except InvalidRequest as e:
