@@ -9,6 +9,7 @@ from aiohttp import web
 
 import broadcasts.setup
 import bulletins.setup
+import compat.setup
 import gateway.core.setup
 import gateway.residents.setup
 import gateway.sms.setup
@@ -38,6 +39,7 @@ PACKAGES: tuple[ModuleType, ...] = (
     gateway.residents.setup,  # answers, subscriptions, the officials' inbox; their router handlers
     gateway.ussd.setup,  # the USSD menu over the residents' knowledge base
     broadcasts.setup,  # contacts, reminders, alerts ("OK" first in the router), announcements, speakers
+    compat.setup,  # Kannel's sendsms and sms-service, RapidPro's EX channel, Jasmin's /send
     bulletins.setup,  # disaster warnings: CAP in and out, typed bulletins, their cadence, one stop
     dashboard,  # the console's first page
     metrics,  # /metrics for Prometheus

@@ -17,6 +17,7 @@ from audio.config import AudioConfig, PlayerConfig
 from audio.player import parse_lines
 from broadcasts.config import BroadcastsConfig
 from bulletins.config import BulletinsConfig
+from compat.config import JasminConfig, KannelConfig, RapidProConfig, SmsServiceConfig
 from gateway.core import phone
 from gateway.core.backup import BackupConfig
 from gateway.core.commune import CommuneConfig
@@ -51,6 +52,11 @@ class Config:
     player: PlayerConfig = field(default_factory=PlayerConfig)
     schedules: SchedulesConfig = field(default_factory=SchedulesConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    kannel: KannelConfig = field(default_factory=KannelConfig)
+    rapidpro: RapidProConfig = field(default_factory=RapidProConfig)
+    jasmin: JasminConfig = field(default_factory=JasminConfig)
+    # Kannel-style rules for residents' messages: [[sms_service]] tables
+    sms_service: tuple[SmsServiceConfig, ...] = ()
     source: str = "built-in defaults"
 
 
@@ -128,6 +134,11 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
                 raise ConfigError("config [[modems]]: a list of tables, each like [modem]", key=name)
             sections[name] = tuple(_section("modems", ModemConfig, v) for v in value)
             continue
+        if name == "sms_service":
+            if not isinstance(value, list):
+                raise ConfigError("config [[sms_service]]: a list of tables, each one rule", key=name)
+            sections[name] = tuple(_section("sms_service", SmsServiceConfig, v) for v in value)
+            continue
         sections[name] = _section(name, hints[name], value)
     config = Config(**sections, source=source)
     _check_modems(config)
@@ -186,6 +197,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
             except LoaError:
                 raise ConfigError(f"config key {key}: {number!r} is not a Vietnamese mobile number", key=key) from None
     _check_lines(config)
+    _check_compat(config)
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config
@@ -215,6 +227,50 @@ def _check_modems(config: Config) -> None:
         raise ConfigError('config key modem.port: "none" needs [smpp] enabled (nothing could send)', key="modem.port")
     if config.smpp.window < 1:
         raise ConfigError("config key smpp.window: at least 1", key="smpp.window")
+
+
+def _check_compat(config: Config) -> None:
+    """The adapters' accounts are strong enough, their priorities known, each sms-service rule whole."""
+    for name in ("kannel", "jasmin"):
+        section = getattr(config, name)
+        if section.username and len(section.password) < 12:
+            raise ConfigError(f"config key {name}.password: at least 12 characters (guessable)", key=f"{name}.password")
+    r = config.rapidpro
+    if r.channel_uuid:
+        if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", r.channel_uuid):
+            raise ConfigError("config key rapidpro.channel_uuid: not a UUID", key="rapidpro.channel_uuid")
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", r.url):
+            raise ConfigError("config key rapidpro.url: like https://textit.com", key="rapidpro.url")
+        if len(r.authorization) < 16:
+            raise ConfigError("config key rapidpro.authorization: at least 16 characters", key="rapidpro.authorization")
+    for name in ("kannel", "rapidpro", "jasmin"):
+        section = getattr(config, name)
+        if section.priority not in ("reply", "reminder", "bulk"):
+            raise ConfigError(f"config key {name}.priority: reply, reminder or bulk", key=f"{name}.priority")
+        if section.per_minute < 0 or section.daily_segments < 0:
+            raise ConfigError(f"config key {name}.per_minute: 0 or more (daily_segments too)", key=f"{name}.per_minute")
+    key = "sms_service.get_url"
+    for rule in config.sms_service:
+        if bool(rule.keyword) == bool(rule.keyword_regex):
+            raise ConfigError(
+                "config key sms_service.keyword: one of keyword or keyword_regex", key="sms_service.keyword"
+            )
+        if bool(rule.get_url) == bool(rule.post_url):
+            raise ConfigError("config key sms_service.get_url: one of get_url or post_url", key=key)
+        url = rule.get_url or rule.post_url
+        if not re.fullmatch(r"https?://\S+", url):
+            raise ConfigError(
+                f"config key sms_service.get_url: {url!r} is not an http(s) URL", key="sms_service.get_url"
+            )
+        if rule.keyword_regex:
+            try:
+                re.compile(rule.keyword_regex)
+            except re.error as e:
+                raise ConfigError(
+                    f"config key sms_service.keyword_regex: {e}", key="sms_service.keyword_regex"
+                ) from None
+        if not 0 <= rule.max_messages <= 10:
+            raise ConfigError("config key sms_service.max_messages: 0..10", key="sms_service.max_messages")
 
 
 def _check_lines(config: Config) -> None:

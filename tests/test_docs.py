@@ -37,7 +37,10 @@ def _app_routes(tmp_path: Path) -> set[tuple[str, str]]:
 
 def _is_api(path: str) -> bool:
     """The API and the machine-facing paths are in docs/api.md; the console's pages in docs/console.md."""
-    return path.startswith(("/api/", "/ussd/")) or path in ("/healthz", "/metrics")
+    return path.startswith(("/api/", "/ussd/", "/cgi-bin/", "/rapidpro/", "/jasmin/")) or path in (
+        "/healthz",
+        "/metrics",
+    )
 
 
 def _table_routes(text: str) -> set[tuple[str, str]]:

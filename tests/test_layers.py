@@ -11,16 +11,15 @@ from pathlib import Path
 import sqlite_utils
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gateway", "broadcasts", "bulletins", "audio", "schedules")
-STATED = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["loa"]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+PACKAGES = tuple(p.rstrip("*") for p in PROJECT["setuptools"]["packages"]["find"]["include"])
+STATED = PROJECT["loa"]
 # (module prefix, layer number) from the statement, bottom layer 0
 LAYERS = [(prefix, n) for n, prefixes in enumerate(STATED["layers"].values()) for prefix in prefixes]
 TOP = len(STATED["layers"]) - 1  # the composition layer sees everything, its modules each other too
 SIDEWAYS = {tuple(pair) for pair in STATED["rules"]["sideways"]}
 NO_WEB = tuple(STATED["rules"]["no-web"])
 WEB_ALLOWED = set(STATED["rules"]["web-allowed"])
-# the packages whose tables are their own: a module belongs to the longest that fits
-OWNERS = ("gateway.core", "gateway.sms", "gateway.residents", "gateway.ussd", "gateway.web", "broadcasts")
 
 
 def layer(module: str) -> tuple[str, int] | None:
@@ -130,7 +129,11 @@ def table_owners() -> dict[str, str]:
 
 
 def owner_of(module: str) -> str | None:
-    found = [p for p in OWNERS if module == p or module.startswith(p + ".")]
+    """The package a module belongs to (the longest that sets itself up and fits), for its tables."""
+    from gateway.app import PACKAGES as SET_UP
+
+    owners = [p.__name__.removesuffix(".setup") for p in SET_UP if p.__name__.endswith(".setup")]
+    found = [p for p in owners if module == p or module.startswith(p + ".")]
     return max(found, key=len) if found else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.core import commune, phone
@@ -61,6 +62,8 @@ class Residents:
         self.matcher = Matcher([])
         self.procedures: dict[str, kb.Procedure] = {}
         self.seed: kb.Seed | None = None
+        # told of each HUY (after it is recorded): another system that sends for the commune stops too
+        self.on_stop: list[Callable[[str], Awaitable[None]]] = []
 
     async def start(self) -> None:
         seed = kb.load_seed()
@@ -93,6 +96,12 @@ class Residents:
                 await self.reply(
                     msg.sender, self._t("Đã ngừng nhận tin của xã. Nhắn DK <tên thôn> để nhận lại."), "stop"
                 )
+            for listener in self.on_stop:
+                try:
+                    if number is not None:
+                        await listener(number)
+                except Exception:  # the HUY is recorded and confirmed; a listener's trouble is its own
+                    log.exception("an opt-out listener failed for %s", number)
             return True
         return False
 
@@ -281,6 +290,10 @@ class Residents:
         """A subscription made through the USSD menu (the number is the caller's own)."""
         hamlet = next(h for h in await self.store.call(commune.hamlets) if h.name == hamlet_name)
         await self.store.call(q.subscribe, number, hamlet.id, self.clock())
+
+    async def opted_out(self, number: str) -> bool:
+        """Whether this number sent HUY (and not DK since): nothing but an alert goes to it."""
+        return await self.store.call(q.opted_out, number)
 
     async def unsubscribe_number(self, number: str) -> None:
         await self.store.call(q.unsubscribe, number, self.clock())

@@ -111,3 +111,17 @@ def history(
             [*args, limit],
         )
     )
+
+
+def states(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each message's status, when it was sent, its last error and its first part's reference, by id."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.query(
+        f"select o.id, o.status, o.sent_at, o.last_error,"
+        f" (select p.reference from outbox_parts p where p.message_id=o.id order by p.part limit 1) as reference"
+        f" from outbox o where o.id in ({marks})",
+        ids,
+    )
+    return {r["id"]: r for r in rows}

@@ -1,0 +1,1 @@
+"""Other SMS systems' languages over Loa's outbox and router: Kannel, RapidPro/TextIt, Jasmin."""
