@@ -1,0 +1,106 @@
+"""A day's work on the send page: subscribers reached by default, nothing queued is not a success, feedback
+where the eye is, reminders at a time / weekly / monthly with their list, stop and edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Browser, Page
+
+from gateway.testing import EmulatedModem, sql, wait_sent
+from tests.console.conftest import ARTIFACTS, DESKTOP, PHONE, login, routed_in
+
+
+async def shots(page: Page, name: str) -> None:
+    """The page at both sizes, as a phone and a desktop show it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(ARTIFACTS / f"{name}-{size_name}.png"), full_page=True)
+
+
+async def in_view(page: Page, selector: str) -> bool:
+    """The element is on screen and has the focus (or holds it): where the eye is after a submit."""
+    return bool(
+        await page.evaluate(
+            """(sel) => { const el = document.querySelector(sel); const r = el.getBoundingClientRect();
+            return r.bottom > 0 && r.top < innerHeight && el.contains(document.activeElement); }""",
+            selector,
+        )
+    )
+
+
+async def test_subscribers_are_reached_by_default(browser: Browser, site: Any, emulator: EmulatedModem) -> None:
+    emulator.deliver("+84987000111", "DK Nà Phìn")
+    await routed_in(site, emulator)
+    await wait_sent(emulator, 1)  # the subscription's own reply
+    page = await login(browser, site, "canbo")
+    await page.set_viewport_size(PHONE)
+    await page.goto("/send")
+    assert await page.is_checked("input[name=subscribers]")
+    assert "Nà Phìn: 1" in await page.inner_text("#subscribers-label")
+    await page.check("input[name=hamlets][value='Nà Phìn']")
+    await page.fill("#text", "Họp thôn tối nay lúc 19h tại nhà văn hoá.")
+    await page.click("#send-form button[type=submit]")
+    confirm = page.locator("#confirm-send")
+    assert "Sẽ gửi tới 3 người" in await confirm.inner_text()
+    # the confirmation is where the eye is, not 1,600 px below the top
+    assert await in_view(page, "#confirm-send")
+    await shots(page, "send-subscribers-confirm")
+    await confirm.locator("button").click()
+    await page.wait_for_selector(".flash")
+    sent = {m.number for m in await wait_sent(emulator, 4)}
+    assert "+84987000111" in sent
+
+
+async def test_nobody_reached_is_an_error_and_keeps_the_text(browser: Browser, site: Any) -> None:
+    await sql(site, "insert into opt_outs (number, created_at) values ('+84912000009', 0)")
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    await page.check("input[name=hamlets][value='Khau Phạ']")
+    await page.fill("#text", "Ngày mai cắt điện từ 7h đến 11h.")
+    await page.click("#send-form button[type=submit]")
+    error = page.locator("#error-to")
+    assert "HUY" in await error.inner_text()
+    assert "Đã xếp" not in await page.inner_text("main")
+    assert await page.input_value("#text") == "Ngày mai cắt điện từ 7h đến 11h."
+    assert await in_view(page, "#error-to")
+    await shots(page, "send-nobody")
+
+
+async def test_a_weekly_reminder_listed_edited_and_stopped(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    assert not await page.is_visible("#date")  # only the chosen kind's fields
+    await page.check("input[name=hamlets][value='Khau Phạ']")
+    await page.fill("#text", "Nhắc: thứ Hai thu gom rác.")
+    await page.check("input[name=when][value=at]")
+    assert await page.is_visible("#date") and not await page.is_visible("#monthday")
+    await page.fill("#date", "2026-12-07")
+    await page.fill("#time", "6h30")  # earlier today: refused while drafting
+    await page.click("#send-form button[type=submit]")
+    assert "đã qua" in await page.inner_text("#error-when")
+    assert await in_view(page, "#error-when")
+    await page.check("input[name=when][value=weekly]")
+    await page.check("input[name=days][value=mon]")
+    await page.fill("#time", "06.30")
+    await page.click("#send-form button[type=submit]")
+    await page.wait_for_selector("#reminder-list")
+    assert "Đã đặt lịch nhắc: hằng tuần: Thứ Hai lúc 06:30" in await page.inner_text(".flash")
+    row = page.locator("#reminder-list tr[id^=reminder-]")
+    assert "hằng tuần: Thứ Hai lúc 06:30" in await row.inner_text()
+    await shots(page, "send-reminders")
+    await row.locator("a", has_text="Sửa").click()
+    assert await page.input_value("#text") == "Nhắc: thứ Hai thu gom rác."
+    assert await page.input_value("#time") == "06:30"
+    await page.fill("#time", "7:15")
+    await page.click("#send-form button[type=submit]")
+    await page.wait_for_selector("#reminder-list")
+    rows = page.locator("#reminder-list tr[id^=reminder-]")
+    assert await rows.count() == 1
+    assert "07:15" in await rows.inner_text()
+    page.on("dialog", lambda d: d.accept())
+    await rows.locator("button", has_text="Dừng").click()
+    await page.wait_for_selector(".flash")
+    assert "Đã dừng lịch nhắc" in await page.inner_text(".flash")
+    assert await page.locator("#reminder-list").count() == 0
