@@ -67,6 +67,36 @@ def plain(text: object) -> str:
     return _GLOSS.sub("", "" if text is None else str(text)).strip()
 
 
+# a device's or library's English error ("[Errno 2] could not open port …") as the officials read it
+_DEVICE = (
+    (re.compile(r"errno 13|permission denied", re.I),
+     "Không có quyền mở cổng modem: tài khoản chạy Loa cần ở nhóm dialout."),
+    (re.compile(r"errno 2\b|could not open port|no such file|not found", re.I),
+     "Không mở được cổng modem: modem đã bị rút ra hoặc cắm sang cổng khác."),
+    (re.compile(r"read failed|disconnected|device reports|broken pipe|errno 5\b|input/output", re.I),
+     "Modem ngừng trả lời: bị rút ra, mất điện hoặc đang khởi động lại."),
+    (re.compile(r"timeout|timed out", re.I), "Modem không trả lời kịp."),
+    (re.compile(r"\bpin\b|puk", re.I), "SIM đang khoá bằng mã PIN: hãy mở khoá SIM trên điện thoại rồi cắm lại."),
+    (re.compile(r"cms error|cme error", re.I),
+     "Nhà mạng hoặc modem từ chối tin (có thể hết tiền, hết sóng hoặc sai số)."),
+    (re.compile(r"connection refused|cannot connect|connect call failed", re.I),
+     "Không kết nối được tới thiết bị hoặc máy chủ nhà mạng."),
+)  # fmt: skip
+
+
+def device_error(text: object) -> str:
+    """An error kept from a device or a library, said in Vietnamese: known ones by what to do,
+    Vietnamese ones without their English gloss, other English ones as a pointer to the log."""
+    raw = "" if text is None else str(text)
+    said = plain(raw)
+    if said and not said.isascii():
+        return said
+    for pattern, words in _DEVICE:
+        if pattern.search(raw):
+            return words
+    return "Lỗi của thiết bị (chi tiết trong nhật ký hệ thống)." if raw else ""
+
+
 class KeptKeyStorage(EncryptedCookieStorage):
     """Sessions under a key made once and kept in a file beside the database (when [web] secret is not
     set), so that a restart does not log everyone out; the file is read or made at start."""
@@ -132,7 +162,7 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
         app,
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
-        filters={"vi": vi, "plain": plain},
+        filters={"vi": vi, "plain": plain, "device_error": device_error},
         context_processors=[_context],
     )
     app.router.add_static("/static", str(Path(__file__).parent / "static"))

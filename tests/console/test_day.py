@@ -7,7 +7,8 @@ from typing import Any
 
 from playwright.async_api import Browser, Page
 
-from gateway.testing import EmulatedModem, sql, wait_sent
+from gateway.core.keys import CLOCK
+from gateway.testing import EmulatedModem, at, sql, wait_sent
 from tests.console.conftest import ARTIFACTS, DESKTOP, PHONE, login, routed_in
 
 
@@ -104,3 +105,36 @@ async def test_a_weekly_reminder_listed_edited_and_stopped(browser: Browser, sit
     await page.wait_for_selector(".flash")
     assert "Đã dừng lịch nhắc" in await page.inner_text(".flash")
     assert await page.locator("#reminder-list").count() == 0
+
+
+async def test_night_messages_cancelled_and_a_failed_one_resent(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    site.app[CLOCK].set(at(2026, 12, 7, 22, 30))  # the quiet hours: the messages wait for the morning
+    page = await login(browser, site, "canbo")
+    await page.goto("/send")
+    await page.check("input[name=hamlets][value='Nà Phìn']")
+    await page.fill("#text", "Sáng mai họp thôn.")
+    await page.click("#send-form button[type=submit]")
+    await page.locator("#confirm-send button").click()
+    await page.wait_for_selector(".flash")
+    assert "nghỉ đêm" in await page.inner_text(".flash")
+    await page.click("#batch-link a")
+    assert "2 tin còn chờ gửi" in await page.inner_text("#cancel-batch")
+    await shots(page, "messages-waiting")
+    page.on("dialog", lambda d: d.accept())
+    await page.click("#cancel-batch button")
+    await page.wait_for_selector(".flash")
+    assert "Đã huỷ 2 tin đang chờ gửi" in await page.inner_text(".flash")
+    assert await sql(site, "select status from outbox order by id") == [("cancelled",), ("cancelled",)]
+    statuses = page.locator("#messages td.status")
+    assert "Đã huỷ" in await statuses.first.inner_text()
+    # names beside numbers, which can be called
+    assert await page.get_attribute("#messages a[href^='tel:']", "href") == "tel:+84912000002"
+    # one of them is sent after all: "Gửi lại" sends it now
+    await page.locator("#messages tr[id^=message-]").first.locator("button", has_text="Gửi lại").click()
+    await page.wait_for_selector(".flash")
+    assert "Đã xếp lại tin số 2" in await page.inner_text(".flash")
+    (sent,) = await wait_sent(emulator, 1)
+    assert sent.number == "+84912000002" and sent.text == "Sáng mai họp thôn."
+    await shots(page, "messages-resent")
