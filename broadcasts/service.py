@@ -286,6 +286,11 @@ class Broadcasts:
         user.require("admin", "official")
         return await self.outbox.resend(message_id)
 
+    @property
+    def policy(self) -> str:
+        """How texts are encoded ("gsm7" folds diacritics): the console's counters count the same."""
+        return str(self.q.policy)
+
     async def hamlet_overview(self, hamlet_id: int, since: float) -> dict[str, int]:
         return await self.store.call(people.hamlet_overview, hamlet_id, since)
 

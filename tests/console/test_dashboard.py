@@ -45,7 +45,7 @@ async def test_the_dashboard_shows_each_modem_of_a_pool_and_a_pulled_one(
         cards = page.locator(".card.transport")
         assert await cards.count() == 2
         first, other = await cards.nth(0).inner_text(), await cards.nth(1).inner_text()
-        assert "Modem Viettel" in first and "Đang kết nối" in first and "SIM Viettel" in first
+        assert "Modem Viettel" in first and "Đã kết nối" in first and "SIM Viettel" in first
         assert "Hôm nay đã gửi 2 phần tin" in first
         assert "Modem Mobifone" in other and "Mất kết nối: tin của nó chuyển sang đường khác" in other
         assert "Hôm nay đã gửi 1 phần tin" in other

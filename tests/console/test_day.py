@@ -138,3 +138,23 @@ async def test_night_messages_cancelled_and_a_failed_one_resent(
     (sent,) = await wait_sent(emulator, 1)
     assert sent.number == "+84912000002" and sent.text == "Sáng mai họp thôn."
     await shots(page, "messages-resent")
+
+
+async def test_the_alert_counter_counts_what_is_really_sent(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    page = await login(browser, site, "canbo")
+    await page.goto("/alerts")
+    # 60 letters with diacritics: one part alone, two with "Trả lời OK để xác nhận đã nhận." added
+    text = "Cảnh báo lũ quét: nước suối dâng nhanh, sơ tán các hộ ven suối"
+    await page.fill("#alert-text", text)
+    counter = await page.inner_text("#alert-counter")
+    assert "2 tin" in counter and "+ 1 tin báo đã nhận" in counter and "1050 đ mỗi người" in counter
+    await page.check("input[name=hamlets][value='Khau Phạ']")
+    await page.uncheck("input[name=heads_only]")
+    await page.click("#alert-form button[type=submit]")
+    await page.wait_for_selector(".flash, .error")
+    assert "Đã gửi cảnh báo" in await page.inner_text("main"), await page.inner_text("main")
+    (sent,) = await wait_sent(emulator, 1)
+    assert sent.text.endswith("Trả lời OK để xác nhận đã nhận.") and len(sent.text) > 70  # two parts, as counted
+    await shots(page, "alert-counter")
