@@ -286,6 +286,10 @@ class Broadcasts:
         user.require("admin", "official")
         return await self.outbox.resend(message_id)
 
+    async def opted_out_numbers(self) -> set[str]:
+        """Everyone who texted HUY: the phone book marks them."""
+        return await self.store.call(people.opted_out)
+
     @property
     def policy(self) -> str:
         """How texts are encoded ("gsm7" folds diacritics): the console's counters count the same."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 
 from gateway.core.keys import CLOCK
 from gateway.testing import EmulatedModem, at, sql, wait_sent
@@ -158,3 +158,39 @@ async def test_the_alert_counter_counts_what_is_really_sent(
     (sent,) = await wait_sent(emulator, 1)
     assert sent.text.endswith("Trả lời OK để xác nhận đã nhận.") and len(sent.text) > 70  # two parts, as counted
     await shots(page, "alert-counter")
+
+
+async def test_the_phone_book_keeps_what_was_typed_and_changes_a_number(browser: Browser, site: Any) -> None:
+    await sql(site, "insert into opt_outs (number, created_at) values ('+84912000002', 0)")
+    page = await login(browser, site, "canbo")
+    await page.set_viewport_size(PHONE)
+    await page.goto("/contacts")
+    await page.fill("#new-name", "Vàng Thị Sua")
+    await page.fill("#new-number", "0912")
+    await page.select_option("#new-hamlet", "Khau Phạ")
+    await page.click("form[method=post][action='/contacts'] button[type=submit]")
+    await page.wait_for_selector(".flash.error")
+    # the error beside the form, on screen, and nothing typed lost
+    assert await in_view(page, ".flash.error")
+    assert await page.input_value("#new-name") == "Vàng Thị Sua"
+    assert await page.input_value("#new-number") == "0912"
+    assert await page.input_value("#new-hamlet") == "Khau Phạ"
+    await shots(page, "contacts-bad-number")
+    # who sent HUY is marked; numbers can be called
+    row = page.locator("#contacts tr", has_text="Giàng Thị Dua")
+    assert "đã nhắn HUY" in await row.inner_text()
+    assert await row.locator("a[href^='tel:']").count() == 1
+    # a new SIM: the number is edited in place
+    await page.locator("#contacts tr", has_text="Lò Thị Mai").locator("a", has_text="Sửa").click()
+    await page.fill("#number", "0987 654 321")
+    await page.click("#contact-form button[type=submit]")
+    await page.wait_for_selector(".flash")
+    assert "+84987654321" in await page.inner_text("#contacts")
+    # an import's refused rows name the person
+    csv = "Tên,Số điện thoại,Thôn\nHầu A Chứ,0912,Nà Phìn\n".encode()
+    payload: FilePayload = {"name": "ds.csv", "mimeType": "text/csv", "buffer": csv}
+    await page.set_input_files("#file", files=[payload])
+    await page.click("form[action='/contacts/import'] button[type=submit]")
+    await page.wait_for_selector("#import-report")
+    assert "Dòng 2 (Hầu A Chứ)" in await page.inner_text("#import-report")
+    await shots(page, "contacts-import-rejected")

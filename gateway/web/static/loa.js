@@ -18,7 +18,8 @@ document.addEventListener("submit", (event) => {
     if (el.name && el.value.trim()) fields[el.name] = el.value;
   }
   if (Object.keys(fields).length) {
-    sessionStorage.setItem(DRAFT, JSON.stringify({ action, page: location.pathname, fields, viaLogin: false }));
+    const method = (form.getAttribute("method") || "get").toLowerCase();
+    sessionStorage.setItem(DRAFT, JSON.stringify({ action, method, page: location.pathname, fields, viaLogin: false }));
   }
 });
 (() => {
@@ -33,7 +34,8 @@ document.addEventListener("submit", (event) => {
   // back on the same page with an error: what was typed is put back beside it (the redirect lost it)
   const refused = document.querySelector(".flash.error");
   if (!(saved.viaLogin || refused) || location.pathname !== saved.page) return;
-  const form = [...document.querySelectorAll("form")].find((f) => f.getAttribute("action") === saved.action);
+  const form = [...document.querySelectorAll("form")].find((f) => f.getAttribute("action") === saved.action &&
+    (f.getAttribute("method") || "get").toLowerCase() === (saved.method || "post"));
   if (!form) return;
   if (!saved.viaLogin) {
     for (const [name, value] of Object.entries(saved.fields)) {
