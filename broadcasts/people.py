@@ -192,6 +192,14 @@ def update_contact(db: sqlite_utils.Database, contact_id: int, raw: dict[str, An
     return add_contact(db, raw | {"number": number}, now)
 
 
+def names_for(db: sqlite_utils.Database, numbers: list[str]) -> dict[str, str]:
+    """The phone book's name of each number that is in it."""
+    found = db.execute(
+        "select number, name from contacts where number in (select value from json_each(?))", [json.dumps(numbers)]
+    )
+    return dict(found.fetchall())
+
+
 def contact_by_id(db: sqlite_utils.Database, contact_id: int) -> dict[str, Any]:
     row = db.execute("select number from contacts where id=?", [contact_id]).fetchone()
     if row is None:

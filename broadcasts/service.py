@@ -286,6 +286,9 @@ class Broadcasts:
         user.require("admin", "official")
         return await self.outbox.resend(message_id)
 
+    async def names_for(self, numbers: list[str]) -> dict[str, str]:
+        return await self.store.call(people.names_for, numbers)
+
     async def opted_out_numbers(self) -> set[str]:
         """Everyone who texted HUY: the phone book marks them."""
         return await self.store.call(people.opted_out)

@@ -194,3 +194,32 @@ async def test_the_phone_book_keeps_what_was_typed_and_changes_a_number(browser:
     await page.wait_for_selector("#import-report")
     assert "Dòng 2 (Hầu A Chứ)" in await page.inner_text("#import-report")
     await shots(page, "contacts-import-rejected")
+
+
+async def test_automatic_answers_are_seen_and_a_wrong_one_taught_again(
+    browser: Browser, site: Any, emulator: EmulatedModem
+) -> None:
+    emulator.deliver("+84912000001", "cho em hỏi làm giấy khai sinh cho con cần gì")
+    await routed_in(site, emulator)
+    (answer,) = await wait_sent(emulator, 1)
+    assert answer.text.startswith("Khai sinh")
+    emulator.deliver("+84912000009", "Đường vào bản bị sạt lở, xã có cho người lên không?")
+    await routed_in(site, emulator)
+    sent = await wait_sent(emulator, 2)
+    assert sent[-1].text.startswith("Cau hoi da chuyen toi can bo xa.")  # told it was passed on
+    page = await login(browser, site, "canbo")
+    await page.goto("/questions")
+    row = page.locator("#auto-list tr[id^=auto-]")
+    assert "Lò Thị Mai" in await row.inner_text() and "KS – Khai sinh" in await row.inner_text()
+    # the open question names who asked, and a procedure's answer is seen before it is chosen
+    asked = page.locator("#open-questions tr[id^=question-]")
+    assert "Sùng A Páo" in await asked.inner_text()
+    await asked.locator("select[name=procedure]").select_option("KT")
+    assert "Dân sẽ nhận: “Khai tử" in await asked.locator(".procedure-answer").inner_text()
+    await shots(page, "questions-auto-answers")
+    await row.locator("button", has_text="Sai — dạy lại").click()
+    await page.wait_for_selector(".flash")
+    assert "Đã chuyển câu này vào Chưa trả lời" in await page.inner_text(".flash")
+    again = page.locator("#open-questions tr", has_text="làm giấy khai sinh")
+    assert await again.count() == 1
+    assert "Đã chuyển để dạy lại" in await page.inner_text("#auto-list")
