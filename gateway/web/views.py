@@ -244,7 +244,7 @@ async def audit_page(request: web.Request) -> dict[str, Any]:
         r["when"] = pages.when(request, r["at"])
         r["action"] = audit_action(r["action"])
         if r["user"] == accounts.SYSTEM.username:
-            r["user"] = "hệ thống (mã API trong cấu hình)"
+            r["user"] = SYSTEM_NAME
         r["detail"] = audit_detail(r["detail"])
     filters = {"user": who, "action": action, "day": day}
     more = urlencode({**{k: v for k, v in filters.items() if v}, "before": rows[-1]["id"]}) if rows else ""
@@ -252,11 +252,15 @@ async def audit_page(request: web.Request) -> dict[str, Any]:
         "rows": rows,
         "next": more if len(rows) == AUDIT_PAGE else None,
         "filters": filters,
-        "people": await store.call(accounts.audit_people),
+        "people": [
+            {"value": p, "label": SYSTEM_NAME if p == accounts.SYSTEM.username else p}
+            for p in await store.call(accounts.audit_people)
+        ],
         "paged": older is not None,
     }
 
 
+SYSTEM_NAME = "hệ thống (mã API trong cấu hình)"
 # the audit log's words as a person reads them: API calls and the keys of the details in Vietnamese
 _METHODS = {"POST": "tạo / gửi", "PUT": "sửa", "DELETE": "xoá"}
 _WORDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Browser, FilePayload, Page
+from playwright.async_api import Browser, Dialog, FilePayload, Page
 
 from gateway.core.keys import CLOCK
 from gateway.testing import EmulatedModem, at, sql, wait_sent
@@ -223,3 +223,40 @@ async def test_automatic_answers_are_seen_and_a_wrong_one_taught_again(
     again = page.locator("#open-questions tr", has_text="làm giấy khai sinh")
     assert await again.count() == 1
     assert "Đã chuyển để dạy lại" in await page.inner_text("#auto-list")
+
+
+async def test_the_audit_log_filtered_paged_and_in_words_and_accounts_asked_first(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "quantri")
+    # a new account: the least powerful role unless chosen
+    await page.goto("/users")
+    assert await page.input_value("#role") == "hamlet_head"
+    await page.fill("#username", "yte")
+    await page.fill("#password", "matkhau-dai-hon")
+    await page.select_option("#hamlet", "Nà Phìn")
+    await page.click("form[action='/users'] button[type=submit]")
+    await page.wait_for_selector(".flash")
+    # locking an account asks first, and looks unlike "Lưu"
+    asked = []
+
+    async def refuse(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", refuse)
+    row = page.locator("#users tr", has_text="yte")
+    await row.locator("button", has_text="Khoá tài khoản").click()
+    assert asked and "Khoá tài khoản yte?" in asked[0]
+    assert "Đang dùng" in await row.inner_text()
+    # the audit log: details in words, filtered by person and action
+    await page.goto("/audit")
+    text = await page.inner_text("#audit")
+    assert "vai trò: Trưởng thôn" in text and "hamlet_head" not in text and '{"' not in text
+    await page.select_option("#audit-user", "quantri")
+    await page.fill("#audit-action", "tài khoản")
+    await page.click("#audit-filter button")
+    rows = page.locator("#audit tr:has(td)")
+    assert await rows.count() == 1 and "thêm tài khoản" in await rows.inner_text()
+    await page.fill("#audit-day", "2020-01-01")
+    await page.click("#audit-filter button")
+    assert "Không có dòng nào khớp bộ lọc" in await page.inner_text("#audit")
+    await shots(page, "audit-filtered")
