@@ -131,9 +131,9 @@ class Residents:
             await self.reply(msg.sender, self._t(NOT_OURS_REPLY), "not_ours")
             return True
         if len(found.keys) == 1:
+            await self.answer(msg.sender, found.keys[0])
             # kept so that the officials can see it, and send a wrong one back to be taught
             await self.store.call(q.add_auto_answer, msg.id, msg.sender, msg.text, found.keys[0], self.clock())
-            await self.answer(msg.sender, found.keys[0])
         elif found.keys:
             await self._ask(msg.sender, msg.number, "procedure", list(found.keys))
         return bool(found.keys)
