@@ -260,3 +260,23 @@ async def test_the_audit_log_filtered_paged_and_in_words_and_accounts_asked_firs
     await page.click("#audit-filter button")
     assert "Không có dòng nào khớp bộ lọc" in await page.inner_text("#audit")
     await shots(page, "audit-filtered")
+
+
+async def test_the_announcement_preview_plays_at_1366_and_headers_keep_their_words(browser: Browser, site: Any) -> None:
+    page = await login(browser, site, "canbo")
+    await page.set_viewport_size(DESKTOP)
+    await page.goto("/announcements")
+    await page.fill("#text", "Mời bà con đi họp thôn lúc 19 giờ tại nhà văn hoá")
+    await page.click("#announce-form button[type=submit]")
+    await page.wait_for_selector("#announcement-1 audio")
+    width = await page.evaluate("document.querySelector('#announcement-1 audio').getBoundingClientRect().width")
+    assert width >= 250, width  # wide enough for its play button and time
+    # each header on one line: "Ưu tiên", "Trạng thái" not broken letter by letter
+    heights = await page.evaluate(
+        "[...document.querySelectorAll('#announcements th')]"
+        ".map(th => [th.textContent, th.getBoundingClientRect().height])"
+    )
+    line = min(h for t, h in heights if t)
+    assert all(h <= line * 1.6 for t, h in heights if t), heights
+    await page.screenshot(path=str(ARTIFACTS / "announcements-preview-desktop.png"), full_page=True)
+    await shots(page, "announcements-preview")
