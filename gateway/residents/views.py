@@ -303,7 +303,7 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
         typed = kb.Procedure(key, raw["name"], tuple(raw["synonyms"]), raw["answer"], raw["answer_plain"],
                              raw["checked_on"], raw["checked_by"], raw["status"], tuple(raw["situations"]))  # fmt: skip
         field = e.details.get("field", "other")
-        errors = {key: {field if field in ("answer", "answer_plain") else "other": e.message}}
+        errors = {key: {field if field in ("answer", "answer_plain") else "other": pages.plain(e.message)}}
         context = await _procedures_context(request, typed, errors)
         return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
     await residents.save_procedure(procedure)

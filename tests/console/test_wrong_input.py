@@ -76,6 +76,11 @@ async def _answer(p: Page) -> None:
     await p.locator("textarea[name=text]").first.fill("Trả lời " * 100)
 
 
+async def _procedure(p: Page) -> None:
+    await p.fill("#answer-KS", "Khai sinh: " + "mang giấy tờ đến xã " * 20)
+    await p.fill("#checked-on-KS", "hôm qua")
+
+
 async def _password(p: Page) -> None:
     await p.fill("#old", "sai-mat-khau")
     await p.fill("#new", "ngan")
@@ -92,6 +97,7 @@ FORMS: list[tuple[str, Callable[[Page], Awaitable[None]], str]] = [
     ("/announcements", _announcement, "#announce-form button[type=submit]"),
     ("/questions", _answer, "form[action$='/answer'] button[type=submit]"),
     ("/account", _password, "#password-form button[type=submit]"),
+    ("/procedures", _procedure, "form[action='/procedures/KS'] button[type=submit]"),
 ]
 
 
