@@ -1,8 +1,11 @@
 # `make run` and `make test` bootstrap everything they need: .venv, Python packages, Debian packages.
+# `make run` installs only what the Pi needs (PI_DEBS and the venv with Loa's own packages); `make test`
+# adds the development tools and the test servers (Chromium, Gammu, Node's SMSC, redis, RabbitMQ, Jasmin).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 # Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
 # for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
 # measure Loa against), Node.js for the test SMSC (npm `smpp`), and redis and RabbitMQ for Jasmin
@@ -18,10 +21,15 @@ JASMIN := .venv-jasmin/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-deps: $(STAMP) debs $(SMSC) $(JASMIN)
+# the tests' and linters' packages (pytest, Playwright, ruff, mypy…), never on the Pi
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+deps: $(DEV_STAMP) debs $(SMSC) $(JASMIN)
 
 $(JASMIN):
 	$(PYTHON) -m venv .venv-jasmin
@@ -43,13 +51,13 @@ debs pi-debs:
 	  else echo "missing Debian packages:$$missing (run make as root, or: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-run: deps
+run: $(STAMP) pi-debs
 	$(BIN)/loa run
 
 test: deps lint
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -58,7 +66,7 @@ lint: $(STAMP)
 bench: deps
 	$(BIN)/python -m bench
 
-emulator: deps
+emulator: $(STAMP)
 	$(BIN)/loa emulator
 
 # As root: the `loa` system user, Loa in /opt/loa, /etc/loa/config.toml (0640, kept if present),

@@ -80,6 +80,11 @@ def describe(when: dict[str, Any], starts_on: str | None, ends_on: str | None, z
     return text + (f", ở thôn {', '.join(zones)}" if zones else ", cả xã")
 
 
+# a state said in words, for a draft that someone else approved or cancelled meanwhile
+STATUS_WORDS = {"scheduled": "đã được duyệt và lên lịch", "cancelled": "đã bị huỷ", "done": "đã phát xong",
+                "playing": "đang phát", "failed": "đã lỗi"}  # fmt: skip
+
+
 class Announcer:
     def __init__(
         self,
@@ -240,9 +245,8 @@ class Announcer:
             if not rows:
                 raise NotFound(f"Không có thông báo số {announcement_id}", id=announcement_id)
             if rows[0]["status"] != "draft":
-                raise InvalidRequest(
-                    f"Thông báo đang ở trạng thái {rows[0]['status']}, không duyệt được", field="status"
-                )
+                said = STATUS_WORDS.get(rows[0]["status"], rows[0]["status"])
+                raise InvalidRequest(f"Thông báo số {announcement_id} {said} nên không duyệt được nữa.", field="status")
             row = rows[0]
             if row["rule"] == PLAY_AT_APPROVAL:
                 row["rule"] = json.dumps(Rule(at=now).as_json())
@@ -359,7 +363,11 @@ class Announcer:
         """An announcement to edit: refused unless it is still a draft."""
         item = await self.store.call(self.get, announcement_id)
         if item["status"] != "draft":
-            raise InvalidRequest("Chỉ sửa được bản nháp", field="status")
+            said = STATUS_WORDS.get(item["status"], item["status"])
+            raise InvalidRequest(
+                f"Thông báo số {announcement_id} {said}: chỉ sửa được bản nháp. Hãy soạn bản mới nếu cần.",
+                field="status",
+            )
         return item
 
     async def overview(self, log_day: date | None = None, log_limit: int = 50) -> dict[str, Any]:

@@ -141,7 +141,8 @@ def import_csv(db: sqlite_utils.Database, data: bytes, now: float) -> ImportRepo
                 hid = hamlet_id(db, cell.get("hamlet", ""))
                 roles = parse_roles(cell.get("roles", "")) or ["resident"]
             except InvalidRequest as e:
-                report.rejected.append({"line": line, "row": row, "reason": e.message})
+                who = row[where["name"]].strip() if len(row) > where["name"] else ""
+                report.rejected.append({"line": line, "row": row, "name": who, "reason": e.message})
                 continue
             if converted:
                 report.converted.append({"line": line, "from": cell["number"], "to": number})
@@ -177,13 +178,26 @@ def add_contact(db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> d
 
 
 def update_contact(db: sqlite_utils.Database, contact_id: int, raw: dict[str, Any], now: float) -> dict[str, Any]:
-    """A contact's name, hamlet or roles; its number stays (delete it and add a new one)."""
+    """A contact's name, hamlet, roles or number (a new SIM: the groups they are in stay theirs)."""
     row = db.execute("select number from contacts where id=?", [contact_id]).fetchone()
     if row is None:
-        raise InvalidRequest(f"Không có liên hệ số {contact_id}", id=contact_id)
-    if raw.get("number") and valid_number(str(raw["number"]))[0] != row[0]:
-        raise InvalidRequest("Đổi số: xoá liên hệ cũ rồi thêm mới (number cannot change)", field="number")
-    return add_contact(db, raw | {"number": row[0]}, now)
+        raise NotFound(f"Không có liên hệ số {contact_id}", id=contact_id)
+    number = valid_number(str(raw["number"]))[0] if raw.get("number") else row[0]
+    if number != row[0]:
+        other = db.execute("select name from contacts where number=?", [number]).fetchone()
+        if other is not None:
+            raise InvalidRequest(f"Số {number} đã là của {other[0]} trong danh bạ.", field="number")
+        with transaction(db):
+            db.execute("update contacts set number=? where id=?", [number, contact_id])
+    return add_contact(db, raw | {"number": number}, now)
+
+
+def names_for(db: sqlite_utils.Database, numbers: list[str]) -> dict[str, str]:
+    """The phone book's name of each number that is in it."""
+    found = db.execute(
+        "select number, name from contacts where number in (select value from json_each(?))", [json.dumps(numbers)]
+    )
+    return dict(found.fetchall())
 
 
 def contact_by_id(db: sqlite_utils.Database, contact_id: int) -> dict[str, Any]:

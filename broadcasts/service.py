@@ -289,6 +289,27 @@ class Broadcasts:
         hamlet = user.hamlet_id if user.is_head else None
         return await self.store.call(people.sent_history, since, until, status, batch, hamlet, before)
 
+    async def cancel_messages(self, user: User, ids: list[int], batch: str | None) -> int:
+        """Messages still waiting cancelled by an official (one message, or a whole batch)."""
+        user.require("admin", "official")
+        return await self.outbox.cancel(ids, batch, user.username)
+
+    async def resend_message(self, user: User, message_id: int) -> int:
+        user.require("admin", "official")
+        return await self.outbox.resend(message_id)
+
+    async def names_for(self, numbers: list[str]) -> dict[str, str]:
+        return await self.store.call(people.names_for, numbers)
+
+    async def opted_out_numbers(self) -> set[str]:
+        """Everyone who texted HUY: the phone book marks them."""
+        return await self.store.call(people.opted_out)
+
+    @property
+    def policy(self) -> str:
+        """How texts are encoded ("gsm7" folds diacritics): the console's counters count the same."""
+        return str(self.q.policy)
+
     async def hamlet_overview(self, hamlet_id: int, since: float) -> dict[str, int]:
         return await self.store.call(people.hamlet_overview, hamlet_id, since)
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from gateway import config as config_mod
 from gateway import service
 from gateway.app import create_app, open_store
-from gateway.core import phone
-from gateway.core.errors import ConfigError, LoaError
+from gateway.core import commune, phone
+from gateway.core.errors import ConfigError, InvalidRequest, LoaError
 from gateway.core.keys import STORE
 from gateway.sms.keys import OUTBOX
 from gateway.testing.emulator import FAMILIES, EmulatedModem, SentMessage
@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
-    print(f"config OK ({cfg.source})")
+    print(f"Cấu hình đúng (config OK): {cfg.source}")
     return 0
 
 
@@ -130,12 +130,29 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from gateway.web import accounts
 
     cfg = config_mod.load(args.config)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+    if args.role == "hamlet_head" and not args.hamlet:
+        print(
+            "loa: trưởng thôn cần --hamlet TÊN, một thôn trong [commune] hamlets (--hamlet is needed)", file=sys.stderr
+        )
+        return 2
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else getpass.getpass("Mật khẩu, ít nhất 8 ký tự (password): ")
+    )
 
     async def add() -> User:
         store = open_store(cfg, shared=True)  # beside a running Loa: the first account is made while it waits
         await store.open()
         try:
+            if args.role == "hamlet_head":
+                # the config's hamlets, as Loa adds them at start: a first account before the first start
+                await store.call(commune.seed_hamlets, cfg.commune.hamlets)
+                known = [h.name for h in await store.call(commune.hamlets)]
+                try:
+                    await store.call(commune.hamlet_id, args.hamlet)
+                except InvalidRequest:
+                    raise UnknownHamlet(args.hamlet, known, cfg.source) from None
             made = await store.call(
                 accounts.add_user, args.username, password, args.role, args.hamlet, time.time(), args.number
             )
@@ -146,9 +163,26 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
-    user = asyncio.run(add())
-    print(f"user {user.username} ({user.role}) added to {cfg.database.path}")
+    try:
+        user = asyncio.run(add())
+    except UnknownHamlet as e:
+        print(f"loa: {e}", file=sys.stderr)
+        return 2
+    print(f"Đã thêm tài khoản {user.username} ({user.role}) vào {cfg.database.path} (user added)")
     return 0
+
+
+class UnknownHamlet(Exception):
+    """A hamlet head's hamlet that the commune does not have: said with how to add it."""
+
+    def __init__(self, name: str, known: list[str], source: str) -> None:
+        where = "config.toml" if source == "built-in defaults" else source
+        listed = ", ".join(known) if known else "chưa có thôn nào"
+        super().__init__(
+            f"xã không có thôn {name!r} (các thôn: {listed}). Thêm thôn vào [commune] hamlets trong {where} "
+            "rồi khởi động lại Loa (thôn được thêm lúc khởi động), hoặc ở trang Thôn của bảng điều khiển; "
+            "rồi chạy lại lệnh này (unknown hamlet: add it to [commune] hamlets or on the Thôn page)."
+        )
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -253,9 +287,9 @@ def cmd_modems(args: argparse.Namespace) -> int:
 
     first = asyncio.run(ask())
     if first is None:
-        print("Không cổng nào trả lời AT. Thử cổng khác của cùng modem, hoặc cài usb-modeswitch.")
+        print("Không cổng nào trả lời AT (no port answers AT). Thử cổng khác của cùng modem, hoặc cài usb-modeswitch.")
         return 1
-    print(f'\nDùng trong config.toml:\n[modem]\nport = "{first}"')
+    print(f'\nDùng trong config.toml (in config.toml):\n[modem]\nport = "{first}"')
     return 0
 
 
@@ -361,10 +395,16 @@ def parser() -> argparse.ArgumentParser:
         "audit log included), official (cán bộ xã: messages, loudspeakers, alerts, residents' questions, "
         "the knowledge base), hamlet_head (trưởng thôn: sends to and sees only their own hamlet, and "
         "confirms alerts). A hamlet head needs --hamlet, written as in [commune] hamlets (with or without "
-        "diacritics). Example: loa user add lomai --role hamlet_head --hamlet 'Nà Phìn' --number 0912345678",
+        "diacritics). Without --role the account is an admin (the first account must be one); give --role "
+        "for every other. Example: loa user add lomai --role hamlet_head --hamlet 'Nà Phìn' --number 0912345678",
     )
     add.add_argument("username", help="letters, digits, dots and underscores; unique whatever the case")
-    add.add_argument("--role", choices=["admin", "official", "hamlet_head"], default="admin")
+    add.add_argument(
+        "--role",
+        choices=["admin", "official", "hamlet_head"],
+        default="admin",
+        help="the account's role (default: admin)",
+    )
     add.add_argument("--hamlet", help="the hamlet of a hamlet head")
     add.add_argument("--number", help="the person's own phone: a hamlet head's confirms alerts from the console")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

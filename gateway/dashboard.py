@@ -60,13 +60,17 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     outbox = app[OUTBOX]
     counts = await outbox.counts()
     session = await get_session(request)
+    failures = await outbox.recent_failures(5)
+    names = await app[BROADCASTS].names_for([f["recipient"] for f in failures])
+    for f in failures:
+        f["name"] = names.get(f["recipient"], "")
     return {
         "modem": app[TRANSPORT].info,
         "transports": await outbox.transports(midnight.timestamp()),
         "sim_credit": {name: await _credit(request, name) for name in app[CREDIT].sims},
         "outbox": {"queued": counts["queued"] + counts["sending"], "failed": counts["failed"]},
         "sent_today": await outbox.sent_since(midnight.timestamp()),
-        "failures": await outbox.recent_failures(5),
+        "failures": failures,
         "open_alerts": await app[BROADCASTS].open_alerts(),
         "open_questions": await app[RESIDENTS].open_questions(),
         "upcoming": [

@@ -47,6 +47,25 @@ def test_an_account_made_on_the_command_line_is_in_the_audit_log(tmp_path: Path)
     assert rows[0][1:] == ("thêm tài khoản", '{"username": "quantri", "role": "admin"}')
 
 
+def test_a_hamlet_head_for_an_unknown_hamlet_is_told_how_to_add_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[database]\npath = "{tmp_path / "loa.sqlite3"}"\n[commune]\nhamlets = ["Nà Phìn"]\n', encoding="utf-8"
+    )
+    add = [*LOA, "user", "add", "lomai", "--role", "hamlet_head", "--password-stdin", "--config", str(cfg)]
+    done = subprocess.run([*add, "--hamlet", "Khau Phạ"], input="matkhau-an-toan-1\n", capture_output=True, text=True)
+    assert done.returncode == 2
+    said = done.stderr
+    assert "xã không có thôn 'Khau Phạ'" in said and "Nà Phìn" in said and "[commune] hamlets" in said
+    assert "trang Thôn" in said and "Traceback" not in said
+    # a hamlet of the config is there before Loa ever started
+    done = subprocess.run([*add, "--hamlet", "na phin"], input="matkhau-an-toan-1\n", capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Đã thêm tài khoản lomai (hamlet_head)" in done.stdout
+    helped = subprocess.run([*LOA, "user", "add", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "default: admin" in " ".join(helped.split())
+
+
 async def test_a_person_plays_the_phone_on_the_standalone_emulator(tmp_path: Path, aiohttp_client: Any) -> None:
     from gateway.app import create_app
     from gateway.sms.keys import TRANSPORT

@@ -9,7 +9,7 @@ from broadcasts.keys import ANNOUNCER, BROADCASTS
 from broadcasts.service import Broadcasts
 from broadcasts.views import alerts, announcements, api, contacts, hamlets, messages, send
 from broadcasts.views.api import MAX_CLIP, MAX_CSV
-from gateway.web.keys import BIG_BODIES
+from gateway.web.keys import BIG_BODIES, NAMES
 
 __all__ = ["MAX_CLIP", "MAX_CSV", "setup"]
 MODULES = (api, send, messages, announcements, contacts, hamlets, alerts)
@@ -18,6 +18,7 @@ MODULES = (api, send, messages, announcements, contacts, hamlets, alerts)
 def setup(app: web.Application, broadcasts: Broadcasts) -> None:
     app[BROADCASTS] = broadcasts
     app[ANNOUNCER] = broadcasts.announcer
+    app[NAMES] = broadcasts.names_for  # "Dân hỏi" and others show the phone book's names beside numbers
     for module in MODULES:
         app.add_routes(module.routes)
     # the uploads' own limits (a form's other fields need a little more room than the file)

@@ -35,7 +35,13 @@ async def _alerts_context(
         "minutes": str(form.get("minutes", "")) if form else str(int(b.config.alert_confirm_minutes)),
         "escalate_to": str(form.get("escalate_to", "")) if form else b.config.alert_escalate_to,
     }
+    # the counter counts what goes: the text with its "Trả lời OK … để xác nhận đã nhận." (with the
+    # alert's number when another alert is still open), and the confirmation sent back after OK
+    code = " 9999" if await b.open_alerts() else ""
     return {
+        "suffix": f" Trả lời OK{code} để xác nhận đã nhận.",
+        "reply": "Đã nhận xác nhận cảnh báo 9999. Cảm ơn.",
+        "fold": b.policy == "gsm7",
         "boards": boards,
         "hamlets": await b.hamlet_names(),
         "form": typed,
@@ -91,10 +97,14 @@ async def send_alert(request: web.Request) -> web.StreamResponse:
                             "escalate_to": str(form.get("escalate_to", "")).strip(),
                             "loudspeaker": bool(form.get("loudspeaker"))}  # fmt: skip
     errors: dict[str, str] = {}
+    minutes = str(form.get("minutes", "")).strip().replace(",", ".") or "30"
     try:
-        body["confirm_minutes"] = float(str(form.get("minutes", "")).strip() or "30")
+        body["confirm_minutes"] = float(minutes)
     except ValueError:
-        errors["text"] = "Số phút chờ phải là một số."
+        errors["minutes"] = f'Số phút chờ "{minutes[:20]}" không phải là một số.'
+    else:
+        if not 1 <= body["confirm_minutes"] <= 7 * 24 * 60:
+            errors["minutes"] = "Số phút chờ phải từ 1 đến 10080 (một tuần)."
     if not target["hamlets"]:
         errors["to"] = "Hãy chọn ít nhất một thôn."
     b = request.app[BROADCASTS]
@@ -102,13 +112,14 @@ async def send_alert(request: web.Request) -> web.StreamResponse:
         try:
             b.valid_number(body["escalate_to"])
         except LoaError as e:
-            errors["escalate_to"] = e.message
+            errors["escalate_to"] = pages.plain(e.message)
     if not errors:
         try:
             created = await b.create_alert(body)
         except LoaError as e:
             field = e.details.get("field", "text")
-            errors["to" if field == "to" else "text"] = e.message
+            key = {"to": "to", "confirm_minutes": "minutes", "escalate_to": "escalate_to"}.get(field, "text")
+            errors[key] = pages.plain(e.message)
         else:
             await pages.audit(request, user, "gửi cảnh báo", body | {"id": created["id"]})
             await pages.flash(request, f"Đã gửi cảnh báo {created['id']} tới {created['recipients']} người.")

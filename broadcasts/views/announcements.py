@@ -23,9 +23,10 @@ WEEKDAY_LABELS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sá
 ANNOUNCE_KINDS = ("now", "once", "weekly", "monthly")
 
 
-def _announcement_form(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+def _announcement_form(form: Any, now: datetime) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """The composer's fields as an API body, the errors beside their fields, and what was typed.
-    One schedule choice; a field that choice would ignore is refused rather than silently dropped."""
+    One schedule choice; a field that choice would ignore is refused rather than silently dropped;
+    a time as typed ("6h30") is read, and a moment already past is refused now, not at approval."""
     typed: dict[str, Any] = {
         "text": str(form.get("text", "")),
         "repeat": str(form.get("repeat", "2")),
@@ -59,6 +60,14 @@ def _announcement_form(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[
     elif kind == "once":
         if not typed["at"]:
             errors["when"] = "Hãy chọn ngày giờ phát."
+        else:
+            try:
+                moment = datetime.fromisoformat(typed["at"]).replace(tzinfo=now.tzinfo)
+            except ValueError:
+                errors["when"] = "Ngày giờ phát không đọc được: hãy chọn lại trong ô ngày giờ."
+            else:
+                if moment <= now:
+                    errors["when"] = f"{moment:%H:%M ngày %d/%m/%Y} đã qua: hãy chọn một lúc sau {now:%H:%M %d/%m/%Y}."
         body["when"] = {"at": typed["at"]}
     elif kind == "weekly":
         if not typed["days"]:
@@ -69,6 +78,14 @@ def _announcement_form(form: Any) -> tuple[dict[str, Any], dict[str, str], dict[
         if not (day.isdigit() and 1 <= int(day) <= 31):
             errors["when"] = "Ngày trong tháng phải từ 1 đến 31."
         body["when"] = {"monthly": {"day": int(day) if day.isdigit() and len(day) <= 2 else 0, "time": typed["time"]}}
+    if kind in ("weekly", "monthly") and "when" not in errors:
+        try:
+            hhmm = pages.clock(typed["time"], "when")
+        except LoaError as e:
+            errors["when"] = e.message
+        else:
+            typed["time"] = hhmm
+            next(iter(body["when"].values()))["time"] = hhmm
     if kind in ("weekly", "monthly"):
         body["starts_on"], body["ends_on"] = typed["starts_on"] or None, typed["ends_on"] or None
     typed["kind"] = kind
@@ -101,6 +118,10 @@ def _typed_from(item: dict[str, Any], tz: Any) -> dict[str, Any]:
         else:
             typed |= {"kind": "weekly", "days": days.split(","), "time": clock}
     return typed
+
+
+def _now(request: web.Request) -> datetime:
+    return datetime.fromtimestamp(request.app[CLOCK](), request.app[CONSOLE].tz)
 
 
 def _whole(text: str, default: int) -> int | str:
@@ -174,7 +195,7 @@ def _error_at(e: LoaError) -> tuple[str, str]:
 async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     user = await pages.official(request)
     form = await pages.form(request)
-    body, errors, typed = _announcement_form(form)
+    body, errors, typed = _announcement_form(form, _now(request))
     if not errors:
         try:
             await _clip_or_text(request, form, body)
@@ -208,7 +229,7 @@ async def edit_announcement(request: web.Request) -> web.StreamResponse:
     a = request.app[ANNOUNCER]
     announcement_id = int(request.match_info["id"])
     item = await a.announcement(announcement_id)
-    body, errors, typed = _announcement_form(form)
+    body, errors, typed = _announcement_form(form, _now(request))
     if item["clip"] and not (isinstance(form.get("clip"), web.FileField) and form["clip"].filename):
         body.pop("text", None)
         body["clip"] = item["clip"]  # the recording stays unless a new one is chosen

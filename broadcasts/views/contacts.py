@@ -28,6 +28,9 @@ async def contacts_page(request: web.Request) -> dict[str, Any]:
     role = request.query.get("role", "")
     b = request.app[BROADCASTS]
     shown, total = await b.search_contacts(user, q, hamlet, role)
+    opted = await b.opted_out_numbers()
+    for c in shown:
+        c["opted_out"] = c["number"] in opted
     return {
         "contacts": shown[:500],
         "total": total,
@@ -110,7 +113,10 @@ async def import_contacts_page(request: web.Request) -> web.StreamResponse:
             "imported": report.imported,
             "merged": report.merged,
             "converted": report.converted,
-            "rejected": [{"line": r["line"], "reason": r["reason"]} for r in report.rejected],
+            "rejected": [
+                {"line": r["line"], "name": r.get("name", ""), "reason": pages.plain(r["reason"])}
+                for r in report.rejected
+            ],
         }
         return pages.Done("", "nhập danh bạ", {"imported": report.imported, "rejected": len(report.rejected)})
 

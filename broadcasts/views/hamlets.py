@@ -8,6 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from broadcasts.keys import BROADCASTS
+from gateway.core.errors import InvalidRequest
 from gateway.web import pages
 
 routes = web.RouteTableDef()
@@ -26,7 +27,11 @@ async def add_hamlet_page(request: web.Request) -> web.StreamResponse:
     form = await pages.form(request)
 
     async def work() -> pages.Done:
-        made = await request.app[BROADCASTS].add_hamlet(str(form.get("name", "")))
+        b = request.app[BROADCASTS]
+        name = " ".join(str(form.get("name", "")).split())
+        if name.casefold() in {h.casefold() for h in await b.hamlet_names()}:
+            raise InvalidRequest(f"Thôn {name} đã có trong danh sách: không thêm lần nữa.", field="name")
+        made = await b.add_hamlet(name)
         return pages.Done(f"Đã thêm thôn {made['name']}.", "thêm thôn", {"name": made["name"]})
 
     await pages.act(request, user, "/hamlets", work)

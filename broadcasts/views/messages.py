@@ -54,4 +54,46 @@ async def messages_page(request: web.Request) -> dict[str, Any]:
         "statuses": STATUSES,
         "batch": batch,
         "older": rows[-1]["id"] if len(rows) == people.HISTORY_PAGE else None,
+        "waiting": sum(1 for r in rows if r["status"] == "queued"),
+        "back": request.path_qs,
     }
+
+
+@routes.post("/messages/{id:\\d{1,9}}/{action:resend|cancel}")
+async def message_action(request: web.Request) -> web.StreamResponse:
+    """ "Gửi lại" a failed or cancelled message; "Huỷ" one still waiting."""
+    user = await pages.official(request)
+    form = await pages.form(request)
+    message_id = int(request.match_info["id"])
+    b = request.app[BROADCASTS]
+
+    async def work() -> pages.Done:
+        if request.match_info["action"] == "resend":
+            new = await b.resend_message(user, message_id)
+            return pages.Done(f"Đã xếp lại tin số {message_id} vào hàng gửi (tin mới số {new}).", "gửi lại tin nhắn",
+                              {"id": message_id, "new": new})  # fmt: skip
+        if not await b.cancel_messages(user, [message_id], None):
+            raise InvalidRequest(f"Tin số {message_id} không còn chờ gửi: đã gửi đi hoặc đã bị huỷ.")
+        return pages.Done(f"Đã huỷ tin số {message_id}: sẽ không gửi.", "huỷ tin nhắn", {"id": message_id})
+
+    await pages.act(request, user, pages.local_path(str(form.get("back", "/messages"))), work)
+
+
+@routes.post("/messages/cancel")
+async def cancel_waiting(request: web.Request) -> web.StreamResponse:
+    """Every message of a batch still waiting cancelled (four night messages that should not go)."""
+    user = await pages.official(request)
+    form = await pages.form(request)
+    batch = str(form.get("batch", ""))[:40]
+    b = request.app[BROADCASTS]
+
+    async def work() -> pages.Done:
+        if not batch:
+            raise InvalidRequest("Không rõ lần gửi nào: hãy mở lại trang từ liên kết của lần gửi.")
+        cancelled = await b.cancel_messages(user, [], batch)
+        if not cancelled:
+            raise InvalidRequest("Không còn tin nào của lần gửi này đang chờ: đã gửi đi hết hoặc đã huỷ.")
+        return pages.Done(f"Đã huỷ {cancelled} tin đang chờ gửi.", "huỷ tin đang chờ", {"batch": batch,
+                          "cancelled": cancelled})  # fmt: skip
+
+    await pages.act(request, user, f"/messages?batch={batch}", work)

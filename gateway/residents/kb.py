@@ -90,10 +90,10 @@ def _phrases(raw: dict[str, Any], field: str) -> tuple[str, ...]:
 def check_fits(text: str, policy: Policy, field: str) -> None:
     prepared = prepare(text, policy)
     if prepared.segments > MAX_SEGMENTS:
+        alphabet = "bảng chữ không dấu" if prepared.encoding == "gsm7" else "bảng chữ có dấu"
         raise InvalidRequest(
-            f"Câu trả lời quá dài: {prepared.segments} tin nhắn ({len(prepared.body)} ký tự, "
-            f"{prepared.encoding.upper()}), tối đa {MAX_SEGMENTS} "
-            f"(answer is {prepared.segments} segments, at most {MAX_SEGMENTS})",
+            f"Câu trả lời quá dài: {prepared.segments} tin nhắn ({len(prepared.body)} ký tự, {alphabet}), "
+            f"tối đa {MAX_SEGMENTS} tin: hãy viết ngắn lại.",
             field=field,
             segments=prepared.segments,
             characters=len(prepared.body),

@@ -73,8 +73,17 @@ def _m015_published(db: sqlite_utils.Database) -> None:
     db.create_view("v_opt_outs", "select number, created_at from opt_outs")
 
 
+def _m029_auto_answers(db: sqlite_utils.Database) -> None:
+    # what was answered without an official: shown on "Dân hỏi", where a wrong one is sent back to be taught
+    db.table("auto_answers").create(
+        {"id": int, "inbox_id": int, "sender": str, "text": str, "key": str, "created_at": float, "wrong": int},
+        pk="id",
+    )
+
+
 MIGRATIONS = [
     ("002_residents", _m002_residents),
     ("009_examples", _m009_examples),
     ("015_residents_published", _m015_published),
+    ("029_auto_answers", _m029_auto_answers),
 ]

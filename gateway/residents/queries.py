@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from gateway.core.errors import NotFound
+from gateway.core.errors import InvalidRequest, NotFound
 from gateway.core.store import transaction
 from gateway.sms import published
 
@@ -60,6 +60,37 @@ def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: st
         cur = db.execute(
             "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
             [inbox_id, sender, text, now],
+        )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def add_auto_answer(db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, key: str, now: float) -> None:
+    with transaction(db):
+        db.execute(
+            "insert into auto_answers (inbox_id, sender, text, key, created_at, wrong) values (?,?,?,?,?,0)",
+            [inbox_id, sender, text, key, now],
+        )
+        # the newest thousand are enough to look back on; older ones are the examples' and the log's
+        db.execute("delete from auto_answers where id <= (select max(id) - 1000 from auto_answers)")
+
+
+def auto_answers(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    return list(db.query("select * from auto_answers order by id desc limit ?", [limit]))
+
+
+def teach_again(db: sqlite_utils.Database, auto_id: int, now: float) -> int:
+    """A wrong automatic answer back among the open questions (once), to be answered and taught."""
+    with transaction(db):
+        row = db.execute("select inbox_id, sender, text, wrong from auto_answers where id=?", [auto_id]).fetchone()
+        if row is None:
+            raise NotFound(f"Không có câu tự trả lời số {auto_id}", id=auto_id)
+        if row[3]:
+            raise InvalidRequest("Câu này đã được chuyển để dạy lại rồi: xem ở Chưa trả lời.", field="id")
+        db.execute("update auto_answers set wrong=1 where id=?", [auto_id])
+        cur = db.execute(
+            "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
+            [row[0], row[1], row[2], now],
         )
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -31,6 +31,8 @@ STOP_WORDS = {"huy", "tc", "stop", "tu choi", "huy dk", "huy dang ky"}
 SUBSCRIBE = re.compile(r"^\s*(?:dk|dang ky|dangky)\s+(.+)$", re.IGNORECASE)
 # a topic the knowledge base does not cover (criminal record, allowances, passports…): a person answers it
 NOT_OURS_REPLY = "Xã đã nhận câu hỏi của bạn, xã sẽ trả lời sớm. Xin cảm ơn."
+# a question nobody could answer: the resident is told it went to the officials (then the menu, once a day)
+PASSED_ON_REPLY = "Câu hỏi đã chuyển tới cán bộ xã."
 
 
 # ---- the service ----
@@ -139,16 +141,19 @@ class Residents:
             return True
         if len(found.keys) == 1:
             await self.answer(msg.sender, found.keys[0])
+            # kept so that the officials can see it, and send a wrong one back to be taught
+            await self.store.call(q.add_auto_answer, msg.id, msg.sender, msg.text, found.keys[0], self.clock())
         elif found.keys:
             await self._ask(msg.sender, msg.number, "procedure", list(found.keys))
         return bool(found.keys)
 
     async def question(self, msg: Inbound) -> bool:
-        """Nobody could answer: the officials' inbox, and the menu once a day."""
+        """Nobody could answer: the officials' inbox; the resident told it was passed on, with the
+        menu, once a day (more questions that day go to the officials without another SMS)."""
         await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
         number = msg.number
         if number and await self.store.call(q.replies_since, number, "auto:menu", self.clock() - DAY) == 0:
-            await self.reply(msg.sender, self.menu, "menu")
+            await self.reply(msg.sender, f"{self._t(PASSED_ON_REPLY)} {self.menu}", "menu")
         return True
 
     async def answer(self, sender: str, key: str) -> None:
@@ -252,6 +257,16 @@ class Residents:
         await self.reload()
 
     # ---- what the views call ----
+
+    async def auto_answers(self, limit: int) -> list[dict[str, Any]]:
+        """The newest questions answered without an official, each with the procedure that answered."""
+        return await self.store.call(q.auto_answers, limit)
+
+    async def teach_again(self, auto_id: int) -> int:
+        """ "Sai — dạy lại": the question back among the open ones; its new question's id."""
+        question_id = await self.store.call(q.teach_again, auto_id, self.clock())
+        self.notifier.notify()
+        return question_id
 
     async def examples(self) -> list[dict[str, Any]]:
         return await self.store.call(kb.examples)

@@ -14,6 +14,7 @@ from gateway.residents.keys import RESIDENTS
 from gateway.sms.encoding import prepare
 from gateway.web import pages
 from gateway.web.http import authorise_official, int_param, iso, json_response, read_json
+from gateway.web.keys import NAMES
 
 routes = web.RouteTableDef()
 
@@ -143,13 +144,35 @@ async def questions_page(request: web.Request) -> dict[str, Any]:
     residents = request.app[RESIDENTS]
     open_ = await residents.questions("open", 200)
     answered = await residents.questions("answered", 50)
-    for q in [*open_, *answered]:
+    auto = await residents.auto_answers(50)
+    names = await request.app[NAMES]([q["sender"] for q in [*open_, *answered, *auto]]) if NAMES in request.app else {}
+    for q in [*open_, *answered, *auto]:
         q["when"] = pages.when(request, q["created_at"])
+        q["name"] = names.get(q["sender"], "")
     procedures = [
-        {"key": p.key, "name": p.name, "segments": prepare(p.reply(residents.policy), residents.policy).segments}
+        {"key": p.key, "name": p.name, "segments": prepare(p.reply(residents.policy), residents.policy).segments,
+         "answer": p.reply(residents.policy)}
         for p in residents.procedures.values()
-    ]
-    return {"open": open_, "answered": answered, "procedures": procedures}
+    ]  # fmt: skip
+    by_key = {p["key"]: p["name"] for p in procedures}
+    for a in auto:
+        a["procedure_name"] = by_key.get(a["key"], a["key"])
+    return {"open": open_, "answered": answered, "auto": auto, "procedures": procedures}
+
+
+@routes.post("/questions/auto/{id:\\d{1,9}}/wrong")
+async def wrong_answer(request: web.Request) -> web.StreamResponse:
+    """ "Sai — dạy lại": a wrong automatic answer back among the open questions, to answer and teach."""
+    user = await pages.official(request)
+    await pages.form(request)
+    auto_id = int(request.match_info["id"])
+
+    async def work() -> pages.Done:
+        question_id = await request.app[RESIDENTS].teach_again(auto_id)
+        note = "Đã chuyển câu này vào Chưa trả lời: chọn thủ tục đúng rồi gửi, lần sau xã tự trả lời đúng."
+        return pages.Done(note, "báo tự trả lời sai", {"id": auto_id}, f"/questions#question-{question_id}")
+
+    await pages.act(request, user, "/questions#auto-answers", work)
 
 
 @routes.post("/questions/{id:\\d{1,9}}/answer")
@@ -280,7 +303,7 @@ async def save_procedure(request: web.Request) -> web.StreamResponse:
         typed = kb.Procedure(key, raw["name"], tuple(raw["synonyms"]), raw["answer"], raw["answer_plain"],
                              raw["checked_on"], raw["checked_by"], raw["status"], tuple(raw["situations"]))  # fmt: skip
         field = e.details.get("field", "other")
-        errors = {key: {field if field in ("answer", "answer_plain") else "other": e.message}}
+        errors = {key: {field if field in ("answer", "answer_plain") else "other": pages.plain(e.message)}}
         context = await _procedures_context(request, typed, errors)
         return aiohttp_jinja2.render_template("procedures.html", request, context, status=400)
     await residents.save_procedure(procedure)

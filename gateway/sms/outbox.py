@@ -115,6 +115,16 @@ class Outbox:
             self.wake()
         return message_id
 
+    async def cancel(self, ids: list[int], source: str | None, by: str) -> int:
+        """Waiting messages cancelled (these ids, or a batch): how many were still waiting."""
+        return await self.store.call(queue.cancel, ids, source, self.clock(), by)
+
+    async def resend(self, message_id: int) -> int:
+        """A failed or cancelled message queued again: the new message's id."""
+        new = await self.store.call(queue.resend, message_id, self.clock())
+        self.wake()
+        return new
+
     async def get(self, message_id: int) -> dict[str, Any]:
         return await self.store.call(queue.get, message_id)
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core import phone
-from gateway.core.errors import NotFound
+from gateway.core.errors import InvalidRequest, NotFound
 from gateway.core.priority import SMS
 from gateway.core.store import transaction
 from gateway.sms.encoding import Prepared
@@ -23,7 +23,7 @@ DAY = 86400.0
 # the names the API uses; the scale is the one audio uses too (gateway.core.priority)
 PRIORITIES = SMS
 PRIORITY_NAMES = {int(v): k for k, v in PRIORITIES.items()}
-STATUSES = ("queued", "sending", "sent", "delivered", "failed")
+STATUSES = ("queued", "sending", "sent", "delivered", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -340,6 +340,38 @@ def get(db: sqlite_utils.Database, message_id: int) -> dict[str, Any]:
         )
     )
     return row
+
+
+def cancel(db: sqlite_utils.Database, ids: Collection[int], source: str | None, now: float, by: str) -> int:
+    """Messages still waiting (not yet in a transport's hands) cancelled: these ids, or a whole batch."""
+    where, args = (
+        ("source=?", [source]) if source else ("id in (select value from json_each(?))", [json.dumps(list(ids))])
+    )
+    with transaction(db):
+        cur = db.execute(
+            f"update outbox set status='cancelled', last_error=?, failed_at=? where status='queued' and {where}",
+            [f"Đã huỷ trước khi gửi ({by[:40]})", now, *args],
+        )
+    return cur.rowcount
+
+
+def resend(db: sqlite_utils.Database, message_id: int, now: float) -> int:
+    """A failed or cancelled message queued again as a new row of the same batch (the old row stays
+    as the history of what happened); the new row's id."""
+    with transaction(db):
+        row = db.execute("select status from outbox where id=?", [message_id]).fetchone()
+        if row is None:
+            raise NotFound(f"Không có tin nhắn số {message_id}", id=message_id)
+        if row[0] not in ("failed", "cancelled"):
+            raise InvalidRequest(f"Tin số {message_id} không bị lỗi hay bị huỷ: không cần gửi lại.", field="status")
+        new = db.execute("select coalesce(max(id), 0) + 1 from outbox").fetchone()[0]
+        db.execute(
+            "insert into outbox (id, recipient, text, body, encoding, segments, priority, status, tries,"
+            " next_attempt_at, source, created_at, concat_ref, carrier) select ?, recipient, text, body, encoding,"
+            " segments, priority, 'queued', 0, 0, source, ?, ?, carrier from outbox where id=?",
+            [new, now, new % 256, message_id],
+        )
+    return int(new)
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:

@@ -337,11 +337,30 @@ def audit(db: sqlite_utils.Database, user: str, action: str, detail: str, now: f
         )
 
 
-def audit_log(db: sqlite_utils.Database, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
-    """The newest `limit` rows, or those older than the row `before` (the next page)."""
-    if before is None:
-        return list(db.query("select * from audit order by id desc limit ?", [limit]))
-    return list(db.query("select * from audit where id<? order by id desc limit ?", [before, limit]))
+def audit_log(
+    db: sqlite_utils.Database,
+    limit: int = 100,
+    before: int | None = None,
+    *,
+    user: str = "",
+    action: str = "",
+    since: float | None = None,
+    until: float | None = None,
+) -> list[dict[str, Any]]:
+    """The newest `limit` rows (older than the row `before`: the next page), of one person, with an
+    action containing `action`, in [since, until)."""
+    where, args = ["1=1"], []
+    for clause, value in (("id<?", before), ("user=?", user or None), ("instr(lower(action), lower(?))>0",
+                          action or None), ("at>=?", since), ("at<?", until)):  # fmt: skip
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    return list(db.query(f"select * from audit where {' and '.join(where)} order by id desc limit ?", [*args, limit]))
+
+
+def audit_people(db: sqlite_utils.Database) -> list[str]:
+    """Everyone who appears in the audit log, for its filter."""
+    return [r[0] for r in db.execute("select distinct user from audit order by user")]
 
 
 def user_by_name(db: sqlite_utils.Database, username: str) -> User:

@@ -37,16 +37,36 @@ def error_body(status: int, message: str, **details: Any) -> web.Response:
     return json_response(body, status=status)
 
 
+# what a person is told for the router's own answers ("404: Not Found" is English and bare)
+PAGE_STATUS = {
+    404: "Không có trang này. Địa chỉ có thể đã cũ hoặc gõ sai.",
+    405: "Trang này không nhận cách gửi đó: hãy mở lại trang từ trình đơn.",
+}
+ErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
+ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
+
+
+def is_page(request: web.Request) -> bool:
+    """A console page (a person reads it), not the API, health or a phone network's callback."""
+    return ERROR_PAGE in request.app and not request.path.startswith(("/api/", "/healthz", "/metrics", "/ussd"))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place a LoaError becomes an HTTP answer."""
     try:
         return await handler(request)
     except LoaError as e:
+        if is_page(request):  # a stale link or a changed row: a page in words, not JSON
+            return await request.app[ERROR_PAGE](request, e.status, e.message)
         return error_body(e.status, e.message, **e.details)
     except web.HTTPException as e:
-        if e.empty_body or e.status < 400 or not request.path.startswith(("/api/", "/healthz")):
-            raise  # pages keep their own Vietnamese text; the API speaks JSON
+        if e.empty_body or e.status < 400:
+            raise
+        if is_page(request):
+            if e.content_type == "text/html" or e.status not in PAGE_STATUS:
+                raise  # a page that made its own answer (forbidden, …) keeps it
+            return await request.app[ERROR_PAGE](request, e.status, PAGE_STATUS[e.status])
         return error_body(e.status, e.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -24,14 +24,14 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography import fernet
 
-from gateway.core.errors import LoaError
+from gateway.core.errors import InvalidRequest, LoaError
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.principal import User
 from gateway.web import accounts
 from gateway.web.accounts import ROLE_NAMES
 from gateway.web.config import WebConfig
 from gateway.web.console import Console
-from gateway.web.http import OFFICIALS
+from gateway.web.http import ERROR_PAGE, OFFICIALS
 from gateway.web.keys import CONSOLE
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,36 @@ _GLOSS = re.compile(r"\s*\((?=[^)]*[a-z])[\x20-\x7e]*\)")
 def plain(text: object) -> str:
     """An error or notice as a person reads it: without the English glosses in parentheses."""
     return _GLOSS.sub("", "" if text is None else str(text)).strip()
+
+
+# a device's or library's English error ("[Errno 2] could not open port …") as the officials read it
+_DEVICE = (
+    (re.compile(r"errno 13|permission denied", re.I),
+     "Không có quyền mở cổng modem: tài khoản chạy Loa cần ở nhóm dialout."),
+    (re.compile(r"errno 2\b|could not open port|no such file|not found", re.I),
+     "Không mở được cổng modem: modem đã bị rút ra hoặc cắm sang cổng khác."),
+    (re.compile(r"read failed|disconnected|device reports|broken pipe|errno 5\b|input/output", re.I),
+     "Modem ngừng trả lời: bị rút ra, mất điện hoặc đang khởi động lại."),
+    (re.compile(r"timeout|timed out", re.I), "Modem không trả lời kịp."),
+    (re.compile(r"\bpin\b|puk", re.I), "SIM đang khoá bằng mã PIN: hãy mở khoá SIM trên điện thoại rồi cắm lại."),
+    (re.compile(r"cms error|cme error", re.I),
+     "Nhà mạng hoặc modem từ chối tin (có thể hết tiền, hết sóng hoặc sai số)."),
+    (re.compile(r"connection refused|cannot connect|connect call failed", re.I),
+     "Không kết nối được tới thiết bị hoặc máy chủ nhà mạng."),
+)  # fmt: skip
+
+
+def device_error(text: object) -> str:
+    """An error kept from a device or a library, said in Vietnamese: known ones by what to do,
+    Vietnamese ones without their English gloss, other English ones as a pointer to the log."""
+    raw = "" if text is None else str(text)
+    said = plain(raw)
+    if said and not said.isascii():
+        return said
+    for pattern, words in _DEVICE:
+        if pattern.search(raw):
+            return words
+    return "Lỗi của thiết bị (chi tiết trong nhật ký hệ thống)." if raw else ""
 
 
 class KeptKeyStorage(EncryptedCookieStorage):
@@ -132,10 +162,18 @@ def setup(app: web.Application, config: WebConfig, console: Console, templates: 
         app,
         loader=jinja2.ChoiceLoader([jinja2.PackageLoader(package, "templates") for package in templates]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
-        filters={"vi": vi, "plain": plain},
+        filters={"vi": vi, "plain": plain, "device_error": device_error},
         context_processors=[_context],
     )
     app.router.add_static("/static", str(Path(__file__).parent / "static"))
+    app[ERROR_PAGE] = error_page
+
+
+async def error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    """A console page's error as a page with the navigation: a stale link, a row changed meanwhile."""
+    title = {404: "Không tìm thấy", 409: "Đã thay đổi", 403: "Không được phép"}.get(status, "Không làm được")
+    context = {"message": plain(message), "title": title}
+    return aiohttp_jinja2.render_template("error.html", request, context, status=status)
 
 
 def add_templates(app: web.Application, package: str) -> None:
@@ -268,6 +306,21 @@ async def act(request: web.Request, who: User, back: str, work: Callable[[], Awa
     if done.note:
         await flash(request, done.note)
     raise web.HTTPSeeOther(done.to or back)
+
+
+# "6h30", "6:30", "06.30", "6g30", "18h", "630"? no: a time needs its hour and, if any, two-digit minutes
+_CLOCK = re.compile(r"\s*(\d{1,2})\s*(?:[h:.g]\s*(\d{2})?|\s*giờ\s*(\d{2})?)?\s*(?:phút)?\s*", re.IGNORECASE)
+
+
+def clock(text: str, field: str = "time") -> str:
+    """A time of day as a person types it ("6h30", "6:30", "06.30", "18h", "7 giờ 15") → "06:30"."""
+    m = _CLOCK.fullmatch(text or "")
+    if m is None:
+        raise InvalidRequest(f'Giờ "{text[:20]}" không đọc được: hãy viết như 6h30, 6:30 hoặc 18:00.', field=field)
+    hour, minute = int(m.group(1)), int(m.group(2) or m.group(3) or 0)
+    if hour > 23 or minute > 59:
+        raise InvalidRequest(f'Giờ "{text[:20]}" không có: giờ từ 0 đến 23, phút từ 0 đến 59.', field=field)
+    return f"{hour:02d}:{minute:02d}"
 
 
 def when(request: web.Request, ts: float | None) -> str:

@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import secrets
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -221,18 +223,44 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
 @aiohttp_jinja2.template("audit.html")
 async def audit_page(request: web.Request) -> dict[str, Any]:
     await pages.user(request, "admin")
-    before = request.query.get("before", "")
+    q = request.query
+    before = q.get("before", "")
     older = int(before) if before.isdigit() and len(before) <= 12 else None
-    rows = await request.app[STORE].call(accounts.audit_log, AUDIT_PAGE, older)
+    who, action, day = q.get("user", "")[:64], q.get("action", "")[:100].strip(), q.get("day", "")[:10]
+    since = until = None
+    if day:
+        try:
+            start = datetime.combine(date.fromisoformat(day), time.min, request.app[CONSOLE].tz)
+        except ValueError:
+            raise InvalidRequest("Ngày phải có dạng 2026-12-07", field="day") from None
+        since, until = start.timestamp(), (start + timedelta(days=1)).timestamp()
+    store = request.app[STORE]
+
+    def page(db: Any) -> list[dict[str, Any]]:
+        return accounts.audit_log(db, AUDIT_PAGE, older, user=who, action=action, since=since, until=until)
+
+    rows = await store.call(page)
     for r in rows:
         r["when"] = pages.when(request, r["at"])
         r["action"] = audit_action(r["action"])
         if r["user"] == accounts.SYSTEM.username:
-            r["user"] = "hệ thống (mã API trong cấu hình)"
+            r["user"] = SYSTEM_NAME
         r["detail"] = audit_detail(r["detail"])
-    return {"rows": rows, "next": rows[-1]["id"] if len(rows) == AUDIT_PAGE else None}
+    filters = {"user": who, "action": action, "day": day}
+    more = urlencode({**{k: v for k, v in filters.items() if v}, "before": rows[-1]["id"]}) if rows else ""
+    return {
+        "rows": rows,
+        "next": more if len(rows) == AUDIT_PAGE else None,
+        "filters": filters,
+        "people": [
+            {"value": p, "label": SYSTEM_NAME if p == accounts.SYSTEM.username else p}
+            for p in await store.call(accounts.audit_people)
+        ],
+        "paged": older is not None,
+    }
 
 
+SYSTEM_NAME = "hệ thống (mã API trong cấu hình)"
 # the audit log's words as a person reads them: API calls and the keys of the details in Vietnamese
 _METHODS = {"POST": "tạo / gửi", "PUT": "sửa", "DELETE": "xoá"}
 _WORDS = {
@@ -260,14 +288,33 @@ def audit_action(action: str) -> str:
 
 
 def audit_detail(detail: str) -> str:
-    """A JSON detail as "tên: giá trị" pairs; anything else as it was written."""
+    """A JSON detail as "tên: giá trị" pairs, nested ones in words too; anything else as written."""
     try:
         found = json.loads(detail) if detail.startswith("{") else None
     except json.JSONDecodeError:
         found = None
     if not isinstance(found, dict):
-        return detail
-    return " · ".join(
-        f"{_WORDS.get(k, k)}: {v if isinstance(v, str | int | float) else json.dumps(v, ensure_ascii=False)}"
-        for k, v in found.items()
-    )
+        return pages.vi(detail)
+    return _said(found)
+
+
+_RULES = {"weekly": "hằng tuần", "monthly": "hằng tháng", "at": "lúc", "days": "các ngày", "day": "ngày",
+          "time": "giờ", "now": "ngay", "cron": "lịch", "subscribers": "cả người đăng ký", "new": "tin mới",
+          "batch": "lần gửi", "cancelled": "đã huỷ", "clip": "ghi âm", "starts_on": "từ ngày",
+          "ends_on": "đến ngày", "merged": "đã gộp", "number": "số"}  # fmt: skip
+_DAYS = {"mon": "thứ Hai", "tue": "thứ Ba", "wed": "thứ Tư", "thu": "thứ Năm", "fri": "thứ Sáu", "sat": "thứ Bảy",
+         "sun": "Chủ nhật"}  # fmt: skip
+
+
+def _said(value: Any) -> str:
+    """A stored value in words: lists joined, objects as "tên: giá trị", stored words in Vietnamese."""
+    if isinstance(value, dict):
+        return " · ".join(f"{_WORDS.get(k) or _RULES.get(k, k)}: {_said(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_said(v) for v in value)
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    if value is None:
+        return "—"
+    text = str(value)
+    return _DAYS.get(text) or _RULES.get(text) or pages.vi(text)

@@ -12,7 +12,7 @@ from playwright.async_api import async_playwright
 from gateway.app import create_app
 from gateway.core.keys import STORE
 from gateway.sms.keys import OUTBOX
-from gateway.testing import AUTH, EmulatedModem, make_config, wait_sent
+from gateway.testing import AUTH, EmulatedModem, make_config, until, wait_sent
 from gateway.web import accounts
 from tests.console.conftest import ARTIFACTS, CHROMIUM, DESKTOP, PASSWORD, PHONE, login
 
@@ -45,13 +45,32 @@ async def test_the_dashboard_shows_each_modem_of_a_pool_and_a_pulled_one(
         cards = page.locator(".card.transport")
         assert await cards.count() == 2
         first, other = await cards.nth(0).inner_text(), await cards.nth(1).inner_text()
-        assert "Modem Viettel" in first and "Đang kết nối" in first and "SIM Viettel" in first
+        assert "Modem Viettel" in first and "Đã kết nối" in first and "SIM Viettel" in first
         assert "Hôm nay đã gửi 2 phần tin" in first
         assert "Modem Mobifone" in other and "Mất kết nối: tin của nó chuyển sang đường khác" in other
         assert "Hôm nay đã gửi 1 phần tin" in other
+        assert "Sóng" not in other  # its old signal is not shown as if it were now
+        assert "Sóng" in first and await cards.nth(0).locator("button", has_text="Xem số dư SIM").count() == 1
         for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
             await page.set_viewport_size(size)
             assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"]
             await page.screenshot(path=str(ARTIFACTS / f"pool-dashboard-{name}.png"), full_page=True)
+        # the first modem pulled too: no old signal, no balance button that could not work
+        await emulator.vanish()
+
+        class Client:
+            app = server.app
+
+        async def lost() -> bool:
+            return not app[OUTBOX].channels[0].transport.info.connected
+
+        await until(Client(), lost)
+        await page.reload()
+        first = await cards.nth(0).inner_text()
+        assert "Mất kết nối" in first and "Sóng" not in first
+        assert await page.locator("button", has_text="Xem số dư SIM").count() == 0
+        for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            await page.set_viewport_size(size)
+            await page.screenshot(path=str(ARTIFACTS / f"dashboard-disconnected-{name}.png"), full_page=True)
         await b.close()
     await second.close()

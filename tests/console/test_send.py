@@ -13,7 +13,7 @@ from tests.console.conftest import ARTIFACTS, DESKTOP, PHONE, login
 async def test_log_in_send_to_a_hamlet_and_see_it_arrive(browser: Browser, site: Any, emulator: EmulatedModem) -> None:
     page = await login(browser, site, "canbo")
     await page.wait_for_selector("#modem")
-    assert "Đang kết nối" in await page.inner_text("#modem")
+    assert "Đã kết nối" in await page.inner_text("#modem")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

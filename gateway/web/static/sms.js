@@ -11,16 +11,19 @@ function segments(t) {
   return {enc: "bảng chữ có dấu, 70 ký tự một tin", n: units <= 70 ? 1 : Math.ceil(units / 67), len: units};
 }
 // A textarea with data-counter="<id>" shows its count live in that element; data-fold counts it
-// without diacritics; data-max marks it when it needs more parts than allowed.
+// without diacritics; data-max marks it when it needs more parts than allowed; data-suffix is what the
+// gateway adds to the text, data-reply a message each person gets back: both counted in the cost.
 for (const area of document.querySelectorAll("textarea[data-counter]")) {
   const out = document.getElementById(area.dataset.counter);
   const update = () => {
-    const text = area.dataset.fold !== undefined ? fold(area.value) : area.value.normalize("NFC");
+    const folded = (t) => (area.dataset.fold !== undefined ? fold(t) : t.normalize("NFC"));
+    const text = folded(area.value + (area.value.trim() ? area.dataset.suffix || "" : ""));
     const s = segments(text);
+    const reply = area.dataset.reply && area.value.trim() ? segments(folded(area.dataset.reply)).n : 0;
     const max = Number(area.dataset.max || 0);
     const price = Number(area.dataset.price || 0);
-    out.textContent = `${s.len} ký tự · ${s.n} tin (${s.enc})` + (price ? ` · ${s.n * price} đ mỗi người` : "") +
-      (max ? ` · tối đa ${max} tin` : "");
+    out.textContent = `${s.len} ký tự · ${s.n} tin (${s.enc})` + (reply ? ` + ${reply} tin báo đã nhận` : "") +
+      (price ? ` · ${(s.n + reply) * price} đ mỗi người` : "") + (max ? ` · tối đa ${max} tin` : "");
     out.classList.toggle("bad", Boolean(max) && s.n > max);
   };
   area.addEventListener("input", update);
