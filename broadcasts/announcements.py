@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from audio.player import Station
 from audio.render import Renderer
 from gateway.core.clock import Clock
 from gateway.core.commune import hamlet_id, hamlets
@@ -24,6 +23,8 @@ from gateway.core.priority import AUDIO
 from gateway.core.store import Store, transaction
 from schedules.recurrence import Rule, RuleError, parse_rule
 from schedules.scheduler import Job, Scheduler
+from station.outputs import Item
+from station.station import Station
 
 log = logging.getLogger(__name__)
 PLAY_AT_APPROVAL = json.dumps({"now": True})
@@ -475,7 +476,11 @@ class Announcer:
             if not wav.exists():  # the cache was cleared: render again from the recipe
                 recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
                 wav = (await self.renderer.render(recipe)).wav
-            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state, zones=zones)
+            item = Item(wav, AUDIO[row["priority"]], tuple(zones), "announcement", row["id"],
+                        row["text"] or "(ghi âm)", row["priority"])  # fmt: skip
+            outcome = await self.station.broadcast(
+                wav, AUDIO[row["priority"]], on_relay=relay_state, zones=zones, item=item, order=row.get("rank") or 0
+            )
             result, relay, error = outcome.result, outcome.relay, outcome.error
         except Exception as e:
             log.exception("announcement %s could not play", row["id"])
