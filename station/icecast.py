@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -105,6 +106,8 @@ class IcecastServer:
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
+            # icecast runs as nobody, who cannot reach a folder under pytest's (root-only) tmp: its own
+            self.folder = Path(tempfile.mkdtemp(prefix="loa-icecast-"))
             shutil.chown(self.folder, "nobody", "nogroup")
         conf = self.folder / "icecast.xml"
         conf.write_text(
@@ -134,6 +137,8 @@ class IcecastServer:
                 self.proc.terminate()
             await self.proc.wait()
         self.proc = None
+        if os.geteuid() == 0 and self.folder.name.startswith("loa-icecast-"):
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _answers(url: str) -> bool:

@@ -19,10 +19,12 @@ from station.pcm import BYTES_PER_SECOND, CHUNK, RATE
 log = logging.getLogger(__name__)
 LEAD = 0.2  # seconds of sound a source writes ahead of the clock: enough to ride out a busy event loop
 SILENCE = bytes(CHUNK)
+# the input is raw PCM of a known format: nothing to probe, so ffmpeg connects and sends at once
+FAST_INPUT = ["-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer"]
 
 
 def _encoder(url: str, bitrate: int) -> list[str]:
-    return ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", "pipe:0",
+    return ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", "pipe:0",
             "-c:a", "libmp3lame", "-b:a", f"{bitrate}k", "-flush_packets", "1", "-content_type", "audio/mpeg",
             "-f", "mp3", url]  # fmt: skip
 
@@ -307,7 +309,7 @@ class RtpOutput:
         targets = self._targets(item.zones)
         proof = Proof(self.name, started_at=time.time(), detail={"targets": targets})
         pcm = await item.pcm()
-        args = ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i",
+        args = ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i",
                 "pipe:0"]  # fmt: skip
         for target in targets:
             args += ["-map", "0:a", "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-payload_type", "0", "-f", "rtp",
