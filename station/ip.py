@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from station.icecast import IcecastStats, mounts
@@ -24,7 +25,8 @@ FAST_INPUT = ["-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer"
 
 
 def _encoder(url: str, bitrate: int) -> list[str]:
-    return ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", "pipe:0",
+    return ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1",
+            "-i", "pipe:0",
             "-c:a", "libmp3lame", "-b:a", f"{bitrate}k", "-flush_packets", "1", "-content_type", "audio/mpeg",
             "-f", "mp3", url]  # fmt: skip
 
@@ -264,7 +266,7 @@ class IcecastOutput:
                     sent += found[m].bytes_sent - before.get(m, found[m].bytes_sent)
         return {"listeners": listeners, "bytes_sent": sent}
 
-    async def receivers(self) -> list[dict[str, object]]:
+    async def receivers(self) -> list[dict[str, Any]]:
         """Which receivers are connected, where and for how long (Icecast's listener list)."""
         every = [m for z in self.zones for m in mounts(z)]
         try:
@@ -309,8 +311,8 @@ class RtpOutput:
         targets = self._targets(item.zones)
         proof = Proof(self.name, started_at=time.time(), detail={"targets": targets})
         pcm = await item.pcm()
-        args = ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i",
-                "pipe:0"]  # fmt: skip
+        args = ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1",
+                "-i", "pipe:0"]  # fmt: skip
         for target in targets:
             args += ["-map", "0:a", "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-payload_type", "0", "-f", "rtp",
                      f"rtp://{target}?ttl={self.ttl}&pkt_size=172"]  # fmt: skip

@@ -76,7 +76,9 @@ async def test_an_item_for_a_hamlet_is_heard_on_its_mount_and_its_wired_line(
     item = await tone(tmp_path / "item.wav", 3.0, -12.0)
     outcome = await s.broadcast(item, Priority.NORMAL, zones=["Nà Phìn"])
     assert outcome.result == "played"
-    await here.until(lambda: bool(here.heard()) and here.heard()[-1][0] + here.heard()[-1][1] < len(here.levels()) * 0.05 - 0.3)
+    await here.until(
+        lambda: bool(here.heard()) and here.heard()[-1][0] + here.heard()[-1][1] < len(here.levels()) * 0.05 - 0.3
+    )
     ((_, seconds, db),) = here.heard()
     assert 2.6 <= seconds <= 3.4 and -16 <= db <= -8  # the item, whole, at its loudness
     assert there.heard() == []  # the other hamlet's receivers heard nothing
@@ -86,3 +88,86 @@ async def test_an_item_for_a_hamlet_is_heard_on_its_mount_and_its_wired_line(
     assert proofs["icecast"].detail["listeners"] == 1 and proofs["icecast"].detail["bytes_sent"] > 3 * 4000
     await here.stop()
     await there.stop()
+
+
+async def test_khan_cap_overrides_every_receiver_and_the_programme_comes_back(
+    tmp_path: Path, icecast: IcecastServer, station: tuple[Station, RecordingPlayer, list[list[Proof]]]
+) -> None:
+    s, _, logged = station
+    receiver = await listening(tmp_path, icecast, "Khau Phạ", "khau-pha")
+    long_one = await tone(tmp_path / "long.wav", 8.0, -24.0)
+    urgent = await tone(tmp_path / "urgent.wav", 2.0, -8.0, 880)
+    programme = asyncio.create_task(s.broadcast(long_one, Priority.NORMAL))
+    await receiver.until(lambda: bool(receiver.heard()))
+    emergency = await s.broadcast(urgent, Priority.URGENT)
+    assert emergency.result == "played" and (await programme).result == "interrupted"
+    await receiver.until(lambda: receiver.ended(threshold=-14.0))
+    ((_, seconds, db),) = receiver.heard(threshold=-14.0)
+    assert 1.6 <= seconds <= 2.4 and -12 <= db <= -4  # the emergency, whole, through the emergency mount
+    assert {p.output: p.result for p in logged[0]}["icecast"] == "interrupted"  # the wired fake had finished
+    # back on the programme: the same receiver, still connected, hears the next item
+    after = len(receiver.heard())
+    await s.broadcast(await tone(tmp_path / "next.wav", 1.5, -18.0), Priority.NORMAL)
+    await receiver.until(lambda: len(receiver.heard()) > after)
+    assert receiver.running
+
+
+async def test_icecast_stopped_mid_item_the_wired_line_plays_on_and_the_mounts_come_back(
+    tmp_path: Path, icecast: IcecastServer
+) -> None:
+    player = RecordingPlayer(hold=asyncio.Event())
+    wired = AmplifiedOutput("wired", "wired", Amplifier(player, RecordingRelay(), 0.0, 0.0))
+    ip = icecast_output(icecast, retry=0.3)
+    logged: list[list[Proof]] = []
+
+    async def record(item: Item, proofs: list[Proof]) -> None:
+        logged.append(proofs)
+
+    s = Station([wired, ip], record=record)
+    await started(ip)
+    receiver = await listening(tmp_path, icecast, "Nà Phìn", "na-phin")
+    play = asyncio.create_task(s.broadcast(await tone(tmp_path / "item.wav", 6.0, -12.0), Priority.NORMAL))
+    await receiver.until(lambda: bool(receiver.heard()))
+    await icecast.stop()  # mid-item
+    await poll(lambda: _true(not ip.health.ok))
+    assert "Nà Phìn" in (ip.health.error or "")
+    assert not play.done()  # the wired line still plays
+    assert player.plays[0]["result"] == "playing"
+    player.hold.set()  # type: ignore[union-attr]
+    outcome = await play
+    assert outcome.result == "played"
+    proofs = {p.output: p for p in outcome.proofs}
+    assert proofs["wired"].result == "played" and proofs["icecast"].result == "failed"
+    assert logged[0] == outcome.proofs  # each output's result is logged, the failed one as failed
+    await receiver.stop()
+    await icecast.start()  # Icecast is back: the sources reconnect on their own
+    await poll(lambda: _true(ip.health.ok))
+    again = await listening(tmp_path, icecast, "Nà Phìn", "na-phin-again")
+    outcome = await s.broadcast(await tone(tmp_path / "after.wav", 1.5, -12.0), Priority.NORMAL)
+    assert {p.output: p.result for p in outcome.proofs} == {"wired": "played", "icecast": "played"}
+    await again.until(lambda: bool(again.heard()))
+    await again.stop()
+    await s.stop()
+
+
+async def test_receivers_are_seen_and_one_that_drops_is_gone(
+    tmp_path: Path, icecast: IcecastServer, station: tuple[Station, RecordingPlayer, list[list[Proof]]]
+) -> None:
+    s, _, _ = station
+    ip = s.outputs[1]
+    assert isinstance(ip, IcecastOutput)
+    first = await listening(tmp_path, icecast, "Nà Phìn", "one")
+    second = await listening(tmp_path, icecast, "Khau Phạ", "two")
+    seen = await ip.receivers()
+    assert sorted(r["zone"] for r in seen) == ["Khau Phạ", "Nà Phìn"]
+    assert all(r["address"] == "127.0.0.1" and r["seconds"] >= 0 for r in seen)
+    await second.stop()  # a receiver drops (power cut at the cluster)
+
+    async def one_left() -> bool:
+        return [r["zone"] for r in await ip.receivers()] == ["Nà Phìn"]
+
+    await poll(one_left)
+    outcome = await s.broadcast(await tone(tmp_path / "item.wav", 1.0, -12.0), Priority.NORMAL)
+    icecast_proof = next(p for p in outcome.proofs if p.output == "icecast")
+    assert icecast_proof.detail["listeners"] == 1
+    await first.stop()

@@ -54,6 +54,11 @@ class Receiver:
         levels = self.levels()
         return [(a * WINDOW, (b - a) * WINDOW, sum(levels[a:b]) / (b - a)) for a, b in sounding(levels, threshold)]
 
+    def ended(self, threshold: float = -45.0) -> bool:
+        """Some sound was heard and the last of it was followed by 0.3 s of quiet."""
+        found = self.heard(threshold)
+        return bool(found) and found[-1][0] + found[-1][1] < len(self.levels()) * WINDOW - 0.3
+
     def arrived(self, offset: float) -> float:
         """The wall time the byte `offset` seconds into the recording reached the receiver's file."""
         target = int(offset * RATE * 2)
@@ -62,7 +67,7 @@ class Receiver:
     async def until(self, check: Callable[[], bool], timeout: float = 30.0) -> None:
         """Wait (bounded) until what was heard satisfies `check`."""
         async with asyncio.timeout(timeout):
-            while not check():
+            while not check():  # noqa: ASYNC110 - a file another process writes: nothing to await
                 await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
@@ -79,7 +84,7 @@ class Receiver:
 async def poll(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     """Wait (bounded) until an async check holds: for state no notifier announces (Icecast's)."""
     async with asyncio.timeout(timeout):
-        while not await check():
+        while not await check():  # noqa: ASYNC110 - another process's state: nothing to await
             await asyncio.sleep(0.05)
 
 
