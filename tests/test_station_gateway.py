@@ -1,0 +1,98 @@
+"""The station inside the gateway: [station] outputs from the config, an announcement through the API heard
+on the wired line and by an Icecast receiver, each output's proof in the report (JSON and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audio.player import RecordingPlayer
+from gateway.testing import AUTH, HAMLETS, EmulatedModem, sql, until
+from gateway.testing.receivers import Receiver, poll
+from station.icecast import IcecastServer, mounts
+from station.keys import STATION
+
+
+@pytest.fixture
+async def icecast(tmp_path: Path) -> AsyncIterator[IcecastServer]:
+    server = IcecastServer(tmp_path / "icecast", HAMLETS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def station_config(server: IcecastServer, **more: Any) -> dict[str, Any]:
+    return {"outputs": ["wired", "icecast"], "icecast_url": server.url,
+            "icecast_source_password": server.source_password, "icecast_admin_password": server.admin_password,
+            **more}  # fmt: skip
+
+
+async def test_an_announcement_plays_on_wired_and_icecast_and_the_report_has_both(
+    emulator: EmulatedModem, start_gateway: Any, icecast: IcecastServer, tmp_path: Path
+) -> None:
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, player=player, station=station_config(icecast))
+    service = client.app[STATION]
+
+    async def all_up() -> bool:
+        return all(o["ok"] for o in service.outputs())
+
+    await poll(all_up)
+    receiver = Receiver(icecast.url + mounts("Nà Phìn")[0], tmp_path, "na-phin")
+    await receiver.start()
+    await receiver.until(lambda: len(receiver.levels()) >= 4)
+    status = await (await client.get("/api/v1/station", headers=AUTH)).json()
+    assert [o["name"] for o in status["outputs"]] == ["wired", "icecast"]
+    assert [r["zone"] for r in status["receivers"]] == ["Nà Phìn"]
+
+    resp = await client.post("/api/v1/announcements", json={"text": "Họp thôn lúc 19 giờ", "repeat": 1,
+                             "zones": ["Nà Phìn"], "priority": "uu_tien"}, headers=AUTH)  # fmt: skip
+    draft = await resp.json()
+    await client.post(f"/api/v1/announcements/{draft['id']}/approve", headers=AUTH)
+
+    async def played() -> bool:
+        return await sql(client, "select result from broadcast_log") == [("played",)]
+
+    await until(client, played, timeout=60)
+    await receiver.until(receiver.ended)
+    ((_, seconds, _),) = receiver.heard(threshold=-50.0)[:1]
+    assert seconds > 0.5 and abs(sum(s for _, s, _ in receiver.heard(-50.0)) - draft["seconds"]) < draft["seconds"]
+    assert len(player.plays) == 1
+    await receiver.stop()
+
+    report = await (await client.get("/api/v1/station/report", headers=AUTH)).json()
+    rows = {r["output"]: r for r in report["plays"]}
+    assert set(rows) == {"wired", "icecast"}
+    assert rows["icecast"]["result"] == rows["wired"]["result"] == "played"
+    assert rows["icecast"]["level"] == "uu_tien" and rows["icecast"]["zones"] == ["Nà Phìn"]
+    assert rows["icecast"]["proof"]["listeners"] == 1 and rows["wired"]["proof"]["relay"] == "on→off"
+    month = report["period"][:7]
+    resp = await client.get(f"/api/v1/station/report?month={month}&format=csv", headers=AUTH)
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    table = list(csv.DictReader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    assert sorted(r["output"] for r in table) == ["icecast", "wired"]
+    assert all(r["title"] == "Họp thôn lúc 19 giờ" and r["zones"] == "Nà Phìn" for r in table)
+    resp = await client.get("/api/v1/station/report?month=2026-13", headers=AUTH)
+    assert resp.status == 400
+
+
+async def test_a_zone_mapped_to_icecast_only_leaves_the_wired_line_off(
+    emulator: EmulatedModem, start_gateway: Any, icecast: IcecastServer
+) -> None:
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, player=player, station=station_config(icecast, zones=["Lũng Cú=icecast"]))
+    resp = await client.post("/api/v1/announcements", json={"text": "Họp", "repeat": 1, "zones": ["Lũng Cú"]},
+                             headers=AUTH)  # fmt: skip
+    await client.post(f"/api/v1/announcements/{(await resp.json())['id']}/approve", headers=AUTH)
+
+    async def done() -> bool:
+        return bool(await sql(client, "select 1 from station_plays"))
+
+    await until(client, done, timeout=60)
+    assert [r[0] for r in await sql(client, "select output from station_plays")] == ["icecast"]
+    assert player.plays == []
