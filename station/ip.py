@@ -109,7 +109,9 @@ class Feed:
             raise
 
     async def close(self) -> None:
-        self._fail("source closed")
+        if self._item is not None and not self._item[1].done():
+            self._item[1].cancel()
+        self._item, self._offset = None, 0
         if self.proc is not None:
             if self.proc.stdin is not None:
                 with contextlib.suppress(Exception):

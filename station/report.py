@@ -35,7 +35,7 @@ def _m002_relays(db: sqlite_utils.Database) -> None:
     )  # fmt: skip
 
 
-MIGRATIONS = [("030_station", _m001_station), ("031_station_relays", _m002_relays)]
+MIGRATIONS = [("025_station", _m001_station), ("025_station_relays", _m002_relays)]
 
 
 def record(db: sqlite_utils.Database, item: Item, proofs: list[Proof]) -> None:

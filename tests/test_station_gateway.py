@@ -96,3 +96,33 @@ async def test_a_zone_mapped_to_icecast_only_leaves_the_wired_line_off(
     await until(client, done, timeout=60)
     assert [r[0] for r in await sql(client, "select output from station_plays")] == ["icecast"]
     assert player.plays == []
+
+
+async def test_an_official_orders_the_uu_tien_items_and_they_play_in_that_order(
+    emulator: EmulatedModem, start_gateway: Any
+) -> None:
+    from gateway.testing import FakeClock, at
+    from schedules.keys import SCHEDULER
+
+    clock = FakeClock(at(2026, 12, 7, 6, 0))
+    player = RecordingPlayer()
+    client = await start_gateway(emulator, clock=clock, player=player)
+    ids = []
+    for text in ("Tin một", "Tin hai", "Tin ba"):
+        resp = await client.post("/api/v1/announcements", json={"text": text, "repeat": 1, "priority": "uu_tien",
+                                 "when": {"at": "2026-12-07T07:00"}}, headers=AUTH)  # fmt: skip
+        ids.append((await resp.json())["id"])
+        await client.post(f"/api/v1/announcements/{ids[-1]}/approve", headers=AUTH)
+    resp = await client.post(f"/api/v1/announcements/{ids[2]}/move", json={"direction": "up"}, headers=AUTH)
+    resp = await client.post(f"/api/v1/announcements/{ids[2]}/move", json={"direction": "up"}, headers=AUTH)
+    assert [o["id"] for o in (await resp.json())["order"]] == [ids[2], ids[0], ids[1]]
+    bad = await client.post(f"/api/v1/announcements/{ids[0]}/move", json={"direction": "sideways"}, headers=AUTH)
+    assert bad.status == 400
+    await client.app[SCHEDULER].advance(at(2026, 12, 7, 7, 0, 1))
+
+    async def three() -> bool:
+        return len(await sql(client, "select 1 from broadcast_log where result='played'")) == 3
+
+    await until(client, three)
+    played = await sql(client, "select item from station_plays order by id")
+    assert [r[0] for r in played] == [ids[2], ids[0], ids[1]]
