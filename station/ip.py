@@ -41,6 +41,7 @@ class Feed:
         self._item: tuple[memoryview, asyncio.Future[None]] | None = None
         self._offset = 0
         self.started = 0.0
+        self._live: tuple[asyncio.Queue[bytes | None], asyncio.Future[None]] | None = None
 
     async def open(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -55,7 +56,9 @@ class Feed:
         t0, written = time.monotonic(), 0
         try:
             while True:
-                if self._item is None:
+                if self._live is not None:
+                    chunk = self._next_live()
+                elif self._item is None:
                     if not self.silence:
                         return
                     chunk = SILENCE
@@ -86,10 +89,41 @@ class Feed:
             self._fail(message)
             raise ConnectionError(message) from None
 
+    def _next_live(self) -> bytes:
+        """The relayed stream's next chunk; silence while it has not come (the stream is late)."""
+        assert self._live is not None
+        queue, done = self._live
+        try:
+            chunk = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return SILENCE
+        if chunk is None:
+            self._live = None
+            if not done.done():
+                done.set_result(None)
+            return SILENCE
+        return chunk.ljust(CHUNK, b"\0")
+
+    async def follow(self, queue: asyncio.Queue[bytes | None]) -> None:
+        """Write a relayed stream as it comes, until its end."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._live = (queue, done)
+        try:
+            await done
+        finally:
+            if self._live is not None and self._live[1] is done:
+                self._live = None
+
     def _fail(self, message: str) -> None:
+        if self._live is not None and not self._live[1].done():
+            self._live[1].set_exception(ConnectionError(message))
+            self._live = None
         if self._item is not None and not self._item[1].done():
             self._item[1].set_exception(ConnectionError(message))
         self._item, self._offset = None, 0
+
+    def following(self) -> bool:
+        return self._live is not None
 
     def queue(self, pcm: bytes) -> asyncio.Future[None]:
         """The item to write next (instead of silence); the future is done when it was all written."""
@@ -120,6 +154,15 @@ class Feed:
                 async with asyncio.timeout(2):
                     await self.proc.wait()
             await _stop(self.proc)
+
+
+async def _fan_out(source: asyncio.Queue[bytes | None], copies: list[asyncio.Queue[bytes | None]]) -> None:
+    while True:
+        chunk = await source.get()
+        for q in copies:
+            q.put_nowait(chunk)
+        if chunk is None:
+            return
 
 
 class IcecastOutput:
@@ -209,12 +252,24 @@ class IcecastOutput:
         return None
 
     async def play(self, item: Item, on_relay: Callable[[str], Awaitable[None]] | None) -> Proof:
-        assert item.pcm is not None
         zones = self._zones_for(item.zones)
         proof = Proof(self.name, started_at=time.time())
         before = await self._bytes(zones)
-        pcm = await item.pcm()
         try:
+            if item.live is not None:
+                missing = [z for z in zones if z not in self.feeds or z in self._down]
+                if missing:
+                    raise ConnectionError(f"không có nguồn tới Icecast cho {', '.join(missing)}")
+                copies: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in zones]
+                fan = asyncio.create_task(_fan_out(item.live, copies))
+                try:
+                    await asyncio.gather(*(self.feeds[z].follow(q) for z, q in zip(zones, copies, strict=True)))
+                finally:
+                    fan.cancel()
+                proof.result = "played"
+                return proof
+            assert item.pcm is not None
+            pcm = await item.pcm()
             if item.priority == 0:
                 await self._override(zones, pcm)
             else:
@@ -309,21 +364,29 @@ class RtpOutput:
         return None
 
     async def play(self, item: Item, on_relay: Callable[[str], Awaitable[None]] | None) -> Proof:
-        assert item.pcm is not None
         targets = self._targets(item.zones)
         proof = Proof(self.name, started_at=time.time(), detail={"targets": targets})
-        pcm = await item.pcm()
         args = ["ffmpeg", "-nostdin", "-loglevel", "error", *FAST_INPUT, "-f", "s16le", "-ar", str(RATE), "-ac", "1",
                 "-i", "pipe:0"]  # fmt: skip
         for target in targets:
             args += ["-map", "0:a", "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-payload_type", "0", "-f", "rtp",
                      f"rtp://{target}?ttl={self.ttl}&pkt_size=172"]  # fmt: skip
-        feed = Feed(args, silence=False)
+        feed = Feed(args, silence=item.live is not None)
         try:
             await feed.open()
-            written = feed.queue(pcm)
-            await feed.pump()
-            await written
+            if item.live is not None:
+                pump = asyncio.create_task(feed.pump())
+                try:
+                    await feed.follow(item.live)
+                finally:
+                    pump.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pump
+            else:
+                assert item.pcm is not None
+                written = feed.queue(await item.pcm())
+                await feed.pump()
+                await written
             await asyncio.sleep(LEAD)
             proof.result = "played"
             self.health.set(True, "sẵn sàng")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
+import wave
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +21,10 @@ from typing import Any, Protocol
 from audio.player import Relay
 from audio.player import Station as Amplifier
 from gateway.core.priority import Priority
+from station.pcm import BYTES_PER_SECOND, RATE
 
 log = logging.getLogger(__name__)
+SEGMENT = 5.0  # seconds of a relayed stream per file the sound device plays
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,17 @@ class Item:
     title: str = ""
     level: str = "thuong"
     pcm: Callable[[], Awaitable[bytes]] | None = None  # the item decoded once, shared by the IP outputs
+    live: asyncio.Queue[bytes | None] | None = None  # a relay: this output's own copy of the stream (None: its end)
+
+
+class LiveFeed(Protocol):
+    """A relayed stream: each output subscribes before it runs (station/relay.py's LiveSource)."""
+
+    events: list[dict[str, Any]]
+
+    def subscribe(self) -> asyncio.Queue[bytes | None]: ...
+
+    async def run(self) -> None: ...
 
 
 @dataclass
@@ -118,6 +133,8 @@ class AmplifiedOutput:
         await self.amplifier.reset()
 
     async def play(self, item: Item, on_relay: Callable[[str], Awaitable[None]] | None) -> Proof:
+        if item.live is not None:
+            return await self._play_live(item, item.live, on_relay)
         assert item.wav is not None
         proof = Proof(self.name, started_at=time.time())
         zones = list(item.zones) if self.kind == "wired" else []
@@ -134,6 +151,65 @@ class AmplifiedOutput:
             self.health.set(False, "lỗi khi phát", outcome.error)
         else:
             self.health.set(True, "sẵn sàng")
+        return proof
+
+    async def _play_live(
+        self, item: Item, live: asyncio.Queue[bytes | None], on_relay: Callable[[str], Awaitable[None]] | None
+    ) -> Proof:
+        """A relay on a sound device: relay on → warm-up → the stream in segments of SEGMENT seconds, each
+        played as it is complete (the loudspeakers run that far behind the stream) → tail → off."""
+        a = self.amplifier
+        proof = Proof(self.name, started_at=time.time())
+        chosen = a.lines_for(list(item.zones)) if self.kind == "wired" else None
+        switched: list[Relay] = []
+        played = 0.0
+        try:
+            await a.relay.set(True)
+            for name in chosen or ():
+                switched.append(a.lines[name])
+                await a.lines[name].set(True)
+            if on_relay is not None:
+                await on_relay("on")
+            await asyncio.sleep(a.warmup)
+            with tempfile.TemporaryDirectory(prefix="loa-relay-") as folder:
+                n, ended = 0, False
+                while not ended:
+                    buf = bytearray()
+                    while len(buf) < SEGMENT * BYTES_PER_SECOND:
+                        chunk = await live.get()
+                        if chunk is None:
+                            ended = True
+                            break
+                        buf += chunk
+                    if buf:
+                        n += 1
+                        path = Path(folder) / f"relay-{n}.wav"
+                        with wave.open(str(path), "wb") as w:
+                            w.setnchannels(1)
+                            w.setsampwidth(2)
+                            w.setframerate(RATE)
+                            w.writeframes(bytes(buf))
+                        await a.player.play(path)
+                        played += len(buf) / BYTES_PER_SECOND
+            await asyncio.sleep(a.tail)
+            proof.result = "played"
+        except asyncio.CancelledError:
+            proof.result = "interrupted"
+            raise
+        except Exception as e:
+            proof.result, proof.error = "failed", str(e)[:500]
+        finally:
+            for line in reversed(switched):
+                with contextlib.suppress(Exception):
+                    await line.set(False)
+            try:
+                await a.relay.set(False)
+                relay = "on→off"
+            except Exception:
+                relay = "on→off FAILED"
+            proof.ended_at = time.time()
+            proof.detail = {"relay": relay, "lines": None if chosen is None else list(chosen),
+                            "seconds_played": round(played, 1)}  # fmt: skip
         return proof
 
 

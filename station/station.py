@@ -10,13 +10,13 @@ import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from audio.player import Relay
 from gateway.core.priority import Priority
-from station.outputs import AmplifiedOutput, Item, Output, Proof
+from station.outputs import AmplifiedOutput, Item, LiveFeed, Output, Proof
 from station.pcm import decode
 
 log = logging.getLogger(__name__)
@@ -126,12 +126,13 @@ class Station:
 
     async def broadcast(
         self,
-        wav: Path,
+        wav: Path | None,
         priority: Priority,
         on_relay: Callable[[str], Awaitable[None]] | None = None,
         zones: Sequence[str] = (),
         item: Item | None = None,
         order: int = 0,
+        live: LiveFeed | None = None,
     ) -> Outcome:
         """Play `wav` on every output of `zones`; `order` ranks items of one priority (the officials'
         order of the ưu tiên items). A more urgent item interrupts this one on every output."""
@@ -149,6 +150,7 @@ class Station:
 
         async def pcm() -> bytes:
             nonlocal decoded
+            assert wav is not None
             if decoded is None:
                 decoded = asyncio.ensure_future(decode(wav))
             return await asyncio.shield(decoded)
@@ -156,7 +158,13 @@ class Station:
         the_item = Item(wav, priority, tuple(zones), base.kind, base.ref, base.title, base.level, pcm)
         chosen = self.outputs_for(zones)
         align = max((o.warmup for o in chosen), default=0.0)
-        plays = [asyncio.create_task(self._one(o, the_item, on_relay, align - o.warmup)) for o in chosen]
+        # a relay: every output has its own copy of the stream before the stream starts
+        items = [replace(the_item, live=live.subscribe()) if live is not None else the_item for _ in chosen]
+        plays = [
+            asyncio.create_task(self._one(o, it, on_relay, align - o.warmup))
+            for o, it in zip(chosen, items, strict=True)
+        ]
+        feeding = asyncio.create_task(live.run()) if live is not None else None
         outcome = Outcome("failed", "", "không có đầu ra nào cho vùng này" if not chosen else None)
         try:
             proofs = list(await asyncio.gather(*plays))
@@ -172,11 +180,16 @@ class Station:
             outcome = self._outcome(proofs, zones)
             outcome.result = "interrupted"
         finally:
+            if feeding is not None:
+                feeding.cancel()
             self._preempted.discard(task)
             self._current = None
             self._release()
             if decoded is not None and not decoded.done():
                 decoded.cancel()
+        if live is not None:
+            for proof in outcome.proofs:
+                proof.detail["stream"] = live.events  # when the stream came, went silent, the fallback
         if self.record is not None:
             try:
                 await self.record(the_item, outcome.proofs)

@@ -171,3 +171,38 @@ async def test_receivers_are_seen_and_one_that_drops_is_gone(
     icecast_proof = next(p for p in outcome.proofs if p.output == "icecast")
     assert icecast_proof.detail["listeners"] == 1
     await first.stop()
+
+
+async def test_a_relay_plays_the_province_then_its_fallback_when_the_stream_goes_silent(
+    tmp_path: Path, icecast: IcecastServer, station: tuple[Station, RecordingPlayer, list[list[Proof]]]
+) -> None:
+    from station.relay import LiveSource
+
+    s, player, logged = station
+    # the "province": a mount on the same Icecast, 3 s of programme and then a dead carrier (silence)
+    province = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+        "sine=frequency=440:sample_rate=22050:duration=3,volume=4,apad", "-t", "40", "-c:a", "libmp3lame",
+        "-content_type", "audio/mpeg", "-f", "mp3",
+        f"icecast://source:{icecast.source_password}@127.0.0.1:{icecast.port}/tinh.mp3",
+    )  # fmt: skip
+    try:
+        receiver = await listening(tmp_path, icecast, "Nà Phìn", "na-phin")
+        fallback = await tone(tmp_path / "ban-tin.wav", 2.0, -10.0, 660)
+        live = LiveSource(f"{icecast.url}/tinh.mp3", seconds=12.0, silence=3.0, fallback=fallback)
+        item = Item(None, Priority.NORMAL, ("Nà Phìn",), "relay", 1, "Tiếp sóng Đài tỉnh", "thuong")
+        outcome = await s.broadcast(None, Priority.NORMAL, zones=["Nà Phìn"], item=item, live=live)
+    finally:
+        province.terminate()
+        await province.wait()
+    assert outcome.result == "played"
+    whats = [e["what"] for e in live.events]
+    assert whats == ["stream", "fallback"] and "im lặng 3 s" in live.events[1]["detail"]
+    await receiver.until(receiver.ended)
+    heard = receiver.heard()
+    assert len(heard) == 2  # the province's programme, a silence, then the recorded bulletin
+    assert heard[0][1] <= 3.6 and 1.6 <= heard[1][1] <= 2.4 and -14 <= heard[1][2] <= -6
+    proofs = {p.output: p for p in logged[-1]}
+    assert proofs["icecast"].detail["stream"][1]["what"] == "fallback"
+    assert proofs["wired"].result == "played" and player.plays  # the wired line had it in segments
+    await receiver.stop()
