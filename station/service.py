@@ -12,12 +12,14 @@ from gateway.core.errors import InvalidRequest
 from gateway.core.store import Store
 from station import report
 from station.ip import IcecastOutput
+from station.relays import Relays
 from station.station import Station
 
 
 class StationService:
-    def __init__(self, station: Station, store: Store, clock: Clock, timezone: str) -> None:
+    def __init__(self, station: Station, store: Store, clock: Clock, timezone: str, relays: Relays) -> None:
         self.station, self.store, self.clock, self.tz = station, store, clock, ZoneInfo(timezone)
+        self.relays = relays
 
     def outputs(self) -> list[dict[str, Any]]:
         """Every output with its health: what the dashboard shows."""

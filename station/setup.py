@@ -6,19 +6,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
 from audio.player import Player, make_lines, make_player, make_relay
 from audio.player import Station as Amplifier
 from gateway.config import Config
-from gateway.core.keys import CLOCK, STORE
+from gateway.core.keys import CLOCK, LOOPS, NOTIFIER, STORE
 from gateway.core.store import MigrationSet
 from gateway.core.text import fold
+from schedules.keys import SCHEDULER
+from schedules.scheduler import Job
 from station import report
 from station.ip import IcecastOutput, RtpOutput
 from station.keys import STATION
 from station.outputs import AmplifiedOutput, Item, Output, Proof
+from station.relays import Relays
 from station.service import StationService
 from station.station import Station
 from station.zones import parse_map
@@ -65,7 +69,12 @@ def setup(app: web.Application, config: Config) -> None:
         await store.call(report.record, item, proofs)
 
     station = Station(build_outputs(app, config), zones, record)
-    app[STATION] = StationService(station, store, clock, config.broadcasts.timezone)
+    relays = Relays(store, station, clock, app[NOTIFIER], timezone=config.broadcasts.timezone,
+                    clips=Path(config.audio.cache_dir) / "clips", grace=config.schedules.grace)  # fmt: skip
+    app[SCHEDULER].add(Job("station relays", config.schedules.grace, relays.next_at, relays.start_due,
+                           by_the_clock=True))  # fmt: skip
+    app[LOOPS].on_stop(relays.close)
+    app[STATION] = StationService(station, store, clock, config.broadcasts.timezone, relays)
     # before anything else (the store, the modems): the relays off, whatever a power cut left them in
     app.cleanup_ctx.insert(0, _relays_ctx)
     app.cleanup_ctx.append(_sources_ctx)

@@ -126,3 +126,53 @@ async def test_an_official_orders_the_uu_tien_items_and_they_play_in_that_order(
     await until(client, three)
     played = await sql(client, "select item from station_plays order by id")
     assert [r[0] for r in played] == [ids[2], ids[0], ids[1]]
+
+
+async def test_a_relay_is_scheduled_through_the_api_and_plays_the_province_at_its_hour(
+    emulator: EmulatedModem, start_gateway: Any, icecast: IcecastServer, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from gateway.testing import FakeClock, at
+    from schedules.keys import SCHEDULER
+
+    clock = FakeClock(at(2026, 12, 7, 4, 0))
+    client = await start_gateway(emulator, clock=clock, player=RecordingPlayer(),
+                                 station=station_config(icecast, outputs=["icecast"]))  # fmt: skip
+    bad = await client.post("/api/v1/station/relays", json={"name": "VOV", "url": "ftp://x", "times": ["05:00"]},
+                            headers=AUTH)  # fmt: skip
+    assert bad.status == 400 and (await bad.json())["field"] == "url"
+    bad = await client.post("/api/v1/station/relays", json={"name": "VOV", "url": icecast.url + "/tinh.mp3",
+                            "times": ["25:00"]}, headers=AUTH)  # fmt: skip
+    assert bad.status == 400
+    resp = await client.post("/api/v1/station/relays", json={
+        "name": "Đài tỉnh", "url": icecast.url + "/tinh.mp3", "zones": ["Na Phin"], "times": ["17:00", "05:00"],
+        "minutes": 1, "silence": 3}, headers=AUTH)  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    relay = await resp.json()
+    assert relay["zones"] == ["Nà Phìn"] and relay["times"] == ["05:00", "17:00"]
+    assert relay["next_at"] == at(2026, 12, 7, 5, 0)
+    province = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+        "sine=frequency=440:sample_rate=22050,volume=4", "-t", "30", "-c:a", "libmp3lame", "-content_type",
+        "audio/mpeg", "-f", "mp3", f"icecast://source:{icecast.source_password}@127.0.0.1:{icecast.port}/tinh.mp3",
+    )  # fmt: skip
+    try:
+        service = client.app[STATION]
+
+        async def all_up() -> bool:
+            return all(o["ok"] for o in service.outputs())
+
+        await poll(all_up)
+        receiver = Receiver(icecast.url + mounts("Nà Phìn")[0], tmp_path, "na-phin")
+        await receiver.start()
+        await receiver.until(lambda: len(receiver.levels()) >= 4)
+        await client.app[SCHEDULER].advance(at(2026, 12, 7, 5, 0, 1))
+        await receiver.until(lambda: bool(receiver.heard()) and receiver.heard()[0][1] > 2.0)
+        listed = await (await client.get("/api/v1/station/relays", headers=AUTH)).json()
+        assert listed["relays"][0]["next_at"] == at(2026, 12, 7, 17, 0)
+        await client.app[STATION].relays.close()  # the slot's end is a minute away: stopped here
+        await receiver.stop()
+    finally:
+        province.terminate()
+        await province.wait()

@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.web import pages
-from gateway.web.http import authorise, json_response
+from gateway.web.http import authorise, authorise_official, int_param, json_response, read_json
 from station.keys import STATION
 
 routes = web.RouteTableDef()
@@ -45,6 +45,25 @@ async def _report(request: web.Request) -> web.StreamResponse:
     return json_response(await s.report(*_period(request)))
 
 
+@routes.get("/api/v1/station/relays")
+async def list_relays(request: web.Request) -> web.Response:
+    await authorise(request)
+    return json_response({"relays": await request.app[STATION].relays.all()})
+
+
+@routes.post("/api/v1/station/relays")
+async def add_relay(request: web.Request) -> web.Response:
+    await authorise_official(request)
+    return json_response(await request.app[STATION].relays.add(await read_json(request)), status=201)
+
+
+@routes.delete("/api/v1/station/relays/{id}")
+async def delete_relay(request: web.Request) -> web.Response:
+    await authorise_official(request)
+    await request.app[STATION].relays.delete(int_param(request.match_info["id"], "id"))
+    return web.Response(status=204)
+
+
 @routes.get("/station")
 @aiohttp_jinja2.template("station.html")
 async def station_page(request: web.Request) -> dict[str, Any]:
@@ -56,7 +75,10 @@ async def station_page(request: web.Request) -> dict[str, Any]:
         row["started"] = s.when(row["started_at"])
     for o in found["outputs"]:
         o["since_text"] = s.when(o["since"])
-    return found | {"label": label, "today": s.period()[2]}
+    relays = await s.relays.all()
+    for r in relays:
+        r["next"] = s.when(r["next_at"])
+    return found | {"label": label, "today": s.period()[2], "relays": relays}
 
 
 @routes.get("/station/report")
