@@ -102,8 +102,9 @@ async def test_khan_cap_overrides_every_receiver_and_the_programme_comes_back(
     emergency = await s.broadcast(urgent, Priority.URGENT)
     assert emergency.result == "played" and (await programme).result == "interrupted"
     await receiver.until(lambda: receiver.ended(threshold=-14.0))
-    ((_, seconds, db),) = receiver.heard(threshold=-14.0)
-    assert 1.6 <= seconds <= 2.4 and -12 <= db <= -4  # the emergency, whole, through the emergency mount
+    loud = receiver.heard(threshold=-14.0)  # a busy machine may cut it where the listener is moved over
+    seconds = sum(s for _, s, _ in loud)
+    assert 1.6 <= seconds <= 2.4 and all(-12 <= db <= -4 for *_, db in loud)  # the emergency, whole
     assert {p.output: p.result for p in logged[0]}["icecast"] == "interrupted"  # the wired fake had finished
     # back on the programme: the same receiver, still connected, hears the next item
     after = len(receiver.heard())
@@ -205,4 +206,25 @@ async def test_a_relay_plays_the_province_then_its_fallback_when_the_stream_goes
     proofs = {p.output: p for p in logged[-1]}
     assert proofs["icecast"].detail["stream"][1]["what"] == "fallback"
     assert proofs["wired"].result == "played" and player.plays  # the wired line had it in segments
+    await receiver.stop()
+
+
+async def test_rtp_reaches_a_receiver_on_the_lan_with_the_item(tmp_path: Path) -> None:
+    from station.icecast import free_port
+    from station.ip import RtpOutput
+
+    port = free_port()
+    sdp = tmp_path / "loa.sdp"
+    sdp.write_text(f"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=Loa\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio {port} RTP/AVP 0\n"
+                   "a=rtpmap:0 PCMU/8000\n")  # fmt: skip
+    receiver = Receiver(str(sdp), tmp_path, "horn", rtp=True)
+    await receiver.start()
+    rtp = RtpOutput("rtp", {"Nà Phìn": [f"127.0.0.1:{port}"]})
+    s = Station([rtp])
+    assert s.outputs_for(["Khau Phạ"]) == []  # no horn there
+    outcome = await s.broadcast(await tone(tmp_path / "item.wav", 2.0, -12.0), Priority.NORMAL, zones=["Nà Phìn"])
+    assert outcome.result == "played" and outcome.proofs[0].detail["targets"] == [f"127.0.0.1:{port}"]
+    await receiver.until(lambda: sum(s for _, s, _ in receiver.heard()) >= 1.8)
+    ((_, seconds, db),) = receiver.heard()
+    assert 1.8 <= seconds <= 2.3 and -15 <= db <= -9  # G.711 carries the item at its loudness
     await receiver.stop()

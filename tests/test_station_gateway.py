@@ -176,3 +176,32 @@ async def test_a_relay_is_scheduled_through_the_api_and_plays_the_province_at_it
     finally:
         province.terminate()
         await province.wait()
+
+
+async def test_the_dashboard_and_the_station_page_show_outputs_receivers_and_the_plays(
+    emulator: EmulatedModem, start_gateway: Any, icecast: IcecastServer, tmp_path: Path
+) -> None:
+    from gateway.core.keys import STORE
+    from gateway.testing import log_in
+    from gateway.web import accounts
+
+    client = await start_gateway(emulator, player=RecordingPlayer(), station=station_config(icecast))
+    service = client.app[STATION]
+
+    async def all_up() -> bool:
+        return all(o["ok"] for o in service.outputs())
+
+    await poll(all_up)
+    receiver = Receiver(icecast.url + mounts("Khau Vai")[0], tmp_path, "khau-vai")
+    await receiver.start()
+    await receiver.until(lambda: len(receiver.levels()) >= 4)
+    await client.app[STORE].call(accounts.add_user, "canbo", "matkhau-an-toan-1", "official", None, 0.0)
+    assert await log_in(client, "canbo", "matkhau-an-toan-1") == 303
+    page = await (await client.get("/")).text()
+    assert "Đầu ra của đài" in page and "đang phát nền" in page
+    assert "Cụm loa IP đang nghe (1)" in page and "Khau Vai" in page
+    await receiver.stop()
+    station_page = await (await client.get("/station")).text()
+    assert "Lịch tiếp sóng" in station_page and "Nhật ký phát theo từng đầu ra" in station_page
+    resp = await client.get("/station/report?format=csv")
+    assert resp.status == 200 and (await resp.read()).decode("utf-8-sig").startswith("started_at,")
