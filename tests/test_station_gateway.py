@@ -205,3 +205,30 @@ async def test_the_dashboard_and_the_station_page_show_outputs_receivers_and_the
     assert "Lịch tiếp sóng" in station_page and "Nhật ký phát theo từng đầu ra" in station_page
     resp = await client.get("/station/report?format=csv")
     assert resp.status == 200 and (await resp.read()).decode("utf-8-sig").startswith("started_at,")
+
+
+@pytest.mark.parametrize(
+    ("station", "key"),
+    [
+        ({"outputs": ["wired", "loa-xa"]}, "station.outputs"),
+        ({"outputs": ["wired", "wired"]}, "station.outputs"),
+        ({"zones": ["Nà Phìn=fm"]}, "station.zones"),  # fm is not one of this station's outputs
+        ({"zones": ["Thôn Mới=wired"]}, "station.zones"),
+        ({"zones": ["Nà Phìn"]}, "station.zones"),
+        ({"outputs": ["icecast"]}, "station.icecast_source_password"),
+        ({"outputs": ["icecast"], "icecast_source_password": "x", "icecast_url": "ftp://x"}, "station.icecast_url"),
+        ({"outputs": ["rtp"]}, "station.rtp_targets"),
+        ({"outputs": ["rtp"], "rtp_targets": ["Nà Phìn=239.255.1.1"]}, "station.rtp_targets"),
+        ({"fm_warmup": 99.0}, "station.fm_warmup"),
+        ({"colour": "blue"}, "station.colour"),
+    ],
+)
+def test_a_station_config_that_cannot_work_is_refused_naming_the_key(
+    tmp_path: Path, station: dict[str, Any], key: str
+) -> None:
+    from gateway.core.errors import ConfigError
+    from gateway.testing import make_config
+
+    with pytest.raises(ConfigError) as e:
+        make_config(tmp_path, "emulator", station=station)
+    assert e.value.details["key"] == key, e.value
