@@ -47,8 +47,10 @@ async def _ok(output: IcecastOutput) -> bool:
 
 def _onset(r: Receiver, after: float, threshold: float) -> float:
     """The wall time the first sound louder than `threshold` reached the receiver after `after`."""
-    for i, db in enumerate(r.levels()):
-        if db > threshold and (t := r.arrived(i * WINDOW)) >= after:
+    levels = r.levels()
+    for i in range(len(levels) - 3):
+        # 0.2 s of it: a click where a stream was cut is not the item
+        if min(levels[i : i + 4]) > threshold and (t := r.arrived(i * WINDOW)) >= after:
             return t
     return float("inf")
 
