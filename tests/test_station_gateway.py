@@ -232,3 +232,22 @@ def test_a_station_config_that_cannot_work_is_refused_naming_the_key(
     with pytest.raises(ConfigError) as e:
         make_config(tmp_path, "emulator", station=station)
     assert e.value.details["key"] == key, e.value
+
+
+def test_any_zones_text_is_taken_or_refused_naming_the_key(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gateway.core.errors import ConfigError
+    from gateway.testing import make_config
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.text(max_size=40), max_size=4), st.lists(st.text(max_size=40), max_size=3))
+    def check(zones: list[str], targets: list[str]) -> None:
+        try:
+            make_config(tmp_path, "emulator", station={"outputs": ["wired", "rtp"], "zones": zones,
+                                                       "rtp_targets": targets or ["*=127.0.0.1:5004"]})  # fmt: skip
+        except ConfigError as e:
+            assert e.details["key"] in ("station.zones", "station.rtp_targets")
+
+    check()
