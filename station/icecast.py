@@ -47,6 +47,7 @@ def config_xml(
     folder: Path,
     burst: int = 0,
     host: str = "127.0.0.1",
+    change_owner: bool | None = None,
 ) -> str:
     """An icecast.xml serving `zones`; `burst` bytes sent to a listener on connect (Icecast's default is
     65535: about 8 s of 64 kbit/s MP3 a receiver plays late; 0 keeps a new receiver on time)."""
@@ -61,7 +62,8 @@ def config_xml(
             f"<stream-name>{escape(zone)}</stream-name></mount>"
         )
     owner = ""
-    if os.geteuid() == 0:  # icecast refuses to run as root: it changes to nobody, who must write its logs
+    if os.geteuid() == 0 if change_owner is None else change_owner:
+        # icecast refuses to run as root: it changes to nobody, who must write its logs
         owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
     return f"""<icecast>
   <location>Loa</location><admin>loa@localhost</admin><hostname>{host}</hostname>
@@ -214,3 +216,33 @@ class IcecastStats:
             return out
 
         return await asyncio.to_thread(read)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m station.icecast --source-password … --admin-password … "Nà Phìn" "Khau Phạ"`: an
+    icecast.xml for Debian's icecast2 (/etc/icecast2/icecast.xml) with the station's two mounts per hamlet."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("hamlets", nargs="+")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--source-password", required=True)
+    p.add_argument("--admin-password", required=True)
+    p.add_argument("--logdir", default="/var/log/icecast2")
+    args = p.parse_args(argv)
+    print(
+        config_xml(
+            args.port,
+            args.hamlets,
+            source_password=args.source_password,
+            admin_password=args.admin_password,
+            folder=Path(args.logdir),
+            host=args.host,
+            change_owner=False,
+        )
+    )  # fmt: skip  (Debian's service runs it as icecast2 already)
+
+
+if __name__ == "__main__":
+    main()
