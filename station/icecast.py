@@ -38,6 +38,9 @@ def mounts(zone: str) -> tuple[str, str]:
     return f"/{name}.mp3", f"/{name}-chuong-trinh.mp3"
 
 
+EMERGENCY_BURST = 16384  # bytes: ~2.7 s at 48 kbit/s, more than the source can have sent before the move
+
+
 def config_xml(
     port: int,
     zones: list[str],
@@ -57,9 +60,11 @@ def config_xml(
         mount_xml.append(
             f'<mount type="normal"><mount-name>{escape(listen)}</mount-name>'
             f"<fallback-mount>{escape(programme)}</fallback-mount><fallback-override>1</fallback-override>"
+            # listeners moved onto khẩn cấp start from its beginning, not wherever the source had got to
+            f"<burst-size>{EMERGENCY_BURST}</burst-size>"
             f"<stream-name>Khẩn cấp {escape(zone)}</stream-name></mount>"
             f'<mount type="normal"><mount-name>{escape(programme)}</mount-name>'
-            f"<stream-name>{escape(zone)}</stream-name></mount>"
+            f"<stream-name>{escape(zone)}</stream-name><burst-size>{burst}</burst-size></mount>"
         )
     owner = ""
     if os.geteuid() == 0 if change_owner is None else change_owner:
@@ -69,7 +74,7 @@ def config_xml(
   <location>Loa</location><admin>loa@localhost</admin><hostname>{host}</hostname>
   <limits><clients>200</clients><sources>{2 * len(zones) + 4}</sources><queue-size>524288</queue-size>
     <client-timeout>30</client-timeout><header-timeout>15</header-timeout><source-timeout>5</source-timeout>
-    <burst-on-connect>{1 if burst else 0}</burst-on-connect><burst-size>{burst}</burst-size></limits>
+    <burst-on-connect>1</burst-on-connect><burst-size>{burst}</burst-size></limits>
   <authentication><source-password>{escape(source_password)}</source-password>
     <admin-user>admin</admin-user><admin-password>{escape(admin_password)}</admin-password></authentication>
   <listen-socket><port>{port}</port><bind-address>{host}</bind-address></listen-socket>

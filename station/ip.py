@@ -294,7 +294,10 @@ class IcecastOutput:
         feeds = [Feed(_encoder(self.source_url(mounts(z)[0]), self.bitrate), silence=False) for z in zones]
         try:
             await asyncio.gather(*(f.open() for f in feeds))
-            written = [f.queue(pcm) for f in feeds]
+            # a second of silence after it: Icecast moves the listeners back as soon as the source leaves,
+            # and what was still on its way to them would be cut
+            tail = bytes(BYTES_PER_SECOND)
+            written = [f.queue(pcm + tail) for f in feeds]
             await asyncio.gather(*(f.pump() for f in feeds))
             await asyncio.gather(*written)
             await asyncio.sleep(LEAD)

@@ -13,7 +13,7 @@ from audio.player import RecordingPlayer, RecordingRelay
 from audio.player import Station as Amplifier
 from gateway.core.priority import Priority
 from gateway.testing.receivers import Receiver, poll, tone
-from station.icecast import IcecastServer, mounts
+from station.icecast import IcecastServer, IcecastStats, mounts
 from station.ip import IcecastOutput
 from station.outputs import AmplifiedOutput, Item, Proof
 from station.station import Station
@@ -180,6 +180,8 @@ async def test_a_relay_plays_the_province_then_its_fallback_when_the_stream_goes
     from station.relay import LiveSource
 
     s, player, logged = station
+    receiver = await listening(tmp_path, icecast, "Nà Phìn", "na-phin")
+    fallback = await tone(tmp_path / "ban-tin.wav", 2.0, -10.0, 660)
     # the "province": a mount on the same Icecast, 3 s of programme and then a dead carrier (silence)
     province = await asyncio.create_subprocess_exec(
         "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
@@ -188,8 +190,12 @@ async def test_a_relay_plays_the_province_then_its_fallback_when_the_stream_goes
         f"icecast://source:{icecast.source_password}@127.0.0.1:{icecast.port}/tinh.mp3",
     )  # fmt: skip
     try:
-        receiver = await listening(tmp_path, icecast, "Nà Phìn", "na-phin")
-        fallback = await tone(tmp_path / "ban-tin.wav", 2.0, -10.0, 660)
+        stats = IcecastStats(icecast.url, "admin", icecast.admin_password)
+
+        async def on_air() -> bool:
+            return "/tinh.mp3" in await stats.mounts()
+
+        await poll(on_air)
         live = LiveSource(f"{icecast.url}/tinh.mp3", seconds=12.0, silence=3.0, fallback=fallback)
         item = Item(None, Priority.NORMAL, ("Nà Phìn",), "relay", 1, "Tiếp sóng Đài tỉnh", "thuong")
         outcome = await s.broadcast(None, Priority.NORMAL, zones=["Nà Phìn"], item=item, live=live)
