@@ -111,8 +111,9 @@ class IcecastServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
+        if os.geteuid() != 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        else:
             # icecast runs as nobody, who cannot reach a folder under pytest's (root-only) tmp: its own
             self.folder = Path(tempfile.mkdtemp(prefix="loa-icecast-"))
             shutil.chown(self.folder, "nobody", "nogroup")
