@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import Figure, broadcast, faults, keywords, loudspeaker, peers, sms_path, transports
+from bench import Figure, broadcast, faults, keywords, loudspeaker, peers, sms_path, station, transports
 
 
 def machine() -> dict[str, Any]:
@@ -53,15 +53,18 @@ async def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes: that every benchmark runs, not figures")
     p.add_argument("--json", default="bench-results.json", help="where the JSON goes (default: %(default)s)")
-    p.add_argument("--only", nargs="*", help="some of: sms_path transports keywords broadcast loudspeaker faults peers")
+    p.add_argument(
+        "--only", nargs="*", help="some of: sms_path transports keywords broadcast loudspeaker station faults peers"
+    )
     args = p.parse_args()
-    chosen = set(args.only or ["sms_path", "transports", "keywords", "broadcast", "loudspeaker", "faults", "peers"])
+    chosen = set(args.only or ["sms_path", "transports", "keywords", "broadcast", "loudspeaker", "station", "faults",
+                                "peers"])  # fmt: skip
     figures: list[Figure] = []
     raw: dict[str, Any] = {}
     peer_results: list[peers.Result] = []
     failed: list[str] = []
     for name, bench in (("sms_path", sms_path), ("transports", transports), ("keywords", keywords),
-                        ("broadcast", broadcast), ("loudspeaker", loudspeaker)):  # fmt: skip
+                        ("broadcast", broadcast), ("loudspeaker", loudspeaker), ("station", station)):  # fmt: skip
         if name in chosen:
             print(f"… {name}", file=sys.stderr, flush=True)
             try:

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from audio.player import Station
 from audio.render import Renderer
+from broadcasts import levels
 from gateway.core.clock import Clock
 from gateway.core.commune import hamlet_id, hamlets
 from gateway.core.errors import Forbidden, InvalidRequest, NotFound
@@ -24,6 +24,8 @@ from gateway.core.priority import AUDIO
 from gateway.core.store import Store, transaction
 from schedules.recurrence import Rule, RuleError, parse_rule
 from schedules.scheduler import Job, Scheduler
+from station.outputs import Item
+from station.station import Station
 
 log = logging.getLogger(__name__)
 PLAY_AT_APPROVAL = json.dumps({"now": True})
@@ -312,7 +314,7 @@ class Announcer:
                     "update announcements set next_play_at=?, status=? where id=?",
                     [t, "scheduled" if t is not None else "done", row["id"]],
                 )
-        return sorted(out, key=lambda r: (AUDIO[r["priority"]], r["planned_at"]))
+        return sorted(out, key=lambda r: (AUDIO[r["priority"]], r["planned_at"], r["rank"] or r["id"]))
 
     def _recover(self, db: sqlite_utils.Database) -> int:
         """Rows left 'playing' by a power cut: the play's end is unknown, and the log says so."""
@@ -405,6 +407,13 @@ class Announcer:
         """Every announcement with its plan in words."""
         return [item | {"plan": self.describe(item)} for item in await self.store.call(self.all)]
 
+    async def move(self, announcement_id: int, direction: str) -> list[dict[str, Any]]:
+        """An ưu tiên item one place up or down in the order the station plays them."""
+        return await self.store.call(levels.move, announcement_id, direction)
+
+    async def priority_order(self) -> list[dict[str, Any]]:
+        return await self.store.call(levels.ranked)
+
     async def cancel_announcement(self, announcement_id: int) -> None:
         await self.store.call(self.cancel, announcement_id)
         self.scheduler.wake()
@@ -492,7 +501,16 @@ class Announcer:
             if not wav.exists():  # the cache was cleared: render again from the recipe
                 recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
                 wav = (await self.renderer.render(recipe)).wav
-            outcome = await self.station.broadcast(wav, AUDIO[row["priority"]], on_relay=relay_state, zones=zones)
+            item = Item(wav, AUDIO[row["priority"]], tuple(zones), "announcement", row["id"],
+                        row["text"] or "(ghi âm)", row["priority"])  # fmt: skip
+            outcome = await self.station.broadcast(
+                wav,
+                AUDIO[row["priority"]],
+                on_relay=relay_state,
+                zones=zones,
+                item=item,
+                order=row["rank"] or row["id"],
+            )
             result, relay, error = outcome.result, outcome.relay, outcome.error
         except asyncio.CancelledError:
             # stopped by an official (or shutting down): the log says so, the relay is off already

@@ -135,9 +135,15 @@ def _m011_lines(db: sqlite_utils.Database) -> None:
     db.table("broadcast_log").add_column("lines", str)
 
 
+def _m025_rank(db: sqlite_utils.Database) -> None:
+    # the officials' order of the ưu tiên items (Thông tư 39: the commune orders its priority items)
+    db.table("announcements").add_column("rank", int)
+
+
 MIGRATIONS = [
     ("003_broadcasts", _m003_broadcasts),
     ("004_announcements", _m004_announcements),
     ("006_reminder_errors", _m006_reminder_errors),
     ("011_lines", _m011_lines),
+    ("025_rank", _m025_rank),
 ]

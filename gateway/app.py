@@ -16,8 +16,10 @@ import gateway.sms.setup
 import gateway.ussd.setup
 import gateway.web.setup
 import schedules.setup
+import station.setup
+import station.views.setup
 from audio.player import Player
-from broadcasts.setup import GIVEN_PLAYER, MAX_BODY
+from broadcasts.setup import MAX_BODY
 from gateway import dashboard, housekeeping, metrics
 from gateway.config import Config
 from gateway.core.clock import Clock, system_clock
@@ -27,6 +29,7 @@ from gateway.core.store import MigrationSet, Store
 from gateway.sms.setup import EMULATED, GIVEN_TRANSPORT
 from gateway.sms.transport import Transport
 from gateway.web.http import audit_api, error_middleware, guard
+from station.setup import GIVEN_PLAYER
 
 # Each package sets itself up: its keys, tables, routes, jobs, router handlers and start/stop.
 # A package uses only what those above it have set up; the app starts them in this order and
@@ -34,10 +37,12 @@ from gateway.web.http import audit_api, error_middleware, guard
 PACKAGES: tuple[ModuleType, ...] = (
     gateway.core.setup,  # the store (every package's tables) and the notifier
     schedules.setup,  # the one scheduler every package adds its jobs to
+    station.setup,  # the outputs (wired, FM, Icecast, RTP), zones, the per-output log; relays off first
     gateway.sms.setup,  # transports, outbox, inbox, router, the clock's trust, SIM balance; /healthz
     gateway.web.setup,  # sessions, CSRF, templates, accounts, API tokens
     gateway.residents.setup,  # answers, subscriptions, the officials' inbox; their router handlers
     gateway.ussd.setup,  # the USSD menu over the residents' knowledge base
+    station.views.setup,  # the station's outputs, receivers and report in the console and the API
     broadcasts.setup,  # contacts, reminders, alerts ("OK" first in the router), announcements, speakers
     compat.setup,  # Kannel's sendsms and sms-service, RapidPro's EX channel, Jasmin's /send
     bulletins.setup,  # disaster warnings: CAP in and out, typed bulletins, their cadence, one stop

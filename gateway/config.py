@@ -29,6 +29,8 @@ from gateway.sms.config import ModemConfig, RoutingConfig, SmppConfig, SmsConfig
 from gateway.sms.credit import CreditConfig
 from gateway.web.config import ApiConfig, HttpConfig, WebConfig
 from schedules.config import SchedulesConfig
+from station.config import OUTPUT_KINDS, StationConfig
+from station.zones import parse_map
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
     schedules: SchedulesConfig = field(default_factory=SchedulesConfig)
+    station: StationConfig = field(default_factory=StationConfig)
     web: WebConfig = field(default_factory=WebConfig)
     kannel: KannelConfig = field(default_factory=KannelConfig)
     rapidpro: RapidProConfig = field(default_factory=RapidProConfig)
@@ -66,6 +69,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "audio.voice": ("vi", "vi-vn-x-central", "vi-vn-x-south"),
     "player.kind": ("aplay", "command", "folder", "recording"),
     "player.relay": ("none", "gpio", "command", "recording"),
+    "station.fm_relay": ("none", "gpio", "command", "recording"),
     "modem.carrier": ("", *phone.CARRIERS),
     "modems.carrier": ("", *phone.CARRIERS),
     "modem.kind": ("at", "hilink"),
@@ -198,6 +202,7 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
                 raise ConfigError(f"config key {key}: {number!r} is not a Vietnamese mobile number", key=key) from None
     _check_lines(config)
     _check_compat(config)
+    _check_station(config)
     if config.sms.max_tries < 1:
         raise ConfigError("config key sms.max_tries: must be at least 1", key="sms.max_tries")
     return config
@@ -298,6 +303,44 @@ def _check_lines(config: Config) -> None:
             " line_off_command (with {line}) are needed",
             key="player.line_on_command",
         )
+
+
+def _check_station(config: Config) -> None:
+    """[station]: known outputs, each once, zones naming hamlets and outputs it has, what each output needs."""
+    s = config.station
+    for name in s.outputs:
+        if name not in OUTPUT_KINDS:
+            raise ConfigError(f"config key station.outputs: {name!r} is not one of {', '.join(OUTPUT_KINDS)}",
+                              key="station.outputs")  # fmt: skip
+    if len(set(s.outputs)) != len(s.outputs):
+        raise ConfigError("config key station.outputs: an output is named twice", key="station.outputs")
+    for key, entries in (("station.zones", s.zones), ("station.rtp_targets", s.rtp_targets)):
+        try:
+            found = parse_map(entries, list(config.commune.hamlets), key)
+        except ValueError as e:
+            raise ConfigError(f"config key {e}", key=key) from None
+        for values in found.values():
+            for v in values:
+                bad = v not in s.outputs if key == "station.zones" else not re.fullmatch(r"[\w.:-]+:\d{1,5}", v)
+                if bad:
+                    raise ConfigError(f"config key {key}: {v!r} is not " + (
+                        f"one of station.outputs ({', '.join(s.outputs)})" if key == "station.zones"
+                        else "host:port (e.g. 239.255.1.1:5004)"), key=key)  # fmt: skip
+    if "icecast" in s.outputs:
+        if not re.fullmatch(r"https?://[^/\s]+/?", s.icecast_url):
+            raise ConfigError(f"config key station.icecast_url: {s.icecast_url!r} is not like http://127.0.0.1:8000",
+                              key="station.icecast_url")  # fmt: skip
+        if not s.icecast_source_password:
+            raise ConfigError("config key station.icecast_source_password: needed for the icecast output",
+                              key="station.icecast_source_password")  # fmt: skip
+        if not 16 <= s.icecast_bitrate <= 320:
+            raise ConfigError("config key station.icecast_bitrate: 16 to 320 (kbit/s)", key="station.icecast_bitrate")
+    if "rtp" in s.outputs and not s.rtp_targets:
+        raise ConfigError("config key station.rtp_targets: the rtp output needs targets", key="station.rtp_targets")
+    if not 1 <= s.rtp_ttl <= 32:
+        raise ConfigError("config key station.rtp_ttl: 1 to 32", key="station.rtp_ttl")
+    if not (0 <= s.fm_warmup <= 30 and 0 <= s.fm_tail <= 30):
+        raise ConfigError("config key station.fm_warmup: 0 to 30 s (fm_tail too)", key="station.fm_warmup")
 
 
 def load(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:

@@ -17,6 +17,7 @@ from gateway.residents.keys import RESIDENTS
 from gateway.sms.keys import CLOCK_TRUST, CREDIT, OUTBOX, TRANSPORT
 from gateway.web import pages
 from gateway.web.keys import CONSOLE
+from station.keys import STATION
 
 routes = web.RouteTableDef()
 
@@ -87,4 +88,6 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
         "clock": app[CLOCK_TRUST].status(),
         "store_problem": app[STORE].problem,
         "space_problem": app[STORE].space_problem(),
+        # the station's outputs and the IP receivers listening now (station/templates/station_outputs.html)
+        "station": {"outputs": app[STATION].outputs(), "receivers": await app[STATION].receivers()},
     }

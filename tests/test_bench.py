@@ -17,7 +17,7 @@ def test_every_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["failed"] == []
-    benches = {"sms_path", "transports", "keywords", "broadcast", "loudspeaker", "faults"}
+    benches = {"sms_path", "transports", "keywords", "broadcast", "loudspeaker", "station", "faults"}
     assert {f["bench"] for f in result["figures"]} == benches
     assert "| benchmark | figure | value | how |" in done.stdout
     peers = {p["peer"]: p for p in result["peers"]}

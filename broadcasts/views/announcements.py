@@ -163,6 +163,7 @@ async def _announcements_context(
         "yesterday": (today - timedelta(days=1)).isoformat(),
         "week": week,
         "hamlets": found["hamlets"],
+        "order": await request.app[ANNOUNCER].priority_order(),
         "errors": errors or {},
         "form": form or EMPTY_FORM,
         "kinds": KIND_NAMES,
@@ -250,15 +251,22 @@ async def edit_announcement(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("announcement_edit.html", request, context | {"item": item}, status=400)
 
 
-@routes.post("/announcements/{id:\\d{1,9}}/{action:approve|cancel}")
+@routes.post("/announcements/{id:\\d{1,9}}/{action:approve|cancel|up|down}")
 async def decide(request: web.Request) -> web.StreamResponse:
     user = await pages.official(request)
     await pages.form(request)
     a = request.app[ANNOUNCER]
     announcement_id = int(request.match_info["id"])
-    approve = request.match_info["action"] == "approve"
+    action = request.match_info["action"]
+    approve = action == "approve"
 
     async def work() -> pages.Done:
+        if action in ("up", "down"):
+            await a.move(announcement_id, action)
+            return pages.Done(
+                f"Đã chuyển tin ưu tiên số {announcement_id} {'lên' if action == 'up' else 'xuống'}.",
+                "sắp thứ tự tin ưu tiên", {"id": announcement_id, "direction": action},
+            )  # fmt: skip
         if approve:
             await a.approve_now(announcement_id)
             return pages.Done(
@@ -267,7 +275,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
         await a.cancel_announcement(announcement_id)
         return pages.Done(f"Đã huỷ thông báo số {announcement_id}.", "huỷ thông báo loa", {"id": announcement_id})
 
-    await pages.act(request, user, "/announcements", work)
+    await pages.act(request, user, "/announcements#order" if action in ("up", "down") else "/announcements", work)
 
 
 @routes.get(r"/audio/{key:[0-9a-f]{24}}.mp3")

@@ -162,6 +162,16 @@ async def approve_announcement(request: web.Request) -> web.Response:
     return json_response(await request.app[ANNOUNCER].approve_now(int_param(request.match_info["id"], "id")))
 
 
+@routes.post("/api/v1/announcements/{id}/move")
+async def move_announcement(request: web.Request) -> web.Response:
+    """An ưu tiên item up or down in the officials' order: {"direction": "up" | "down"}."""
+    await authorise_official(request)
+    body = await read_json(request)
+    direction = body.get("direction") if isinstance(body, dict) else None
+    order = await request.app[ANNOUNCER].move(int_param(request.match_info["id"], "id"), str(direction)[:8])
+    return json_response({"order": order})
+
+
 @routes.post("/api/v1/announcements/{id}/cancel")
 async def cancel_announcement(request: web.Request) -> web.Response:
     await authorise_official(request)
