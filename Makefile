@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
 # for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
-# measure Loa against), Node.js for the test SMSC (npm `smpp`), redis and RabbitMQ for Jasmin, and Icecast 2
-# for the station's IP output (its tests start it on loopback; on the Pi it is optional)
+# measure Loa against), Node.js for the test SMSC (npm `smpp`), redis and RabbitMQ for Jasmin, Icecast 2
+# for the station's IP output (its tests start it on loopback; on the Pi it is optional), and Kannel
+# (kannel-extras has fakesmsc) that the compatibility endpoints are compared with
 PI_DEBS := espeak-ng ffmpeg alsa-utils
 DEBS := $(PI_DEBS) icecast2 chromium gammu-smsd nodejs redis-server rabbitmq-server kannel kannel-extras
 SMSC := tests/smsc/node_modules/.package-lock.json
