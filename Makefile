@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
 # for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
-# measure Loa against), Node.js for the test SMSC (npm `smpp`), and redis and RabbitMQ for Jasmin
+# measure Loa against), Node.js for the test SMSC (npm `smpp`), redis and RabbitMQ for Jasmin, and
+# libfaketime, preloaded into `loa run` for the tests of a wrong clock
 PI_DEBS := espeak-ng ffmpeg alsa-utils
-DEBS := $(PI_DEBS) chromium gammu-smsd nodejs redis-server rabbitmq-server
+DEBS := $(PI_DEBS) chromium gammu-smsd nodejs redis-server rabbitmq-server faketime libfaketime
 SMSC := tests/smsc/node_modules/.package-lock.json
 # Jasmin, the SMS gateway the SMPP tests put between Loa and the SMSC, in a venv of its own (Twisted);
 # pinned: 0.11.1 never forwards delivery receipts to SMPP clients

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ from gateway.sms.transport import Transport
 log = logging.getLogger(__name__)
 NTP_SYNCHRONISED = Path("/run/systemd/timesync/synchronized")  # systemd-timesyncd's own flag
 TOLERANCE = 120.0  # seconds off the network's time that still count as right
+# at start, work set for a time of day waits this long at most for the modem's first reading of the
+# network's time (its set-up reads it last): a clock an hour ahead must not fire a reminder first
+JUDGE_WAIT = 90.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class ClockTrust:
 
     def __init__(
         self, clock: Clock, transport: Transport, ntp_flag: Path | None = None,
-        set_clock: Callable[[float], None] | None = None, use_network: bool = True,
+        set_clock: Callable[[float], None] | None = None, use_network: bool = True, judge_wait: float = JUDGE_WAIT,
     ) -> None:  # fmt: skip
         self.clock = clock
         self.transport = transport
@@ -48,6 +52,24 @@ class ClockTrust:
         # with permission ([schedules] set_clock_from_network), how the system clock is set
         self.set_clock = set_clock
         self._set_for: float | None = None
+        self._judge_until = time.monotonic() + judge_wait  # monotonic: the wall clock is what is in doubt
+        self._judged = False
+
+    def judged(self) -> bool:
+        """Whether the clock can be judged yet: NTP has spoken, the modem read the network's time or
+        was set up without one (its set-up reads it last), or the bounded wait for it is over."""
+        if not self._judged:
+            info = self.transport.info
+            self._judged = (
+                not self.use_network
+                or self.ntp_flag.exists()
+                or info.network_offset is not None
+                or info.connected
+                or time.monotonic() >= self._judge_until
+            )
+            if self._judged:
+                log.info("clock judged: %s", self.status().reason)
+        return self._judged
 
     def status(self) -> ClockStatus:
         now = self.clock()
@@ -75,6 +97,8 @@ class ClockTrust:
     def hold(self) -> str | None:
         """For the scheduler: why to hold work set for a time of day, or None. With permission, a
         clock the network's time contradicts is set from it (once per reading of the network time)."""
+        if not self.judged():
+            return "chưa biết giờ đúng: đang chờ giờ mạng từ modem (waiting for the modem's network time)"
         status = self.status()
         if not status.trusted and status.offset is not None and self.set_clock and self._set_for != status.offset:
             self._set_for = status.offset
