@@ -29,11 +29,16 @@ class ClockStatus:
 
 
 def latest_record(db: sqlite_utils.Database) -> float:
-    """The newest moment the database recorded: a clock earlier than it went backwards."""
-    row = db.execute(
-        "select max(x) from (select max(created_at) x from outbox union all select max(received_at) from inbox)"
-    ).fetchone()
+    """The newest moment a verified clock (NTP, the network's time) saw: a clock earlier than it went
+    backwards. Not the newest record: a clock an hour ahead with nothing to check it against stamps its
+    records an hour ahead, and the right clock after it would look an hour behind them (issue #31)."""
+    row = db.execute("select max(at) from clock_verified").fetchone()
     return float(row[0] or 0.0)
+
+
+def note_verified(db: sqlite_utils.Database, at: float) -> None:
+    """A verified clock said `at`: the floor a later clock must not be behind."""
+    db.execute("insert or replace into clock_verified (id, at) values (1, ?)", [at])
 
 
 class ClockTrust:
@@ -54,6 +59,7 @@ class ClockTrust:
         self._set_for: float | None = None
         self._judge_until = time.monotonic() + judge_wait  # monotonic: the wall clock is what is in doubt
         self._judged = False
+        self.verified_at = 0.0  # the last moment NTP or the network's time agreed with this clock
 
     def judged(self) -> bool:
         """Whether the clock can be judged yet: NTP has spoken, the modem read the network's time or
@@ -76,6 +82,7 @@ class ClockTrust:
         offset = self.transport.info.network_offset if self.use_network else None
         if self.ntp_flag.exists():
             # NTP over the internet beats a modem's clock, which some networks never set right
+            self.verified_at = now
             return ClockStatus(True, "đồng bộ NTP (NTP synchronised)", offset)
         if offset is not None:
             if abs(offset) > TOLERANCE:
@@ -85,6 +92,7 @@ class ClockTrust:
                     " (the clock differs from the mobile network's time)",
                     offset,
                 )
+            self.verified_at = now
             return ClockStatus(True, "khớp giờ mạng di động (matches the mobile network's time)", offset)
         if self.floor and now < self.floor - 60:
             return ClockStatus(
