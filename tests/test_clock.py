@@ -117,7 +117,8 @@ def test_the_floor_is_what_a_verified_clock_saw_not_what_a_wrong_clock_wrote(tmp
     for _, migrate in MIGRATIONS:
         migrate(db)
     # a clock an hour ahead, unchecked, wrote a message at 15:00 while it was 14:00
-    db.execute("insert into inbox (sender, text, received_at) values ('+84961234567', 'Hỏi', ?)", [at(2026, 12, 7, 15, 0)])
+    wrong = at(2026, 12, 7, 15, 0)
+    db.execute("insert into inbox (sender, text, received_at) values ('+84961234567', 'Hỏi', ?)", [wrong])
     assert clock_trust.latest_record(db) == 0.0
     clock_trust.note_verified(db, at(2026, 12, 7, 13, 0))  # the network's time agreed at 13:00
     assert clock_trust.latest_record(db) == at(2026, 12, 7, 13, 0)
