@@ -105,6 +105,17 @@ def setup(app: web.Application, config: Config) -> None:
                     log.exception("clock floor not written; going on")
 
     app[LOOPS].add("clock floor", keep_floor)
+
+    def writable_again() -> None:
+        """SMS the store refused while the disk was full wait on the SIMs: read them now, not at the
+        next sweep minutes away."""
+        log.info("database writable again: reading what the modems hold")
+        for channel in outbox.channels:
+            sweep = getattr(channel.transport, "sweep_soon", None)
+            if sweep is not None:
+                sweep()
+
+    store.on_writable.append(writable_again)
     app.cleanup_ctx.append(_transports_ctx)
     views.setup(app)
 
