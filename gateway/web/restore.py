@@ -8,6 +8,13 @@ import sqlite3
 ACCOUNTS = ("users", "api_tokens", "sessions")
 
 
+def _has(db: sqlite3.Connection, table: str) -> bool:
+    return all(
+        db.execute(f"select 1 from {schema}.sqlite_master where type='table' and name=?", [table]).fetchone()
+        for schema in ("main", "replaced")
+    )
+
+
 def _columns(db: sqlite3.Connection, table: str) -> str:
     ours = {r[1] for r in db.execute(f"pragma main.table_info({table})")}
     return ", ".join(f'"{r[1]}"' for r in db.execute(f"pragma replaced.table_info({table})") if r[1] in ours)
@@ -18,6 +25,8 @@ def differences(db: sqlite3.Connection) -> list[str]:
     said = []
     for table, words in (("users", "tài khoản (accounts)"), ("api_tokens", "mã API (API tokens)"),
                          ("sessions", "phiên đăng nhập (sessions)")):  # fmt: skip
+        if not _has(db, table):
+            continue
         cols = _columns(db, table)
         try:
             back = int(db.execute(f"select count(*) from (select {cols} from main.{table}"
@@ -35,8 +44,9 @@ def differences(db: sqlite3.Connection) -> list[str]:
 
 def keep_today(db: sqlite3.Connection) -> None:
     """Today's accounts, tokens and sessions replace the backup's."""
-    for table in reversed(ACCOUNTS):
+    tables = [t for t in ACCOUNTS if _has(db, t)]
+    for table in reversed(tables):
         db.execute(f"delete from main.{table}")
-    for table in ACCOUNTS:
+    for table in tables:
         cols = _columns(db, table)
         db.execute(f"insert into main.{table} ({cols}) select {cols} from replaced.{table}")
