@@ -9,10 +9,11 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Debian packages: on the Pi, speech and audio processing and aplay for the loudspeakers (PI_DEBS);
 # for development and tests also Chromium for the console tests, Gammu SMSD (the peer the benchmarks
 # measure Loa against), Node.js for the test SMSC (npm `smpp`), redis and RabbitMQ for Jasmin, Icecast 2
-# for the station's IP output (its tests start it on loopback; on the Pi it is optional), and Kannel
-# (kannel-extras has fakesmsc) that the compatibility endpoints are compared with
+# for the station's IP output (its tests start it on loopback; on the Pi it is optional), Kannel
+# (kannel-extras has fakesmsc) that the compatibility endpoints are compared with, and libfaketime,
+# preloaded into `loa run` for the tests of a wrong clock
 PI_DEBS := espeak-ng ffmpeg alsa-utils
-DEBS := $(PI_DEBS) icecast2 chromium gammu-smsd nodejs redis-server rabbitmq-server kannel kannel-extras
+DEBS := $(PI_DEBS) icecast2 chromium gammu-smsd nodejs redis-server rabbitmq-server kannel kannel-extras faketime libfaketime
 SMSC := tests/smsc/node_modules/.package-lock.json
 # Jasmin, the SMS gateway the SMPP tests put between Loa and the SMSC, in a venv of its own (Twisted);
 # pinned: 0.11.1 never forwards delivery receipts to SMPP clients

@@ -1,5 +1,6 @@
 """Fault suite: SIGKILL at random moments of a batch with inbound SMS arriving, SIGTERM mid-send, a full
-disk, a modem that stalls after a PDU; each reports lost, duplicated and the time to recover."""
+disk, a modem that stalls after a PDU, a modem that restarts by itself at every point of an exchange;
+each reports lost, duplicated and the time to recover."""
 
 from __future__ import annotations
 
@@ -244,6 +245,62 @@ async def stalled_modem() -> dict[str, Any]:
     return {"healthz_degraded_after_s": round(degraded or noticed, 2), "modem_reset_after_s": round(noticed, 2)}
 
 
+# the commands of a send, of a receive and a signal poll; the restart before, inside or after each
+REBOOT_POINTS = [
+    (c, w) for c in ("AT+CMGS", "PDU", "AT+CMGR", "AT+CMGD", "AT+CSQ") for w in ("before", "inside", "after")
+]
+
+
+async def reboots(silent: float) -> dict[str, Any]:
+    """The stick restarts by itself (boot lines, echo on, silent `silent` s) at every point of a send
+    and a receive in turn, during a batch with residents texting: lost, repeated, time to set up again."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        emu = EmulatedModem("sim800", submit_delay=0.02, link_dir=tmp)
+        await emu.start()
+        cfg, log = _config(tmp, emu.path), tmp / "gateway.log"
+        cfg.write_text(cfg.read_text().replace("reconnect_min", "poll_interval = 2.0\nreconnect_min"))  # AT+CSQ
+        proc, url = await _start(cfg, log)
+        numbers = [f"+8495{i:07d}" for i in range(10 * len(REBOOT_POINTS))]
+        inbound: list[str] = []
+        back: list[float] = []
+        async with aiohttp.ClientSession() as http:
+
+            async def connected() -> bool:
+                return bool((await (await http.get(f"{url}/healthz")).json())["modem"]["connected"])
+
+            for i, (command, where) in enumerate(REBOOT_POINTS):
+                emu.faults.reboot_at, emu.faults.reboot_where, emu.faults.reboot_silent = command, where, silent
+                text = f"Hỏi {i}: làm khai sinh cần gì?"
+                inbound.append(text)
+                emu.deliver(RESIDENT, text)
+                chunk = numbers[i * 10 : (i + 1) * 10]
+                await http.post(f"{url}/api/v1/messages", json={"to": chunk, "text": "Họp thôn 20h"}, headers=AUTH)
+                t0 = time.monotonic()
+                while (emu.faults.reboot_at or not await connected()) and time.monotonic() - t0 < 60:
+                    await asyncio.sleep(0.02)
+                back.append(time.monotonic() - t0)
+            deadline = time.monotonic() + 120
+            while (len(_outbound(emu)) < len(numbers) or sum((await _inbox(url)).values()) < len(inbound)) and (
+                time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.2)
+            connected_at_end = await connected()
+        out, got = _outbound(emu), await _inbox(url)
+        await _stop(proc)
+        await emu.close()
+    return {
+        "reboots": emu.reboots,
+        "silent_s": silent,
+        "outbound": len(numbers),
+        "outbound_lost": len(numbers) - len(out),
+        "outbound_repeated": sum(c - 1 for c in out.values()),
+        "inbound_lost": len(set(inbound) - set(got)),
+        "connected_at_end": connected_at_end,
+        "set_up_again_max_s": round(max(back), 2),
+    }
+
+
 async def run(quick: bool = False, *, kills_in_all: int | None = None, batch: int | None = None,
               seed: int = 1) -> tuple[list[Figure], dict[str, Any]]:  # fmt: skip
     """The figures, and every trial's raw results."""
@@ -259,6 +316,7 @@ async def run(quick: bool = False, *, kills_in_all: int | None = None, batch: in
     results["sigterm"] = await sigterm(1 if quick else 5)
     results["full_disk"] = await full_disk()
     results["stalled_modem"] = await stalled_modem()
+    results["reboot"] = [await reboots(0.0)] + ([] if quick else [await reboots(3.0)])
     k, disk, stall = results["kill"], results["full_disk"], results["stalled_modem"]
     figures = [
         Figure("faults", f"outbound lost over {total} SIGKILLs mid-batch", sum(t["outbound_lost"] for t in k), "",
@@ -272,6 +330,13 @@ async def run(quick: bool = False, *, kills_in_all: int | None = None, batch: in
         Figure("faults", "stalled modem: /healthz degraded after", stall["healthz_degraded_after_s"], "s",
                f"modem reset after {stall['modem_reset_after_s']} s"),
     ]  # fmt: skip
+    for r in results["reboot"]:
+        figures.append(
+            Figure("faults", f"modem restarts by itself, silent {r['silent_s']:g} s: outbound lost",
+                   r["outbound_lost"], "", f"{r['reboots']} restarts at every point of a send and a receive;"
+                   f" repeated {r['outbound_repeated']}, inbound lost {r['inbound_lost']}, connected at the end"
+                   f" {r['connected_at_end']}; the point reached and set up again within {r['set_up_again_max_s']} s")
+        )  # fmt: skip
     if "skipped" not in disk:
         figures.append(
             Figure("faults", "full disk: all sent after space came back in", disk["all_sent_after_space_back_s"], "s",

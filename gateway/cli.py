@@ -12,6 +12,8 @@ import secrets
 import shutil
 import signal
 import sys
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -207,7 +209,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    """Put a backup in the database's place; refused while Loa runs; the replaced file is kept."""
+    """Put a backup in the database's place; refused while Loa runs; says what differs, carries the
+    SMS facts of the replaced database across, asks before anything is dropped; the replaced file is kept."""
     import fcntl
     import time
     from pathlib import Path
@@ -216,6 +219,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load(args.config)
     target = Path(cfg.database.path)
+    source = Path(args.file)
+    problem = backup.refuse(source, target)
+    if problem:
+        print(f"Không khôi phục: {problem}", file=sys.stderr)
+        return 2
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(f"{target}.lock", "a") as lock:
         try:
@@ -223,9 +231,91 @@ def cmd_restore(args: argparse.Namespace) -> int:
         except BlockingIOError:
             print(f"Loa is running on {target}: stop it first (systemctl stop loa)", file=sys.stderr)
             return 1
-        kept = backup.restore(Path(args.file), target, time.strftime("%Y%m%d-%H%M%S"))
+        work = target.with_name(target.name + ".restoring")
+        try:
+            if not _merge_restore(source, target, work, args):
+                return 1
+            kept = backup.restore(work, target, time.strftime("%Y%m%d-%H%M%S"))
+        finally:
+            work.unlink(missing_ok=True)
     print(f"{args.file} → {target}" + (f"; the replaced database is kept as {kept}" if kept else ""))
     return 0
+
+
+def _ask(question: str, default: bool, given: bool | None) -> bool:
+    """A yes/no from the person at the terminal; `given` (a flag) answers instead; no terminal: no."""
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{question} [{'Y/n' if default else 'y/N'}] ").strip().lower()
+    return default if not answer else answer in ("y", "yes", "c", "có", "co")
+
+
+def _merge_restore(source: Path, target: Path, work: Path, args: argparse.Namespace) -> bool:
+    """The backup copied to `work`, what differs from the live database said, its SMS facts carried
+    across and, if the person says so, today's accounts. False: the person said no (nothing changed)."""
+    import sqlite3
+
+    from gateway.sms import restore as sms_restore
+    from gateway.web import restore as web_restore
+
+    shutil.copyfile(source, work)
+    if not target.exists():
+        return True
+    with contextlib.closing(sqlite3.connect(work)) as db:
+        db.execute("attach database ? as replaced", [str(target)])
+        since = sms_restore.since(db)
+        print(f"So với cơ sở dữ liệu đang có (compared with the database it replaces, {target}):")
+        for line in since.lines():
+            print(line)
+        dropped = _dropped(db, set(sms_restore.FACTS) | set(web_restore.ACCOUNTS))
+        accounts = web_restore.differences(db)
+        for line in accounts:
+            print(line)
+        if dropped:
+            print("Sẽ mất những thay đổi sau bản sao (changes since the backup that the restore drops):")
+            for table, n in dropped:
+                print(f"  {table}: {n} dòng (rows)")
+            if not _ask("Bỏ những thay đổi này? (drop them?)", False, True if args.yes else None):
+                print("Không khôi phục: không có gì thay đổi (nothing changed; --yes to drop them)", file=sys.stderr)
+                return False
+        keep = args.accounts == "today" if args.accounts else None
+        if accounts and _ask("Giữ tài khoản, mã API và phiên của hôm nay? (keep today's accounts?)", True,
+                             keep if keep is not None else (True if args.yes else None)):  # fmt: skip
+            web_restore.keep_today(db)
+            print("  giữ tài khoản hôm nay (today's accounts, tokens and sessions kept)")
+        elif accounts and keep is None and not args.yes and not sys.stdin.isatty():
+            print("Không khôi phục: tài khoản khác nhau (accounts differ: --accounts today|backup)", file=sys.stderr)
+            return False
+        carried = sms_restore.carry(db)
+        db.commit()
+        db.execute("detach database replaced")
+        print(f"  mang sang từ cơ sở dữ liệu cũ (carried across): {', '.join(carried)}")
+    return True
+
+
+def _dropped(db: Any, carried: set[str]) -> list[tuple[str, int]]:
+    """Tables whose rows in the replaced database the backup lacks (changes since the backup)."""
+    import sqlite3
+
+    found = []
+    names = [r[0] for r in db.execute("select name from replaced.sqlite_master where type='table'")]
+    for table in names:
+        if table in carried or table.startswith(("sqlite_", "_")):
+            continue
+        try:
+            ours = {r[1] for r in db.execute(f'pragma main.table_info("{table}")')}
+            cols = ", ".join(f'"{r[1]}"' for r in db.execute(f'pragma replaced.table_info("{table}")') if r[1] in ours)
+            if not cols:
+                continue
+            n = int(db.execute(f'select count(*) from (select {cols} from replaced."{table}"'
+                               f' except select {cols} from main."{table}")').fetchone()[0])  # fmt: skip
+        except sqlite3.Error:
+            continue
+        if n:
+            found.append((table, n))
+    return found
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -420,6 +510,12 @@ def parser() -> argparse.ArgumentParser:
     back.set_defaults(fn=cmd_backup)
     rest = sub.add_parser("restore", help="put a backup in the database's place (Loa stopped)")
     rest.add_argument("file", help="a backup, e.g. /media/loa-backup/loa-2026-11-27.sqlite3")
+    rest.add_argument("--yes", action="store_true", help="drop the changes since the backup without asking")
+    rest.add_argument(
+        "--accounts",
+        choices=["today", "backup"],
+        help="keep today's accounts, tokens and sessions, or the backup's (default: ask; --yes: today)",
+    )
     rest.add_argument("--config")
     rest.set_defaults(fn=cmd_restore)
     mod = sub.add_parser("modems", help="find the port a modem answers AT on, and print the config line")

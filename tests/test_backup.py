@@ -114,7 +114,12 @@ def test_restore_is_refused_while_loa_runs_and_keeps_the_replaced_database(tmp_p
     refused = asyncio.run(restore_while_running())
     assert refused.returncode == 1 and "Loa is running" in refused.stderr
     assert len(rows(database, "select * from users")) == 2
-    restored = subprocess.run([*LOA, "restore", str(copy), "--config", str(config)], capture_output=True, text=True)
+    # an account added since: without a terminal nothing is dropped unasked
+    asked = subprocess.run([*LOA, "restore", str(copy), "--config", str(config)], capture_output=True, text=True)
+    assert asked.returncode == 1 and "1 dòng chỉ có hôm nay" in asked.stdout and "accounts differ" in asked.stderr
+    assert len(rows(database, "select * from users")) == 2
+    restored = subprocess.run([*LOA, "restore", str(copy), "--yes", "--accounts", "backup", "--config", str(config)],
+                              capture_output=True, text=True)  # fmt: skip
     assert restored.returncode == 0, restored.stderr
     assert rows(database, "select username from users") == [("quantri",)]
     (replaced,) = database.parent.glob("loa.sqlite3.replaced-*")

@@ -106,3 +106,29 @@ def test_with_permission_a_clock_the_network_contradicts_is_set_from_it(tmp_path
     clock.set(at(2026, 12, 7, 16, 0))
     trust.hold()  # the same reading of the network time: not set twice
     assert clock.now == at(2026, 12, 7, 16, 0)
+
+
+def test_the_floor_is_what_a_verified_clock_saw_not_what_a_wrong_clock_wrote(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from gateway.sms.migrations import MIGRATIONS
+
+    db = sqlite_utils.Database(tmp_path / "loa.sqlite3")
+    for _, migrate in MIGRATIONS:
+        migrate(db)
+    # a clock an hour ahead, unchecked, wrote a message at 15:00 while it was 14:00
+    wrong = at(2026, 12, 7, 15, 0)
+    db.execute("insert into inbox (sender, text, received_at) values ('+84961234567', 'Hỏi', ?)", [wrong])
+    assert clock_trust.latest_record(db) == 0.0
+    clock_trust.note_verified(db, at(2026, 12, 7, 13, 0))  # the network's time agreed at 13:00
+    assert clock_trust.latest_record(db) == at(2026, 12, 7, 13, 0)
+
+    class NoNetworkTime:
+        info = TransportInfo()
+
+    clock = FakeClock(at(2026, 12, 7, 14, 2))  # the right time, nothing to check it against
+    trust = ClockTrust(clock, NoNetworkTime(), ntp_flag=tmp_path / "none")  # type: ignore[arg-type]
+    trust.floor = clock_trust.latest_record(db)
+    assert trust.status().trusted
+    clock.set(at(2026, 12, 7, 9, 0))  # after a power cut, hours behind what was verified
+    assert not trust.status().trusted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -105,6 +106,26 @@ def next_due(folder: Path, now: datetime, hour: int) -> datetime:
     return datetime.combine(day, datetime.min.time(), now.tzinfo).replace(hour=hour)
 
 
+def refuse(backup: Path, target: Path) -> str | None:
+    """Why `backup` cannot be put in `target`'s place, or None: the live database onto itself, a file
+    that is not a Loa database (/dev/null, an empty file, anything else SQLite would open as empty)."""
+    if not backup.is_file():
+        return f"{backup} không phải tệp sao lưu (not a regular file)"
+    if target.exists() and backup.resolve() == target.resolve():
+        return f"{backup} chính là cơ sở dữ liệu đang dùng (the live database itself)"
+    with open(backup, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            return f"{backup} không phải cơ sở dữ liệu SQLite (not an SQLite database)"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{backup}?mode=ro", uri=True)) as db:
+            found = db.execute("select 1 from sqlite_master where name = '_migrations'").fetchone()
+    except sqlite3.Error as e:
+        return f"{backup}: {e}"
+    if found is None:
+        return f"{backup} không phải cơ sở dữ liệu của Loa (no _migrations table)"
+    return None
+
+
 def restore(backup: Path, target: Path, stamp: str) -> Path | None:
     """Put a backup in the database's place (the gateway stopped). The replaced database is kept
     beside it, with its -wal; returns where (None when there was no database)."""
@@ -114,6 +135,10 @@ def restore(backup: Path, target: Path, stamp: str) -> Path | None:
     kept = None
     if target.exists():
         kept = target.with_name(f"{target.name}.replaced-{stamp}")
+        n = 1
+        while kept.exists():  # two restores in one second: the first kept copy is not overwritten
+            n += 1
+            kept = target.with_name(f"{target.name}.replaced-{stamp}-{n}")
         with sqlite3.connect(target) as db:
             db.execute("pragma wal_checkpoint(truncate)")  # the replaced file whole, without its -wal
         db.close()

@@ -93,6 +93,15 @@ def _why_not_writable(path: Path) -> str:
     return f"tệp {path}"
 
 
+def _checkpoint(db: sqlite_utils.Database) -> None:
+    """Copy the write-ahead log into the database and truncate it: on a full disk the log is what
+    holds the space (a few MB freed would fill again with it); after one, it is given back."""
+    try:
+        db.execute("pragma wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as e:
+        log.warning("checkpoint of the write-ahead log failed: %s", e)
+
+
 class Store:
     """Every read and write runs on one thread that owns the connection, off the event loop.
     When the disk refuses a write, `problem` says why (for /healthz) until a write succeeds again."""
@@ -106,6 +115,8 @@ class Store:
         self.shared = shared
         self.migrations = list(migrations)
         self.problem: str | None = None
+        # told (on the event loop) when a write goes through again after the disk refused one
+        self.on_writable: list[Callable[[], None]] = []
         self.min_free_mb = min_free_mb
         self._space: tuple[float, str | None] = (0.0, None)
         self._executor: ThreadPoolExecutor | None = None
@@ -203,6 +214,8 @@ class Store:
     ) -> T:
         """Run fn(db, *args) on the store thread; wrap writes in `with transaction(db):`."""
 
+        loop = asyncio.get_running_loop()
+
         def job() -> T:
             db = self._db
             assert db is not None
@@ -212,10 +225,15 @@ class Store:
             except sqlite3.OperationalError as e:
                 if not any(words in str(e).lower() for words in _CANNOT_WRITE):
                     raise
+                if "full" in str(e).lower():
+                    _checkpoint(db)
                 self.problem = f"Không ghi được cơ sở dữ liệu ({e}): {_why_not_writable(self.path)}"
                 raise StoreUnavailable(self.problem, path=str(self.path)) from None
             if self.problem is not None and db.conn.total_changes != before:
                 self.problem = None  # a write went through: the disk has room again
+                _checkpoint(db)
+                for tell in self.on_writable:
+                    loop.call_soon_threadsafe(tell)
             return result
 
         return await self._run(job)

@@ -99,4 +99,15 @@ def _m013_transports(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["status", "priority", "id"], index_name="outbox_claim")
 
 
-MIGRATIONS = [("001_sms", _m001_sms), ("012_remote_ids", _m012_remote_ids), ("013_transports", _m013_transports)]
+def _m020_clock_verified(db: sqlite_utils.Database) -> None:
+    # the last moment NTP or the network's time vouched for the clock: the floor a clock after a power
+    # cut must not be behind (records are no floor: a wrong clock wrote them)
+    db.table("clock_verified").create({"id": int, "at": float}, pk="id")
+
+
+MIGRATIONS = [
+    ("001_sms", _m001_sms),
+    ("012_remote_ids", _m012_remote_ids),
+    ("013_transports", _m013_transports),
+    ("020_clock_verified", _m020_clock_verified),
+]

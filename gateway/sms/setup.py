@@ -3,6 +3,7 @@ through, the clock's trust, the SIMs' balance; /healthz and the messages API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -12,11 +13,12 @@ from aiohttp import web
 from gateway.config import Config, all_modems
 from gateway.core import phone
 from gateway.core.clock import system_clock
+from gateway.core.errors import StoreUnavailable
 from gateway.core.keys import CLOCK, LOOPS, NOTIFIER, STORE
 from gateway.core.store import MigrationSet
 from gateway.sms import credit, transports, views
 from gateway.sms import migrations as sms_migrations
-from gateway.sms.clock_trust import ClockTrust, latest_record
+from gateway.sms.clock_trust import ClockTrust, latest_record, note_verified
 from gateway.sms.credit import Credit
 from gateway.sms.encoding import prepare
 from gateway.sms.inbox import Inbox
@@ -27,6 +29,7 @@ from gateway.sms.transport import Transport
 from schedules.keys import SCHEDULER
 
 log = logging.getLogger(__name__)
+FLOOR_EVERY = 60.0  # seconds between writes of the last verified moment of the clock
 MIGRATIONS: list[MigrationSet] = [sms_migrations.MIGRATIONS, credit.MIGRATIONS]
 # a transport handed in by the caller (tests, benchmarks) instead of the configured ones
 GIVEN_TRANSPORT = web.AppKey("given_transport", Transport)
@@ -86,6 +89,33 @@ def setup(app: web.Application, config: Config) -> None:
 
     app[LOOPS].add("outbox", outbox.run, before=before, stop=gently)
     app[LOOPS].add("router", router.run)
+
+    async def keep_floor() -> None:
+        """Write down, once a minute, the last moment a verified clock saw (the floor at the next start)."""
+        written = 0.0
+        while True:
+            await asyncio.sleep(FLOOR_EVERY)
+            if trust.verified_at > written:
+                try:
+                    await store.call(note_verified, trust.verified_at)
+                    written = trust.verified_at
+                except StoreUnavailable as e:
+                    log.warning("clock floor not written: %s", e.message)
+                except Exception:
+                    log.exception("clock floor not written; going on")
+
+    app[LOOPS].add("clock floor", keep_floor)
+
+    def writable_again() -> None:
+        """SMS the store refused while the disk was full wait on the SIMs: read them now, not at the
+        next sweep minutes away."""
+        log.info("database writable again: reading what the modems hold")
+        for channel in outbox.channels:
+            sweep = getattr(channel.transport, "sweep_soon", None)
+            if sweep is not None:
+                sweep()
+
+    store.on_writable.append(writable_again)
     app.cleanup_ctx.append(_transports_ctx)
     views.setup(app)
 

@@ -36,7 +36,7 @@ class TransportInfo:
     cannot: list[str] = field(default_factory=list)  # what this modem cannot do, in plain words
     # the network's time (NITZ, read by AT+CCLK?) minus the app's clock, in seconds; None: unknown
     network_offset: float | None = None
-    # the exchange in progress (a submit), when it began (time.monotonic) and how long it should take
+    # the exchange in progress (a submit), when it began (time.monotonic) and after how long it is overdue
     busy_with: str | None = None
     busy_since: float = 0.0
     busy_expected: float = 0.0

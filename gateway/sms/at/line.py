@@ -72,6 +72,7 @@ class _Pending:
     lines: list[str] = field(default_factory=list)
     # Wavecom answers AT+CPIN? without OK: the answer line alone ends it, a little later
     answer_ends: str | None = None
+    echoed: bool = False  # the modem said the command back
 
 
 class ATLine:
@@ -101,6 +102,7 @@ class ATLine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._rx = asyncio.Event()  # set whenever an answer-like line (not a URC) arrives
         self._body_written = False  # the last exchange wrote its body (a PDU after the > prompt)
+        self._echo_off = False  # a command was answered without its echo since the port opened
 
     @property
     def port(self) -> str:
@@ -108,6 +110,7 @@ class ATLine:
 
     async def _open(self) -> None:
         self._lost.clear()
+        self._echo_off = False
         reader, writer = await serial_asyncio_fast.open_serial_connection(url=self.port, baudrate=self.config.baudrate)
         self._writer = writer
         self._spawn(self._read_loop(reader), "modem-reader")
@@ -286,6 +289,8 @@ class ATLine:
         p = self._pending
         if line.startswith(MEMORY_FULL):
             self._heard(line)
+        if line.startswith(BOOT_LINES) and not _answers(line, p):
+            self._booted(line)
         # a caller who gives up says NO CARRIER at any moment: the end of a call only, never the
         # final result of a submit or a read it happens to interrupt
         call_ended = line == "NO CARRIER" and (p is None or not p.command.upper().startswith(CALL_COMMANDS))
@@ -299,8 +304,13 @@ class ATLine:
             log.debug("modem said %r with no command waiting", line)
             return
         if line == p.command:  # echo, before ATE0 took effect (or back after a restart)
+            p.echoed = True
+            if self._echo_off:
+                self._booted(line, echo=True)
             return
         if line in FINAL_OK or line.startswith(FINAL_ERROR):
+            if not p.echoed:
+                self._echo_off = True
             if not p.final.done():
                 p.final.set_result((line, p.lines))
             return
@@ -310,6 +320,10 @@ class ATLine:
 
     def _heard(self, line: str) -> None:
         """An answer-like line saying the SMS memory is full: the modem behaviour acts on it."""
+
+    def _booted(self, line: str, *, echo: bool = False) -> None:
+        """A line a modem says as it starts (RDY, +CPIN: READY...), or the echo back after ATE0 had
+        taken effect: the modem behaviour judges whether it restarted."""
 
     # ---- commands --------------------------------------------------------------------------------
 

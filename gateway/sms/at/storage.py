@@ -77,6 +77,10 @@ class ATStorage(ATLine):
         self._mem1 = memory
         return lines
 
+    def sweep_soon(self) -> None:
+        """Read every memory now (the store is writable again: SMS it refused wait on the SIM)."""
+        self._sweep_now.set()
+
     def _heard(self, line: str) -> None:
         """The SMS memory is full: read and empty it now, before the network gives up on it."""
         if not self._sweep_now.is_set():

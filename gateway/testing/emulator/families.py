@@ -45,6 +45,9 @@ class Family:
     at_port: str = "ttyUSB0"  # the AT port on Linux (the other USB ports: diagnostics, GPS, PPP)
     usb_id: str = ""  # vendor:product in AT mode
     cmgs_max: float = 60.0  # the documented longest wait for a +CMGS answer (seconds)
+    # what it says when it starts again by itself (a brown-out on the Pi's USB): SIM800's boot lines
+    # from its manual; () for a stick that says nothing, whose restart shows only as its echo back on
+    boot: tuple[str, ...] = ()
 
 
 _QUECTEL_MEMORIES = '+CPMS: ("SM","ME","MT"),("SM","ME","MT"),("SM","ME","MT")'
@@ -69,6 +72,7 @@ LTE = (
         reports="cds",
         lte_signal=("AT+QCSQ", '+QCSQ: "LTE",-65,-95,150,-10'),
         sms_done=("+QIND: SMS DONE", "+QIND: PB DONE"),
+        boot=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
         not_ready="+CMS ERROR: 500",
         cnma=True,
         at_port="ttyUSB2",
@@ -86,6 +90,7 @@ LTE = (
         memories=(("SM", 50), ("ME", 23), ("SR", 30)),
         lte_signal=("AT+CESQ", "+CESQ: 99,99,255,255,26,48"),
         sms_done=("SMS DONE", "PB DONE"),
+        boot=("RDY", "+CPIN: READY", "SMS DONE", "PB DONE"),
         not_ready="+CMS ERROR: 302",
         cnma=True,
         at_port="ttyUSB2",
@@ -118,7 +123,8 @@ FAMILIES = {
         Family("huawei", "huawei", "E3531", has_clac=True, packed_ussd=True, unknown="COMMAND NOT SUPPORT",
                curc=True, full_urc='^SMMEMFULL: "SM"'),
         Family("sim800", "SIMCOM_Ltd", "SIMCOM_SIM800L", reports="cds", cnmi_refused=("2,1,0,2",),
-               esc_error=True, full_urc='+CIEV: "SMSFULL",1'),
+               esc_error=True, full_urc='+CIEV: "SMSFULL",1',
+               boot=("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready")),
         # recorded: Wavecom Multiband 900E 1800 (CPIN? without OK; two memories; 515 twice at start)
         Family("wavecom", " WAVECOM MODEM", " MULTIBAND  900E  1800",
                cpms_test='+CPMS: (("SM","BM","SR"),("SM"))', memories=(("SM", 50), ("SR", 20)), cpms_max_args=2,

@@ -31,6 +31,12 @@ class Faults:
     fail_next: list[int] = field(default_factory=list)  # codes for the next submits, in order
     hang_numbers: set[str] = field(default_factory=set)  # a submit to these is never answered
     vanish_at: int = 0  # the stick is pulled as this part (counting all it sent, from 1) begins; 0 = never
+    # the modem restarts by itself at the next command starting with this ("PDU": the text after a
+    # +CMGS prompt), "" = never: `reboot_where` "before" answering it (the command is lost), "inside"
+    # its answer (boot lines before its last line), or "after" it; silent `reboot_silent` s first
+    reboot_at: str = ""
+    reboot_where: str = "before"
+    reboot_silent: float = 0.0
 
 
 class EmulatedModem:
@@ -62,6 +68,8 @@ class EmulatedModem:
         self.pin = pin
         self.ussd_answer = ussd_answer
         self.faults = Faults()
+        self.reboots = 0  # times it restarted by itself
+        self._boot_inside = False
         self.sent: list[SentPart] = []
         self._unplugged = 0
         self.commands: list[str] = []
@@ -182,6 +190,40 @@ class EmulatedModem:
             self._queue.get_nowait()
         self._reset_state()
 
+    async def reboot(self, silent: float = 0.0) -> None:
+        """It restarts by itself: what it was saying and hearing is lost, silent a while, then its
+        family's boot lines, echo back on, every setting as after power-up (stored SMS kept)."""
+        self.reboots += 1
+        self._inbuf = b""
+        self._pdu_mode_len = None
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._reset_state()
+        self.creg_n = self.cops_format = 0
+        await self._silence(silent)
+        self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in self.family.boot))
+
+    async def _silence(self, seconds: float) -> None:
+        """Deaf and mute for `seconds`, as a restarting stick is: what it is told meanwhile is lost."""
+        if not seconds:
+            return
+        self.faults.silent = True
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.faults.silent = False
+        self._inbuf = b""
+        self._pdu_mode_len = None
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def _reboot_due(self, what: str) -> str:
+        """Where the reboot the faults ask for falls on `what` ("" = not here)."""
+        if not self.faults.reboot_at or not what.upper().startswith(self.faults.reboot_at.upper()):
+            return ""
+        self.faults.reboot_at = ""
+        return self.faults.reboot_where
+
     async def come_back(self) -> None:
         """Plugged in again: a fresh modem (echo on, settings reset) at the same path."""
         self._open_pty()
@@ -245,6 +287,12 @@ class EmulatedModem:
             loop.add_writer(self._master, self._flush)
 
     def _lines(self, *lines: str) -> None:
+        if self._boot_inside and lines:
+            # a restart in the middle of an answer: its boot lines before the answer's last line
+            self._boot_inside = False
+            self.reboots += 1
+            self._reset_state()
+            lines = (*lines[:-1], *self.family.boot, lines[-1])
         self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines))
 
     def urc(self, line: str) -> None:
@@ -286,6 +334,24 @@ class EmulatedModem:
             self.on_command(line)
         if self.echo and line:
             self._write(line.encode() + b"\r")
+        reboot = self._reboot_due(line)
+        if reboot == "before":
+            await self.reboot(self.faults.reboot_silent)
+            return
+        self._boot_inside = reboot == "inside"
+        await self._answer(line)
+        if self._boot_inside:  # an answer with no line (the > prompt): the boot lines after it
+            self._boot_inside = False
+            self.reboots += 1
+            self._reset_state()
+            self._pdu_mode_len = None
+            self._write(b"".join(b"\r\n" + x.encode() + b"\r\n" for x in self.family.boot))
+        if reboot == "inside":
+            await self._silence(self.faults.reboot_silent)
+        if reboot == "after":
+            await self.reboot(self.faults.reboot_silent)
+
+    async def _answer(self, line: str) -> None:
         if not line.upper().startswith("AT"):
             self._lines("ERROR")
             return
@@ -323,6 +389,19 @@ class EmulatedModem:
 
     async def _submit(self, pdu: str) -> None:
         self.cmgs_written.append(pdu)
+        reboot = self._reboot_due("PDU")
+        if reboot == "before":  # the part never reaches the network
+            await self.reboot(self.faults.reboot_silent)
+            return
+        self._boot_inside = reboot == "inside"
+        await self._take(pdu)
+        self._boot_inside = False
+        if reboot == "inside":
+            await self._silence(self.faults.reboot_silent)
+        if reboot == "after":
+            await self.reboot(self.faults.reboot_silent)
+
+    async def _take(self, pdu: str) -> None:
         try:
             d = decodeSmsPdu(pdu)
         except Exception:
