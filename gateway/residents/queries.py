@@ -55,11 +55,14 @@ def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[s
     return None if row is None else (row[0], json.loads(row[1]))
 
 
-def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float) -> int:
+def add_question(
+    db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float, alphanumeric: bool = False
+) -> int:
     with transaction(db):
         cur = db.execute(
-            "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
-            [inbox_id, sender, text, now],
+            "insert into questions (inbox_id, sender, text, status, created_at, alphanumeric)"
+            " values (?,?,?,'open',?,?)",
+            [inbox_id, sender, text, now, int(alphanumeric)],
         )
     assert cur.lastrowid is not None
     return cur.lastrowid

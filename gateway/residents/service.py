@@ -82,6 +82,8 @@ class Residents:
 
     async def commands(self, msg: Inbound) -> bool:
         """Help (TRO GIUP, ?) and stop (HUY, TC, STOP)."""
+        if msg.alphanumeric:
+            return False  # a name: no reply, no opt-out, nothing but the officials' inbox (below)
         words = " ".join(tokens(msg.text))
         if msg.text.strip() == "?" or words in HELP_WORDS:
             await self.reply(msg.sender, self.menu, "menu")
@@ -110,6 +112,8 @@ class Residents:
 
     async def subscription(self, msg: Inbound) -> bool:
         """DK <thôn>; "DK khai sinh" is a procedure, not a hamlet, and falls through."""
+        if msg.alphanumeric:
+            return False
         nfc, folded = unicodedata.normalize("NFC", msg.text), fold(msg.text)
         m = SUBSCRIBE.match(folded)
         if m is None:
@@ -121,11 +125,13 @@ class Residents:
     async def keywords(self, msg: Inbound) -> bool:
         """A procedure's answer, or a numbered choice between the procedures that fit; a topic that is not
         ours goes to the officials with a word that the commune will answer."""
+        if msg.alphanumeric:
+            return False  # no automatic answer to a name, whatever number it spells
         found = self.matcher.match(msg.text)
         if found.why:
             log.debug("matcher: %s via %s (%s)", found.keys or "officials", found.via, found.why)
         if found.not_ours:
-            await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
+            await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric)
             await self.reply(msg.sender, self._t(NOT_OURS_REPLY), "not_ours")
             return True
         if len(found.keys) == 1:
@@ -136,7 +142,7 @@ class Residents:
 
     async def question(self, msg: Inbound) -> bool:
         """Nobody could answer: the officials' inbox, and the menu once a day."""
-        await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
+        await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric)
         number = msg.number
         if number and await self.store.call(q.replies_since, number, "auto:menu", self.clock() - DAY) == 0:
             await self.reply(msg.sender, self.menu, "menu")
@@ -200,7 +206,7 @@ class Residents:
 
     async def answer_question(self, question_id: int, text: str) -> dict[str, Any]:
         question = await self.store.call(q.get_question, question_id)
-        if not phone.can_reply(question["sender"]):
+        if question["alphanumeric"] or not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )
@@ -219,7 +225,7 @@ class Residents:
         procedure = self.procedures.get(key.upper())
         if procedure is None:
             raise InvalidRequest(f"Không có thủ tục mã {key!r}", field="procedure")
-        if not phone.can_reply(question["sender"]):
+        if question["alphanumeric"] or not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )

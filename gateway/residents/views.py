@@ -51,6 +51,7 @@ async def list_questions(request: web.Request) -> web.Response:
                 {
                     "id": r["id"],
                     "from": r["sender"],
+                    "from_name": bool(r["alphanumeric"]),
                     "text": r["text"],
                     "status": r["status"],
                     "received_at": iso(r["created_at"]),
