@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.web.clients import LoginGate
 from gateway.web.config import WebConfig
 from gateway.web.console import Console
 
@@ -11,3 +12,4 @@ WEB = web.AppKey("web", WebConfig)
 CONSOLE = web.AppKey("console", Console)
 TOKENS = web.AppKey("tokens", frozenset[str])
 BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit (clip and CSV uploads)
+LOGINS = web.AppKey("logins", LoginGate)  # logins in flight per address, refusals counted

@@ -13,8 +13,9 @@ from gateway.config import Config
 from gateway.core.keys import STORE
 from gateway.core.store import MigrationSet
 from gateway.web import migrations, pages, views
+from gateway.web.clients import LoginGate
 from gateway.web.console import Console
-from gateway.web.keys import BIG_BODIES, TOKENS, WEB
+from gateway.web.keys import BIG_BODIES, LOGINS, TOKENS, WEB
 
 log = logging.getLogger(__name__)
 MIGRATIONS: list[MigrationSet] = [migrations.MIGRATIONS]
@@ -23,6 +24,7 @@ MIGRATIONS: list[MigrationSet] = [migrations.MIGRATIONS]
 def setup(app: web.Application, config: Config) -> None:
     app[STORE].migrations.extend(MIGRATIONS)
     app[WEB] = config.web
+    app[LOGINS] = LoginGate()
     app[BIG_BODIES] = {}  # the uploads' own limits, added by the packages that take them
     tokens = set(config.api.tokens)
     if not tokens and config.source == "built-in defaults":
