@@ -250,6 +250,7 @@ class Queries:
             )
             alert_id = cur.lastrowid
             assert alert_id is not None
+            self._fits(text.strip(), alert_id)
             for person in people:
                 others = self._unconfirmed(db, person.number)
                 message = self._alert_text(text.strip(), alert_id, with_code=bool(others))
@@ -261,6 +262,18 @@ class Queries:
                     [alert_id, person.number, person.name, message_id, now],
                 )
         return {"id": alert_id, "recipients": len(people)}
+
+    def _fits(self, text: str, alert_id: int) -> None:
+        """The alert is sized with what follows it, when it is made: its re-send ("Nhắc lại: " and the
+        code, the longest it sends) must fit as well; an escalation quotes at most 200 characters."""
+        try:
+            self._alert_text(text, alert_id, with_code=True, again=True)
+        except InvalidRequest as e:
+            raise InvalidRequest(
+                "Cảnh báo quá dài: tin nhắc lại (thêm 'Nhắc lại: ' và mã) sẽ vượt giới hạn;"
+                f" hãy rút ngắn ({e.message})",
+                field="text",
+            ) from None
 
     def _alert_text(self, text: str, alert_id: int, *, with_code: bool, again: bool = False) -> Prepared:
         reply = f"OK {alert_id}" if with_code else "OK"
@@ -349,7 +362,7 @@ class Queries:
 
     def check_alerts(self, db: sqlite_utils.Database, now: float) -> dict[str, int]:
         """Send again whoever has not confirmed in time; then tell the official who still has not."""
-        resent = escalated = 0
+        done = {"resent": 0, "escalated": 0}
         with transaction(db):
             for alert_id, text, minutes, escalate_to in db.execute(
                 "select id, text, confirm_minutes, escalate_to from alerts where status='open'"
@@ -359,46 +372,65 @@ class Queries:
                     log.error("alert %d has no usable confirm_minutes (%r): marked failed", alert_id, minutes)
                     db.execute("update alerts set status='failed' where id=?", [alert_id])
                     continue
-                window = minutes * 60
-                for (number,) in db.execute(
-                    "select number from alert_recipients where alert_id=? and confirmed_at is null"
-                    " and resent_at is null and sent_at<=?",
-                    [alert_id, now - window],
-                ).fetchall():
-                    others = [a for a in self._unconfirmed(db, number) if a != alert_id]
-                    message = self._alert_text(text, alert_id, with_code=bool(others), again=True)
-                    (mid,) = enqueue_many(db, [(number, message, 0.0)], PRIORITIES["alert"], f"alert:{alert_id}", now)
-                    db.execute(
-                        "update alert_recipients set resent_at=?, resend_message_id=? where alert_id=? and number=?",
-                        [now, mid, alert_id, number],
-                    )
-                    resent += 1
-                late = db.execute(
-                    "select number, name from alert_recipients where alert_id=? and confirmed_at is null"
-                    " and resent_at<=? and escalated_at is null",
-                    [alert_id, now - window],
-                ).fetchall()
-                if not late:
-                    continue
-                names = ", ".join(f"{name or '?'} {number}" for number, name in late)
-                if escalate_to:
-                    # the official may be on the road: the alert's own words, then who has not confirmed
-                    note = f'Cảnh báo {alert_id} "{text[:200]}" chưa được xác nhận bởi: {names}'
-                    enqueue_many(
-                        db,
-                        [(escalate_to, prepare(note[:600], self.policy), 0.0)],
-                        PRIORITIES["alert"],
-                        f"alert:{alert_id}:escalation",
-                        now,
-                    )
+                # each alert on its own savepoint: one that cannot be followed up (a re-send too long,
+                # made before alerts were sized) is marked failed and never holds another's
+                db.execute("savepoint alert_check")
+                try:
+                    r, e = self._follow_up(db, alert_id, text, minutes * 60, escalate_to, now)
+                except LoaError as error:
+                    db.execute("rollback to alert_check")
+                    log.error("alert %d cannot be followed up (%s): marked failed", alert_id, error.message)
+                    db.execute("update alerts set status='failed' where id=?", [alert_id])
                 else:
-                    log.warning("alert %d: no one to escalate to; not confirmed by %s", alert_id, names)
-                db.conn.executemany(
-                    "update alert_recipients set escalated_at=? where alert_id=? and number=?",
-                    [(now, alert_id, number) for number, _ in late],
-                )
-                escalated += len(late)
-        return {"resent": resent, "escalated": escalated}
+                    done["resent"] += r
+                    done["escalated"] += e
+                db.execute("release alert_check")
+        return done
+
+    def _follow_up(
+        self, db: sqlite_utils.Database, alert_id: int, text: str, window: float, escalate_to: str | None, now: float
+    ) -> tuple[int, int]:
+        """One alert's re-sends and escalation due at `now`: (re-sent, escalated)."""
+        resent = escalated = 0
+        for (number,) in db.execute(
+            "select number from alert_recipients where alert_id=? and confirmed_at is null"
+            " and resent_at is null and sent_at<=?",
+            [alert_id, now - window],
+        ).fetchall():
+            others = [a for a in self._unconfirmed(db, number) if a != alert_id]
+            message = self._alert_text(text, alert_id, with_code=bool(others), again=True)
+            (mid,) = enqueue_many(db, [(number, message, 0.0)], PRIORITIES["alert"], f"alert:{alert_id}", now)
+            db.execute(
+                "update alert_recipients set resent_at=?, resend_message_id=? where alert_id=? and number=?",
+                [now, mid, alert_id, number],
+            )
+            resent += 1
+        late = db.execute(
+            "select number, name from alert_recipients where alert_id=? and confirmed_at is null"
+            " and resent_at<=? and escalated_at is null",
+            [alert_id, now - window],
+        ).fetchall()
+        if not late:
+            return resent, escalated
+        names = ", ".join(f"{name or '?'} {number}" for number, name in late)
+        if escalate_to:
+            # the official may be on the road: the alert's own words, then who has not confirmed
+            note = f'Cảnh báo {alert_id} "{text[:200]}" chưa được xác nhận bởi: {names}'
+            enqueue_many(
+                db,
+                [(escalate_to, prepare(note[:600], self.policy), 0.0)],
+                PRIORITIES["alert"],
+                f"alert:{alert_id}:escalation",
+                now,
+            )
+        else:
+            log.warning("alert %d: no one to escalate to; not confirmed by %s", alert_id, names)
+        db.conn.executemany(
+            "update alert_recipients set escalated_at=? where alert_id=? and number=?",
+            [(now, alert_id, number) for number, _ in late],
+        )
+        escalated += len(late)
+        return resent, escalated
 
     def board(self, db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
         rows = list(db.query("select * from alerts where id=?", [alert_id]))
