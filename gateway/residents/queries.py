@@ -107,3 +107,14 @@ def hamlets_with_subscribers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def open_questions(db: sqlite_utils.Database) -> int:
     return int(db.execute("select count(*) from questions where status='open'").fetchone()[0])
+
+
+def recent_texts(db: sqlite_utils.Database, limit: int) -> list[str]:
+    """What residents asked lately and what the officials taught, newest first: what a new teaching is
+    tried on before it is saved."""
+    rows = db.execute(
+        "select text from (select text, created_at from questions union all select text, created_at from examples)"
+        " order by created_at desc limit ?",
+        [limit],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -23,6 +23,7 @@ from gateway.sms.outbox import Outbox
 from gateway.sms.router import Inbound
 
 log = logging.getLogger(__name__)
+PREVIEW_TEXTS = 500  # recent questions and examples a teaching is tried on before it is saved
 DAY = 86400.0
 
 HELP_WORDS = {"tro giup", "trogiup", "hd", "help", "?", "menu", "huong dan"}
@@ -71,12 +72,43 @@ class Residents:
         await self.reload()
 
     async def reload(self) -> None:
-        procedures = await self.store.call(kb.all_procedures)
-        examples = await self.store.call(kb.examples)
-        cues = await self.store.call(kb.not_questions)
+        self.matcher, procedures = await self._build(())
         self.procedures = {p.key: p for p in procedures}
+
+    async def _build(self, extra: tuple[Example, ...]) -> tuple[Matcher, list[kb.Procedure]]:
+        """The matcher from what the database holds, with `extra` examples taught besides."""
+        procedures = await self.store.call(kb.all_procedures)
+        examples = [Example(e["text"], e["key"]) for e in await self.store.call(kb.examples)]
+        cues = await self.store.call(kb.not_questions)
         not_ours, negative = (self.seed.not_ours, self.seed.negative) if self.seed else ((), ())
-        self.matcher = Matcher(procedures, [Example(e["text"], e["key"]) for e in examples], cues, not_ours, negative)
+        return Matcher(procedures, [*examples, *extra], cues, not_ours, negative), procedures
+
+    async def teaching_changes(self, question_id: int, key: str) -> list[dict[str, str]]:
+        """What teaching this question as `key` ("" = not a procedure) would change: each recent question
+        or earlier example whose answer would differ, with the answer before and after (at most 30)."""
+        question = await self.store.call(q.get_question, question_id)
+        key = key.upper() if key else NOT_A_PROCEDURE
+        candidate, _ = await self._build((Example(question["text"], key),))
+        texts = await self.store.call(q.recent_texts, PREVIEW_TEXTS)
+        changes = []
+        for text in dict.fromkeys(texts):
+            if text == question["text"]:
+                continue
+            before, after = self.matcher.match(text), candidate.match(text)
+            if (before.keys, before.not_ours) != (after.keys, after.not_ours):
+                changes.append({"text": text, "before": self._said(before), "after": self._said(after)})
+                if len(changes) == 30:
+                    break
+        return changes
+
+    def _said(self, found: Any) -> str:
+        """An answer in the officials' words."""
+        if found.not_ours:
+            return "chuyển cán bộ (không phải việc của xã)"
+        if not found.keys:
+            return "chuyển cán bộ"
+        names = [f"{k} – {self.procedures[k].name}" if k in self.procedures else k for k in found.keys]
+        return names[0] if len(names) == 1 else "hỏi lại: " + ", ".join(names)
 
     # ---- the router's handlers, in the order gateway.app lists them ----
 
