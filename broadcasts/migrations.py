@@ -135,9 +135,15 @@ def _m011_lines(db: sqlite_utils.Database) -> None:
     db.table("broadcast_log").add_column("lines", str)
 
 
+def _m016_draft_owner(db: sqlite_utils.Database) -> None:
+    # the account a draft was made by: its renders count against that account's quota
+    db.table("announcements").add_column("created_by", str)
+
+
 MIGRATIONS = [
     ("003_broadcasts", _m003_broadcasts),
     ("004_announcements", _m004_announcements),
     ("006_reminder_errors", _m006_reminder_errors),
     ("011_lines", _m011_lines),
+    ("016_broadcasts_draft_owner", _m016_draft_owner),
 ]

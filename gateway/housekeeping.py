@@ -55,6 +55,7 @@ def daily_job(config: Config, store: Store, announcer: Announcer, clock: Clock) 
     async def run(now: float, grace: float) -> list[asyncio.Task[None]]:
         done_at[:] = [now]
         await store.call(lambda db: db.execute("pragma wal_checkpoint(truncate)").fetchall())
+        expired = await announcer.expire_drafts(now)
         keep = await announcer.audio_in_use()
         a = config.audio
         removed = await asyncio.to_thread(
@@ -63,7 +64,12 @@ def daily_job(config: Config, store: Store, announcer: Announcer, clock: Clock) 
         gone = 0
         if config.web.audit_days > 0:
             gone = await store.call(accounts.prune_audit, now - config.web.audit_days * 86400)
-        log.info("housekeeping: WAL checkpointed, %d old audio files and %d audit rows removed", len(removed), gone)
+        log.info(
+            "housekeeping: WAL checkpointed, %d stale drafts cancelled, %d old audio files and %d audit rows removed",
+            expired,
+            len(removed),
+            gone,
+        )
         return []
 
     return Job("housekeeping", math.inf, next_at, run)
