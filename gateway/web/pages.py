@@ -230,7 +230,9 @@ def _back_to(request: web.Request) -> str:
 
 def local_path(target: str) -> str:
     """A path on this console only ("/send"), never another site ("//evil", "https://…"): else "/"."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
+    # a browser drops tabs and newlines from a URL ("/\t/evil" is "//evil"): no control character at all
+    clean = target.isprintable()
+    if clean and target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
         return target
     return "/"
 

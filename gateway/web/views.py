@@ -215,9 +215,9 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
     old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
     errors: dict[str, str] = {}
     new_hash = ""
-    current = await store.call(accounts.password_hash, user.id)
-    if not await asyncio.to_thread(accounts.verify, current, old):
-        errors["old"] = "Mật khẩu hiện tại không đúng."
+    wrong = await _current_password(request, user.username, old, now)
+    if wrong:
+        errors["old"] = wrong
     elif new != again:
         errors["again"] = "Hai lần nhập mật khẩu mới không giống nhau."
     else:
@@ -234,6 +234,26 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
     await pages.audit(request, user, "đổi mật khẩu của mình")
     await pages.flash(request, "Đã đổi mật khẩu. Các phiên đăng nhập khác của tài khoản này đã kết thúc.")
     raise web.HTTPSeeOther("/account")
+
+
+async def _current_password(request: web.Request, username: str, password: str, now: float) -> str | None:
+    """The current password checked as a login is: counted, locked after [web] lock_after wrong ones
+    from this address, a few at once; a stolen session cannot guess it without limit. None: right."""
+    config, store, gate = request.app[WEB], request.app[STORE], request.app[LOGINS]
+    address = client_address(request, config.proxies)
+    try:
+        with gate.enter(address):
+            attempt = await store.call(
+                accounts.login_attempt, username, address, now, config.lock_after,
+                config.lock_minutes * 60, request.app[CONSOLE].tz,
+            )  # fmt: skip
+            async with gate.argon2:
+                ok = await asyncio.to_thread(accounts.verify, attempt.password_hash, password)
+            await store.call(accounts.login_result, attempt, ok, now)
+    except LoginRefused as e:
+        await _refused(request, username, address, e, now)
+        return e.message if e.details.get("throttled") else "Mật khẩu hiện tại không đúng."
+    return None
 
 
 @routes.get("/audit")

@@ -1,0 +1,49 @@
+"""The small ones (issue #30, Low 14): a tab in `next`, a token of spaces, the current password guessed
+without limit from a stolen session."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from gateway import config as config_mod
+from gateway.core.errors import ConfigError
+from gateway.core.keys import STORE
+from gateway.testing import csrf_of, log_in
+from gateway.web import accounts
+
+PASSWORD = "matkhau-an-toan-1"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\x0b/evil.example"])
+async def test_a_control_character_in_next_never_leads_off_the_console(gateway: Any, target: str) -> None:
+    await gateway.app[STORE].call(accounts.add_user, "quantri", PASSWORD, "admin", None, time.time())
+    csrf = await csrf_of(gateway, "/login")
+    data = {"csrf": csrf, "username": "quantri", "password": PASSWORD, "next": target}
+    resp = await gateway.post("/login", data=data, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("token", [" " * 16, "\t" * 20, "a" * 16, "abcd efgh ijkl mnop"])
+def test_a_ussd_token_of_spaces_or_one_letter_is_refused(token: str) -> None:
+    with pytest.raises(ConfigError, match="ussd_token"):
+        config_mod.from_dict({"residents": {"ussd_token": token}})
+
+
+def test_a_real_ussd_token_is_taken() -> None:
+    assert config_mod.from_dict({"residents": {"ussd_token": "k3V9-qP2x_Lm8Rt4"}}).residents.ussd_token
+
+
+async def test_the_current_password_cannot_be_guessed_without_limit(gateway: Any) -> None:
+    await gateway.app[STORE].call(accounts.add_user, "canbo", PASSWORD, "official", None, time.time())
+    assert await log_in(gateway, "canbo", PASSWORD) == 303  # a session someone walked away from
+    csrf = await csrf_of(gateway, "/account")
+    for i in range(12):
+        data = {"csrf": csrf, "old": f"doan-{i}", "new": "mat-khau-moi-2", "again": "mat-khau-moi-2"}
+        assert (await gateway.post("/account/password", data=data, allow_redirects=False)).status == 400
+    data = {"csrf": csrf, "old": PASSWORD, "new": "mat-khau-moi-2", "again": "mat-khau-moi-2"}
+    resp = await gateway.post("/account/password", data=data, allow_redirects=False)
+    assert resp.status == 400  # locked: the right one found after the guesses does not count
+    assert "khoá" in await resp.text()
