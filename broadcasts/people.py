@@ -386,6 +386,7 @@ def check_own_numbers(db: sqlite_utils.Database, user: User, recipients: list[st
 # ---- what was sent: the console's "Tin đã gửi" ----
 
 HISTORY_PAGE = 100
+HAMLET_KINDS = ("api", "send", "reminder", "alert")  # broadcasts to people, not answers to one of them
 
 
 def sent_history(
@@ -400,9 +401,12 @@ def sent_history(
     """Messages created in [since, until), newest first, each with its parts' delivery and the name
     of the contact it went to; a hamlet head's only to the people of their hamlet."""
     recipients = _numbers_of(db, hamlet_id) if hamlet_id is not None else None
+    # a head sees what was sent to the hamlet's lists, never a resident's private answers (officials'
+    # replies to questions, automatic answers, balance checks)
+    kinds = HAMLET_KINDS if hamlet_id is not None else None
     rows = sms.history(
         db, since, until, status=status, source=source, recipients=recipients, before_id=before_id,
-        limit=HISTORY_PAGE,
+        limit=HISTORY_PAGE, kinds=kinds,
     )  # fmt: skip
     names = _names_of(db, {r["recipient"] for r in rows})
     return [r | {"name": names.get(r["recipient"])} for r in rows]
