@@ -24,6 +24,7 @@ from schedules.recurrence import QuietHours, Rule, RuleError, parse_rule
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
+MIN_REPEAT = 3600  # seconds: the closest two firings of one reminder may be
 FIELDS = {"ten", "thon", "ngay"}
 ROUTINE = PRIORITIES["reminder"]  # reminder and bulk: what quiet hours and the daily cap apply to
 ACK = re.compile(r"^\s*(?:ok|oke|okay|da nhan|xac nhan)\b\W*(\d+)?\s*$")
@@ -116,6 +117,7 @@ class Queries:
         first = rule.next_after(now - 1, self.tz)
         if first is None:
             raise InvalidRequest("Thời điểm đã qua (the time is in the past)", field="when")
+        self._not_too_often(rule, first)
         # every message it would send is prepared now: one too long is refused before it is saved
         self._messages(template, resolve(db, target, keep_opted=True), self._day(first))
         with transaction(db):
@@ -126,6 +128,21 @@ class Queries:
             )
         assert cur.lastrowid is not None
         return {"id": cur.lastrowid, "next_fire_at": first}
+
+    def _not_too_often(self, rule: Rule, first: float) -> None:
+        """A reminder repeats at most once an hour ("* * * * *" would text a hamlet every minute): the
+        gaps between its next firings are checked, a cron's odd ones ("0,1 8 * * *") too."""
+        t = first
+        for _ in range(48):
+            following = rule.next_after(t, self.tz)
+            if following is None:
+                return
+            if following - t < MIN_REPEAT:
+                raise InvalidRequest(
+                    f"Lịch nhắc lặp lại quá dày: cách nhau ít nhất {MIN_REPEAT // 60} phút (repeats too often)",
+                    field="when",
+                )
+            t = following
 
     def next_reminder_at(self, db: sqlite_utils.Database) -> float | None:
         row = db.execute("select min(next_fire_at) from reminders where status='active'").fetchone()
