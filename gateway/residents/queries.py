@@ -56,9 +56,23 @@ def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[s
 
 
 def add_question(
-    db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float, alphanumeric: bool = False
-) -> int:
+    db: sqlite_utils.Database,
+    inbox_id: int,
+    sender: str,
+    text: str,
+    now: float,
+    alphanumeric: bool = False,
+    daily: int = 0,
+) -> int | None:
+    """The officials' question; None when this sender already has `daily` of them in 24 hours (0: no
+    limit): the SMS stays in the inbox, the page stays the other residents' too."""
     with transaction(db):
+        if daily:
+            recent = db.execute(
+                "select count(*) from questions where sender=? and created_at>=?", [sender, now - 86400]
+            ).fetchone()[0]
+            if recent >= daily:
+                return None
         cur = db.execute(
             "insert into questions (inbox_id, sender, text, status, created_at, alphanumeric)"
             " values (?,?,?,'open',?,?)",

@@ -163,7 +163,7 @@ class Residents:
         if found.why:
             log.debug("matcher: %s via %s (%s)", found.keys or "officials", found.via, found.why)
         if found.not_ours:
-            await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric)
+            await self._ask_officials(msg)
             await self.reply(msg.sender, self._t(NOT_OURS_REPLY), "not_ours")
             return True
         if len(found.keys) == 1:
@@ -174,11 +174,19 @@ class Residents:
 
     async def question(self, msg: Inbound) -> bool:
         """Nobody could answer: the officials' inbox, and the menu once a day."""
-        await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric)
+        await self._ask_officials(msg)
         number = msg.number
         if number and await self.store.call(q.replies_since, number, "auto:menu", self.clock() - DAY) == 0:
             await self.reply(msg.sender, self.menu, "menu")
         return True
+
+    async def _ask_officials(self, msg: Inbound) -> None:
+        added = await self.store.call(
+            q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric, self.config.daily_questions
+        )
+        if added is None:
+            log.info("inbox %d: %s has asked %d questions today; kept in the inbox only", msg.id, msg.sender,
+                     self.config.daily_questions)  # fmt: skip
 
     async def answer(self, sender: str, key: str) -> None:
         await self.reply(sender, self.procedures[key].reply(self.policy), f"answer:{key}")
