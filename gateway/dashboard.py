@@ -83,4 +83,5 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
         "clock": app[CLOCK_TRUST].status(),
         "store_problem": app[STORE].problem,
         "space_problem": app[STORE].space_problem(),
+        "reply_budget": outbox.reply_budget_problem(),
     }
