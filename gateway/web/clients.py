@@ -55,6 +55,16 @@ def is_local(request: web.Request) -> bool:
     return (request.remote or "") in LOOPBACK and not any(h in request.headers for h in FORWARDED)
 
 
+def over_tls(request: web.Request, trusted: Sequence[Network]) -> bool:
+    """The browser reached us over TLS: directly, or through a trusted proxy that says so."""
+    if request.scheme == "https":
+        return True
+    if not _within(request.remote or "", trusted):
+        return False
+    said = ",".join(request.headers.getall("X-Forwarded-Proto", [])).split(",")[-1].strip().lower()
+    return said == "https"
+
+
 @dataclass
 class LoginGate:
     """Bounds the work logins make: at most IN_FLIGHT from one address, ARGON2_AT_ONCE in all."""

@@ -47,3 +47,10 @@ async def test_the_current_password_cannot_be_guessed_without_limit(gateway: Any
     resp = await gateway.post("/account/password", data=data, allow_redirects=False)
     assert resp.status == 400  # locked: the right one found after the guesses does not count
     assert "khoá" in await resp.text()
+
+
+async def test_cookies_are_secure_behind_a_tls_proxy(gateway: Any) -> None:
+    behind = await gateway.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "secure" in behind.headers["Set-Cookie"].lower()
+    plain = await gateway.get("/login")
+    assert "secure" not in plain.headers.get("Set-Cookie", "").lower()
