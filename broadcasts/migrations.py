@@ -138,6 +138,9 @@ def _m011_lines(db: sqlite_utils.Database) -> None:
 def _m016_draft_owner(db: sqlite_utils.Database) -> None:
     # the account a draft was made by: its renders count against that account's quota
     db.table("announcements").add_column("created_by", str)
+    # a reminder made by an account with a daily ceiling (a hamlet head) counts against it at each firing
+    db.table("reminders").add_column("created_by", str)
+    db.table("reminders").add_column("ceiling", int, not_null_default=0)
 
 
 MIGRATIONS = [

@@ -355,7 +355,7 @@ def send_typed(
         skipped = [n for n in recipients if n in opted]
         source = f"api:{user.username}"
         if daily_segments and keep:
-            used = sms.segments_from(db, source, now - DAY)
+            used = used_today(db, user.username, now)
             wanted = prepared.segments * len(keep)
             if used + wanted > daily_segments:
                 raise LimitReached(
@@ -364,6 +364,15 @@ def send_typed(
                 )  # fmt: skip
         ids = sms.enqueue(db, keep, prepared, sms.PRIORITIES[priority], source, now) if keep else []
     return ids, skipped
+
+
+def used_today(db: sqlite_utils.Database, username: str, now: float) -> int:
+    """The segments an account queued in 24 hours, by every path: the API, and the reminders and
+    console sends (a console send is a reminder fired at once) it made."""
+    used = sms.segments_from(db, f"api:{username}", now - DAY)
+    for (rid,) in db.execute("select id from reminders where created_by=?", [username]).fetchall():
+        used += sms.segments_from(db, f"reminder:{rid}", now - DAY)
+    return used
 
 
 def check_own_target(db: sqlite_utils.Database, user: User, target: Any) -> None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from broadcasts.config import BroadcastsConfig
-from broadcasts.people import Person, check_target, resolve, valid_number
+from broadcasts.people import Person, check_target, resolve, used_today, valid_number
 from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
@@ -112,7 +112,9 @@ class Queries:
             raise InvalidRequest(str(e), field="when") from None
         return template, target, rule
 
-    def create_reminder(self, db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> dict[str, Any]:
+    def create_reminder(
+        self, db: sqlite_utils.Database, raw: dict[str, Any], now: float, by: str | None = None, ceiling: int = 0
+    ) -> dict[str, Any]:
         template, target, rule = self._parse(db, raw, now)
         first = rule.next_after(now - 1, self.tz)
         if first is None:
@@ -122,9 +124,9 @@ class Queries:
         self._messages(template, resolve(db, target, keep_opted=True), self._day(first))
         with transaction(db):
             cur = db.execute(
-                "insert into reminders (template, target, rule, status, created_at, next_fire_at)"
-                " values (?,?,?,'active',?,?)",
-                [template, json.dumps(target, ensure_ascii=False), json.dumps(rule.as_json()), now, first],
+                "insert into reminders (template, target, rule, status, created_at, next_fire_at, created_by, ceiling)"
+                " values (?,?,?,'active',?,?,?,?)",
+                [template, json.dumps(target, ensure_ascii=False), json.dumps(rule.as_json()), now, first, by, ceiling],
             )
         assert cur.lastrowid is not None
         return {"id": cur.lastrowid, "next_fire_at": first}
@@ -170,7 +172,8 @@ class Queries:
         `grace` seconds late (the power came back too late: say so, do not send stale news)."""
         with transaction(db):
             row = db.execute(
-                "select template, target, rule, next_fire_at from reminders where id=?", [reminder_id]
+                "select template, target, rule, next_fire_at, created_by, ceiling from reminders where id=?",
+                [reminder_id],
             ).fetchone()
             template, target, rule = row[0], json.loads(row[1]), Rule(**json.loads(row[2]))
             fire_at = row[3]
@@ -199,6 +202,13 @@ class Queries:
                         continue
                     counts[person.number] = counts.get(person.number, 0) + 1
                     batch.append((person.number, prepared, release))
+                wanted = sum(p.segments for _, p, _ in batch)
+                if row[5] and row[4] and batch and used_today(db, row[4], now) + wanted > row[5]:
+                    # the maker's daily ceiling holds on every path: nothing of this firing is queued
+                    log.warning("reminder %d: %s's daily ceiling of %d segments reached", reminder_id, row[4], row[5])
+                    result["status"] = "capped"
+                    result["capped"] += len(batch)
+                    batch = []
                 enqueue_many(db, batch, ROUTINE, f"reminder:{reminder_id}", now)
                 result |= {
                     "recipients": len(people),

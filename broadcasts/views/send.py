@@ -86,7 +86,7 @@ async def send(request: web.Request) -> web.StreamResponse:
                 # to many people: first say what it will cost, then send on a second click
                 context = await _send_context(request, user, form, {}, preview | {"key": _fingerprint(preview)})
                 return aiohttp_jinja2.render_template("send.html", request, context)
-            created = await b.create_reminder({"text": text, "to": target})
+            created = await b.create_reminder({"text": text, "to": target}, by=user)
         except LoaError as e:
             field = e.details.get("field", "text")
             errors["to" if field in ("to", "hamlet", "group") else "text"] = e.message

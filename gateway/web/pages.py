@@ -48,7 +48,7 @@ VI = {
     "sent": "Đã gửi", "delivered": "Đã tới máy", "thuong": "Thường", "uu_tien": "Ưu tiên", "khan_cap": "Khẩn cấp",
     "resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ",
     "on→off": "bật → tắt", "on→off (at start)": "bật → tắt (khi khởi động lại)", "on": "bật", "off": "tắt",
-    "off (at start)": "tắt (khi khởi động lại)",
+    "off (at start)": "tắt (khi khởi động lại)", "capped": "Vượt hạn mức tin trong ngày",
 }  # fmt: skip
 
 
