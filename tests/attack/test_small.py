@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 
 from gateway import config as config_mod
@@ -54,3 +55,17 @@ async def test_cookies_are_secure_behind_a_tls_proxy(gateway: Any) -> None:
     assert "secure" in behind.headers["Set-Cookie"].lower()
     plain = await gateway.get("/login")
     assert "secure" not in plain.headers.get("Set-Cookie", "").lower()
+
+
+async def test_an_import_with_3000_bad_rows_still_reports_on_the_page(gateway: Any) -> None:
+    await gateway.app[STORE].call(accounts.add_user, "canbo", PASSWORD, "official", None, time.time())
+    assert await log_in(gateway, "canbo", PASSWORD) == 303
+    csv = "Tên,Số điện thoại,Thôn,Vai trò\r\n" + "".join(f"Người {i},12{i:04d},Nà Phìn,dân\r\n" for i in range(3000))
+    form = aiohttp.FormData()
+    form.add_field("csrf", await csrf_of(gateway, "/contacts"))
+    form.add_field("file", csv.encode(), filename="danhba.csv", content_type="text/csv")
+    resp = await gateway.post("/contacts/import", data=form, allow_redirects=False)
+    assert resp.status == 303
+    assert all(len(v) < 4000 for v in resp.headers.getall("Set-Cookie", []))  # a browser keeps it
+    page = await (await gateway.get("/contacts")).text()
+    assert "bỏ 3000" in page and "Chỉ liệt kê 10 dòng đầu" in page
