@@ -135,7 +135,7 @@ def _m011_lines(db: sqlite_utils.Database) -> None:
     db.table("broadcast_log").add_column("lines", str)
 
 
-def _m016_draft_owner(db: sqlite_utils.Database) -> None:
+def _m030_owners(db: sqlite_utils.Database) -> None:
     # the account a draft was made by: its renders count against that account's quota
     db.table("announcements").add_column("created_by", str)
     # a reminder made by an account with a daily ceiling (a hamlet head) counts against it at each firing
@@ -148,5 +148,5 @@ MIGRATIONS = [
     ("004_announcements", _m004_announcements),
     ("006_reminder_errors", _m006_reminder_errors),
     ("011_lines", _m011_lines),
-    ("016_broadcasts_draft_owner", _m016_draft_owner),
+    ("030_broadcasts_owners", _m030_owners),
 ]

@@ -73,7 +73,7 @@ def _m015_published(db: sqlite_utils.Database) -> None:
     db.create_view("v_opt_outs", "select number, created_at from opt_outs")
 
 
-def _m016_sender_type(db: sqlite_utils.Database) -> None:
+def _m030_sender_type(db: sqlite_utils.Database) -> None:
     # 1: asked by a name (an alphanumeric sender), which can be read but never answered by SMS
     db.table("questions").add_column("alphanumeric", int, not_null_default=0)
 
@@ -82,5 +82,5 @@ MIGRATIONS = [
     ("002_residents", _m002_residents),
     ("009_examples", _m009_examples),
     ("015_residents_published", _m015_published),
-    ("016_residents_sender_type", _m016_sender_type),
+    ("030_residents_sender_type", _m030_sender_type),
 ]

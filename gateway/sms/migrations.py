@@ -99,7 +99,7 @@ def _m013_transports(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["status", "priority", "id"], index_name="outbox_claim")
 
 
-def _m016_sender_type(db: sqlite_utils.Database) -> None:
+def _m030_sender_type(db: sqlite_utils.Database) -> None:
     # 1: the sender is a name (alphanumeric TON), whatever it spells; never a number to act on
     for table in ("inbox", "inbound_parts"):
         db.table(table).add_column("alphanumeric", int, not_null_default=0)
@@ -109,5 +109,5 @@ MIGRATIONS = [
     ("001_sms", _m001_sms),
     ("012_remote_ids", _m012_remote_ids),
     ("013_transports", _m013_transports),
-    ("016_sms_sender_type", _m016_sender_type),
+    ("030_sms_sender_type", _m030_sender_type),
 ]
