@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -90,16 +91,21 @@ class Residents:
         key = key.upper() if key else NOT_A_PROCEDURE
         candidate, _ = await self._build((Example(question["text"], key),))
         texts = await self.store.call(q.recent_texts, PREVIEW_TEXTS)
-        changes = []
-        for text in dict.fromkeys(texts):
-            if text == question["text"]:
-                continue
-            before, after = self.matcher.match(text), candidate.match(text)
-            if (before.keys, before.not_ours) != (after.keys, after.not_ours):
-                changes.append({"text": text, "before": self._said(before), "after": self._said(after)})
-                if len(changes) == 30:
-                    break
-        return changes
+        matcher = self.matcher
+
+        def compare() -> list[dict[str, str]]:
+            changes = []
+            for text in dict.fromkeys(texts):
+                if text == question["text"]:
+                    continue
+                before, after = matcher.match(text), candidate.match(text)
+                if (before.keys, before.not_ours) != (after.keys, after.not_ours):
+                    changes.append({"text": text, "before": self._said(before), "after": self._said(after)})
+                    if len(changes) == 30:
+                        break
+            return changes
+
+        return await asyncio.to_thread(compare)  # up to 1,000 matches: off the event loop
 
     def _said(self, found: Any) -> str:
         """An answer in the officials' words."""
@@ -159,7 +165,9 @@ class Residents:
         ours goes to the officials with a word that the commune will answer."""
         if msg.alphanumeric:
             return False  # no automatic answer to a name, whatever number it spells
-        found = self.matcher.match(msg.text)
+        # on a worker thread: a knowledge base filled to its limits takes seconds a message, and the
+        # event loop (every send, /healthz) goes on meanwhile
+        found = await asyncio.to_thread(self.matcher.match, msg.text)
         if found.why:
             log.debug("matcher: %s via %s (%s)", found.keys or "officials", found.via, found.why)
         if found.not_ours:
@@ -194,7 +202,7 @@ class Residents:
     async def _subscribe(self, sender: str, number: str | None, query: str, *, fall_through: bool) -> bool:
         options = await self.store.call(commune.hamlets)
         found = match_hamlets(query, options)
-        if not found and fall_through and self.matcher.match(query).keys:
+        if not found and fall_through and (await asyncio.to_thread(self.matcher.match, query)).keys:
             return False  # "DK khai sinh": a procedure, not a hamlet
         if number is None:
             return True
