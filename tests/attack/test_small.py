@@ -3,7 +3,9 @@ without limit from a stolen session."""
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,6 +14,7 @@ import pytest
 from gateway import config as config_mod
 from gateway.core.errors import ConfigError
 from gateway.core.keys import STORE
+from gateway.core.store import Store
 from gateway.testing import csrf_of, log_in
 from gateway.web import accounts
 
@@ -78,3 +81,16 @@ async def test_a_cross_site_logout_without_the_forms_token_logs_nobody_out(gatew
     resp = await gateway.post("/logout", data={}, headers={"Origin": "http://evil.example"}, allow_redirects=False)
     assert resp.status == 403 and not resp.headers.getall("Set-Cookie", [])
     assert (await gateway.get("/users", allow_redirects=False)).status == 200
+
+
+async def test_a_data_folder_open_to_others_is_closed_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    store = Store(folder / "loa.db")
+    await store.open()
+    try:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((folder / "loa.db").stat().st_mode) & 0o077 == 0
+    finally:
+        await store.close()
