@@ -25,6 +25,11 @@ class AudioConfig:
     max_memory_mb: int = 768
     cache_days: float = 30.0
     cache_max_mb: int = 500
+    # free space a render never takes: below it drafts are refused, so that alerts and SMS (which stop
+    # only at [database] min_free_mb) keep working on a nearly full disk
+    reserve_mb: int = 200
+    draft_quota_mb: int = 100  # the renders of one account's drafts, in all (a 15-minute draft is ~38 MB)
+    draft_days: float = 14.0  # a draft nobody approved for this long is cancelled, its render pruned
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,20 @@ class Renderer:
             )
         return name.split(",")[0]
 
+    def _room(self) -> None:
+        """A render (up to ~40 MB) may not eat into [audio] reserve_mb: the disk's last space is the
+        alerts' and the SMS queue's."""
+        try:
+            free = shutil.disk_usage(self.cache).free / 2**20
+        except OSError:
+            return
+        if free < self.config.reserve_mb:
+            raise DiskFull(
+                f"Ổ đĩa gần đầy: còn {free:.0f} MB, dành {self.config.reserve_mb} MB cho cảnh báo và tin nhắn;"
+                " không tạo thêm âm thanh cho tới khi dọn bớt (disk nearly full: renders refused)",
+                field="text",
+            )
+
     async def render(self, recipe: Recipe) -> Rendered:
         out = self.cache / f"{recipe.key}.wav"
         lock = self._locks.setdefault(recipe.key, asyncio.Lock())
@@ -243,6 +257,7 @@ class Renderer:
             if out.exists():
                 return Rendered(recipe.key, out, _wav_seconds(out), True, recipe.speech)
             self.cache.mkdir(parents=True, exist_ok=True)
+            self._room()
             with tempfile.TemporaryDirectory(dir=self.cache) as d:
                 tmp = Path(d)
                 raw = tmp / "speech.wav"
@@ -317,6 +332,12 @@ class Renderer:
 
     async def _in_pool(self, fn: object, *args: object) -> None:
         await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
+
+
+class DiskFull(LoaError):
+    """No room for a render without eating the reserve that keeps alerts and SMS working."""
+
+    status = 507
 
 
 def prune(cache: Path, keep: set[str], now: float, max_age: float, max_bytes: int) -> list[Path]:

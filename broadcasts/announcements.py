@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from audio.render import Renderer
+from audio.render import RATE, Renderer
 from broadcasts import levels
 from gateway.core.clock import Clock
 from gateway.core.commune import hamlet_id, hamlets
-from gateway.core.errors import Forbidden, InvalidRequest, NotFound
+from gateway.core.errors import Forbidden, InvalidRequest, LimitReached, NotFound
 from gateway.core.notify import Notifier
 from gateway.core.principal import User
 from gateway.core.priority import AUDIO
@@ -161,8 +161,8 @@ class Announcer:
         with transaction(db):
             cur = db.execute(
                 "insert into announcements (text, clip, repeat, priority, zones, rule, starts_on, ends_on, status,"
-                " audio_key, seconds, created_at) values (:text, :clip, :repeat, :priority, :zones, :rule, :starts_on,"
-                " :ends_on, 'draft', :audio_key, :seconds, :created_at)",
+                " audio_key, seconds, created_at, created_by) values (:text, :clip, :repeat, :priority, :zones, :rule,"
+                " :starts_on, :ends_on, 'draft', :audio_key, :seconds, :created_at, :created_by)",
                 row,
             )
         assert cur.lastrowid is not None
@@ -343,9 +343,11 @@ class Announcer:
             raise Forbidden(f"Trưởng thôn chỉ được thông báo cho thôn {by.hamlet}", field="zones")
         now = self.clock()
         row = await self.store.call(self._validate, raw, now)
+        owner = by.username if by is not None else None
+        await self._within_quota(owner)
         recipe = self.renderer.recipe(text=row["text"], clip_sha=row["clip"], repeat=row["repeat"])
         rendered = await self.renderer.render(recipe)
-        row |= {"audio_key": rendered.key, "seconds": rendered.seconds, "created_at": now}
+        row |= {"audio_key": rendered.key, "seconds": rendered.seconds, "created_at": now, "created_by": owner}
         announcement_id = await self.store.call(self._insert, row)
         return await self.store.call(self.get, announcement_id)
 
@@ -426,6 +428,40 @@ class Announcer:
             task.cancel()
         if playing:
             await asyncio.wait(playing, timeout=5.0)
+
+    async def _within_quota(self, owner: str | None) -> None:
+        """One account's drafts may hold at most [audio] draft_quota_mb of renders (16-bit mono)."""
+        if owner is None:
+            return
+
+        def used(db: sqlite_utils.Database) -> float:
+            row = db.execute(
+                "select coalesce(sum(seconds), 0) from announcements where status='draft' and created_by=?", [owner]
+            ).fetchone()
+            return float(row[0]) * RATE * 2 / 2**20
+
+        quota = self.renderer.config.draft_quota_mb
+        mb = await self.store.call(used)
+        if mb >= quota:
+            raise LimitReached(
+                f"Các bản nháp của bạn đã dùng {mb:.0f} MB âm thanh (tối đa {quota} MB): duyệt hoặc huỷ bớt bản nháp"
+                " rồi soạn tiếp",
+                field="text",
+                limit=quota,
+            )
+
+    async def expire_drafts(self, now: float) -> int:
+        """Drafts nobody approved within [audio] draft_days cancelled: their renders may be pruned."""
+        before = now - self.renderer.config.draft_days * 86400
+
+        def expire(db: sqlite_utils.Database) -> int:
+            with transaction(db):
+                cur = db.execute(
+                    "update announcements set status='cancelled' where status='draft' and created_at < ?", [before]
+                )
+            return int(cur.rowcount)
+
+        return await self.store.call(expire)
 
     async def audio_in_use(self) -> set[str]:
         """The renders drafts and scheduled announcements will play: never pruned from the cache."""

@@ -140,10 +140,19 @@ def _m025_rank(db: sqlite_utils.Database) -> None:
     db.table("announcements").add_column("rank", int)
 
 
+def _m030_owners(db: sqlite_utils.Database) -> None:
+    # the account a draft was made by: its renders count against that account's quota
+    db.table("announcements").add_column("created_by", str)
+    # a reminder made by an account with a daily ceiling (a hamlet head) counts against it at each firing
+    db.table("reminders").add_column("created_by", str)
+    db.table("reminders").add_column("ceiling", int, not_null_default=0)
+
+
 MIGRATIONS = [
     ("003_broadcasts", _m003_broadcasts),
     ("004_announcements", _m004_announcements),
     ("006_reminder_errors", _m006_reminder_errors),
     ("011_lines", _m011_lines),
     ("025_rank", _m025_rank),
+    ("030_broadcasts_owners", _m030_owners),
 ]

@@ -369,7 +369,7 @@ def send_typed(
         skipped = [n for n in recipients if n in opted]
         source = f"api:{user.username}"
         if daily_segments and keep:
-            used = sms.segments_from(db, source, now - DAY)
+            used = used_today(db, user.username, now)
             wanted = prepared.segments * len(keep)
             if used + wanted > daily_segments:
                 raise LimitReached(
@@ -378,6 +378,15 @@ def send_typed(
                 )  # fmt: skip
         ids = sms.enqueue(db, keep, prepared, sms.PRIORITIES[priority], source, now) if keep else []
     return ids, skipped
+
+
+def used_today(db: sqlite_utils.Database, username: str, now: float) -> int:
+    """The segments an account queued in 24 hours, by every path: the API, and the reminders and
+    console sends (a console send is a reminder fired at once) it made."""
+    used = sms.segments_from(db, f"api:{username}", now - DAY)
+    for (rid,) in db.execute("select id from reminders where created_by=?", [username]).fetchall():
+        used += sms.segments_from(db, f"reminder:{rid}", now - DAY)
+    return used
 
 
 def check_own_target(db: sqlite_utils.Database, user: User, target: Any) -> None:
@@ -400,6 +409,7 @@ def check_own_numbers(db: sqlite_utils.Database, user: User, recipients: list[st
 # ---- what was sent: the console's "Tin đã gửi" ----
 
 HISTORY_PAGE = 100
+HAMLET_KINDS = ("api", "send", "reminder", "alert")  # broadcasts to people, not answers to one of them
 
 
 def sent_history(
@@ -414,9 +424,12 @@ def sent_history(
     """Messages created in [since, until), newest first, each with its parts' delivery and the name
     of the contact it went to; a hamlet head's only to the people of their hamlet."""
     recipients = _numbers_of(db, hamlet_id) if hamlet_id is not None else None
+    # a head sees what was sent to the hamlet's lists, never a resident's private answers (officials'
+    # replies to questions, automatic answers, balance checks)
+    kinds = HAMLET_KINDS if hamlet_id is not None else None
     rows = sms.history(
         db, since, until, status=status, source=source, recipients=recipients, before_id=before_id,
-        limit=HISTORY_PAGE,
+        limit=HISTORY_PAGE, kinds=kinds,
     )  # fmt: skip
     names = _names_of(db, {r["recipient"] for r in rows})
     return [r | {"name": names.get(r["recipient"])} for r in rows]

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from broadcasts.config import BroadcastsConfig
-from broadcasts.people import Person, check_target, resolve, valid_number
+from broadcasts.people import Person, check_target, resolve, used_today, valid_number
 from gateway.core.errors import InvalidRequest, LoaError, NotFound
 from gateway.core.store import transaction
 from gateway.core.text import fold
@@ -24,6 +24,7 @@ from schedules.recurrence import QuietHours, Rule, RuleError, parse_rule
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
+MIN_REPEAT = 3600  # seconds: the closest two firings of one reminder may be
 FIELDS = {"ten", "thon", "ngay"}
 ROUTINE = PRIORITIES["reminder"]  # reminder and bulk: what quiet hours and the daily cap apply to
 ACK = re.compile(r"^\s*(?:ok|oke|okay|da nhan|xac nhan)\b\W*(\d+)?\s*$")
@@ -111,21 +112,39 @@ class Queries:
             raise InvalidRequest(str(e), field="when") from None
         return template, target, rule
 
-    def create_reminder(self, db: sqlite_utils.Database, raw: dict[str, Any], now: float) -> dict[str, Any]:
+    def create_reminder(
+        self, db: sqlite_utils.Database, raw: dict[str, Any], now: float, by: str | None = None, ceiling: int = 0
+    ) -> dict[str, Any]:
         template, target, rule = self._parse(db, raw, now)
         first = rule.next_after(now - 1, self.tz)
         if first is None:
             raise InvalidRequest("Thời điểm đã qua (the time is in the past)", field="when")
+        self._not_too_often(rule, first)
         # every message it would send is prepared now: one too long is refused before it is saved
         self._messages(template, resolve(db, target, keep_opted=True), self._day(first))
         with transaction(db):
             cur = db.execute(
-                "insert into reminders (template, target, rule, status, created_at, next_fire_at)"
-                " values (?,?,?,'active',?,?)",
-                [template, json.dumps(target, ensure_ascii=False), json.dumps(rule.as_json()), now, first],
+                "insert into reminders (template, target, rule, status, created_at, next_fire_at, created_by, ceiling)"
+                " values (?,?,?,'active',?,?,?,?)",
+                [template, json.dumps(target, ensure_ascii=False), json.dumps(rule.as_json()), now, first, by, ceiling],
             )
         assert cur.lastrowid is not None
         return {"id": cur.lastrowid, "next_fire_at": first}
+
+    def _not_too_often(self, rule: Rule, first: float) -> None:
+        """A reminder repeats at most once an hour ("* * * * *" would text a hamlet every minute): the
+        gaps between its next firings are checked, a cron's odd ones ("0,1 8 * * *") too."""
+        t = first
+        for _ in range(48):
+            following = rule.next_after(t, self.tz)
+            if following is None:
+                return
+            if following - t < MIN_REPEAT:
+                raise InvalidRequest(
+                    f"Lịch nhắc lặp lại quá dày: cách nhau ít nhất {MIN_REPEAT // 60} phút (repeats too often)",
+                    field="when",
+                )
+            t = following
 
     def next_reminder_at(self, db: sqlite_utils.Database) -> float | None:
         row = db.execute("select min(next_fire_at) from reminders where status='active'").fetchone()
@@ -153,7 +172,8 @@ class Queries:
         `grace` seconds late (the power came back too late: say so, do not send stale news)."""
         with transaction(db):
             row = db.execute(
-                "select template, target, rule, next_fire_at from reminders where id=?", [reminder_id]
+                "select template, target, rule, next_fire_at, created_by, ceiling from reminders where id=?",
+                [reminder_id],
             ).fetchone()
             template, target, rule = row[0], json.loads(row[1]), Rule(**json.loads(row[2]))
             fire_at = row[3]
@@ -182,6 +202,13 @@ class Queries:
                         continue
                     counts[person.number] = counts.get(person.number, 0) + 1
                     batch.append((person.number, prepared, release))
+                wanted = sum(p.segments for _, p, _ in batch)
+                if row[5] and row[4] and batch and used_today(db, row[4], now) + wanted > row[5]:
+                    # the maker's daily ceiling holds on every path: nothing of this firing is queued
+                    log.warning("reminder %d: %s's daily ceiling of %d segments reached", reminder_id, row[4], row[5])
+                    result["status"] = "capped"
+                    result["capped"] += len(batch)
+                    batch = []
                 enqueue_many(db, batch, ROUTINE, f"reminder:{reminder_id}", now)
                 result |= {
                     "recipients": len(people),
@@ -250,6 +277,7 @@ class Queries:
             )
             alert_id = cur.lastrowid
             assert alert_id is not None
+            self._fits(text.strip(), alert_id)
             for person in people:
                 others = self._unconfirmed(db, person.number)
                 message = self._alert_text(text.strip(), alert_id, with_code=bool(others))
@@ -261,6 +289,18 @@ class Queries:
                     [alert_id, person.number, person.name, message_id, now],
                 )
         return {"id": alert_id, "recipients": len(people)}
+
+    def _fits(self, text: str, alert_id: int) -> None:
+        """The alert is sized with what follows it, when it is made: its re-send ("Nhắc lại: " and the
+        code, the longest it sends) must fit as well; an escalation quotes at most 200 characters."""
+        try:
+            self._alert_text(text, alert_id, with_code=True, again=True)
+        except InvalidRequest as e:
+            raise InvalidRequest(
+                "Cảnh báo quá dài: tin nhắc lại (thêm 'Nhắc lại: ' và mã) sẽ vượt giới hạn;"
+                f" hãy rút ngắn ({e.message})",
+                field="text",
+            ) from None
 
     def _alert_text(self, text: str, alert_id: int, *, with_code: bool, again: bool = False) -> Prepared:
         reply = f"OK {alert_id}" if with_code else "OK"
@@ -349,7 +389,7 @@ class Queries:
 
     def check_alerts(self, db: sqlite_utils.Database, now: float) -> dict[str, int]:
         """Send again whoever has not confirmed in time; then tell the official who still has not."""
-        resent = escalated = 0
+        done = {"resent": 0, "escalated": 0}
         with transaction(db):
             for alert_id, text, minutes, escalate_to in db.execute(
                 "select id, text, confirm_minutes, escalate_to from alerts where status='open'"
@@ -359,46 +399,65 @@ class Queries:
                     log.error("alert %d has no usable confirm_minutes (%r): marked failed", alert_id, minutes)
                     db.execute("update alerts set status='failed' where id=?", [alert_id])
                     continue
-                window = minutes * 60
-                for (number,) in db.execute(
-                    "select number from alert_recipients where alert_id=? and confirmed_at is null"
-                    " and resent_at is null and sent_at<=?",
-                    [alert_id, now - window],
-                ).fetchall():
-                    others = [a for a in self._unconfirmed(db, number) if a != alert_id]
-                    message = self._alert_text(text, alert_id, with_code=bool(others), again=True)
-                    (mid,) = enqueue_many(db, [(number, message, 0.0)], PRIORITIES["alert"], f"alert:{alert_id}", now)
-                    db.execute(
-                        "update alert_recipients set resent_at=?, resend_message_id=? where alert_id=? and number=?",
-                        [now, mid, alert_id, number],
-                    )
-                    resent += 1
-                late = db.execute(
-                    "select number, name from alert_recipients where alert_id=? and confirmed_at is null"
-                    " and resent_at<=? and escalated_at is null",
-                    [alert_id, now - window],
-                ).fetchall()
-                if not late:
-                    continue
-                names = ", ".join(f"{name or '?'} {number}" for number, name in late)
-                if escalate_to:
-                    # the official may be on the road: the alert's own words, then who has not confirmed
-                    note = f'Cảnh báo {alert_id} "{text[:200]}" chưa được xác nhận bởi: {names}'
-                    enqueue_many(
-                        db,
-                        [(escalate_to, prepare(note[:600], self.policy), 0.0)],
-                        PRIORITIES["alert"],
-                        f"alert:{alert_id}:escalation",
-                        now,
-                    )
+                # each alert on its own savepoint: one that cannot be followed up (a re-send too long,
+                # made before alerts were sized) is marked failed and never holds another's
+                db.execute("savepoint alert_check")
+                try:
+                    r, e = self._follow_up(db, alert_id, text, minutes * 60, escalate_to, now)
+                except LoaError as error:
+                    db.execute("rollback to alert_check")
+                    log.error("alert %d cannot be followed up (%s): marked failed", alert_id, error.message)
+                    db.execute("update alerts set status='failed' where id=?", [alert_id])
                 else:
-                    log.warning("alert %d: no one to escalate to; not confirmed by %s", alert_id, names)
-                db.conn.executemany(
-                    "update alert_recipients set escalated_at=? where alert_id=? and number=?",
-                    [(now, alert_id, number) for number, _ in late],
-                )
-                escalated += len(late)
-        return {"resent": resent, "escalated": escalated}
+                    done["resent"] += r
+                    done["escalated"] += e
+                db.execute("release alert_check")
+        return done
+
+    def _follow_up(
+        self, db: sqlite_utils.Database, alert_id: int, text: str, window: float, escalate_to: str | None, now: float
+    ) -> tuple[int, int]:
+        """One alert's re-sends and escalation due at `now`: (re-sent, escalated)."""
+        resent = escalated = 0
+        for (number,) in db.execute(
+            "select number from alert_recipients where alert_id=? and confirmed_at is null"
+            " and resent_at is null and sent_at<=?",
+            [alert_id, now - window],
+        ).fetchall():
+            others = [a for a in self._unconfirmed(db, number) if a != alert_id]
+            message = self._alert_text(text, alert_id, with_code=bool(others), again=True)
+            (mid,) = enqueue_many(db, [(number, message, 0.0)], PRIORITIES["alert"], f"alert:{alert_id}", now)
+            db.execute(
+                "update alert_recipients set resent_at=?, resend_message_id=? where alert_id=? and number=?",
+                [now, mid, alert_id, number],
+            )
+            resent += 1
+        late = db.execute(
+            "select number, name from alert_recipients where alert_id=? and confirmed_at is null"
+            " and resent_at<=? and escalated_at is null",
+            [alert_id, now - window],
+        ).fetchall()
+        if not late:
+            return resent, escalated
+        names = ", ".join(f"{name or '?'} {number}" for number, name in late)
+        if escalate_to:
+            # the official may be on the road: the alert's own words, then who has not confirmed
+            note = f'Cảnh báo {alert_id} "{text[:200]}" chưa được xác nhận bởi: {names}'
+            enqueue_many(
+                db,
+                [(escalate_to, prepare(note[:600], self.policy), 0.0)],
+                PRIORITIES["alert"],
+                f"alert:{alert_id}:escalation",
+                now,
+            )
+        else:
+            log.warning("alert %d: no one to escalate to; not confirmed by %s", alert_id, names)
+        db.conn.executemany(
+            "update alert_recipients set escalated_at=? where alert_id=? and number=?",
+            [(now, alert_id, number) for number, _ in late],
+        )
+        escalated += len(late)
+        return resent, escalated
 
     def board(self, db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
         rows = list(db.query("select * from alerts where id=?", [alert_id]))

@@ -14,7 +14,7 @@ from broadcasts.config import BroadcastsConfig
 from broadcasts.queries import Queries
 from gateway.core import commune, phone
 from gateway.core.clock import Clock
-from gateway.core.errors import Forbidden, InvalidRequest
+from gateway.core.errors import Forbidden, InvalidRequest, LimitReached
 from gateway.core.notify import Notifier
 from gateway.core.principal import User
 from gateway.core.store import Store
@@ -167,13 +167,21 @@ class Broadcasts:
     async def preview(self, raw: dict[str, Any]) -> dict[str, Any]:
         return await self.store.call(self.q.preview, raw, self.clock())
 
-    async def create_reminder(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Saved, and fired at once when it is due now; otherwise the scheduler will."""
+    async def create_reminder(self, raw: dict[str, Any], by: User | None = None) -> dict[str, Any]:
+        """Saved, and fired at once when it is due now; otherwise the scheduler will. Made by an account
+        with a daily ceiling (a hamlet head), each firing counts against it."""
         now = self.clock()
-        created = await self.store.call(self.q.create_reminder, raw, now)
+        ceiling = getattr(self.config, f"daily_segments_{by.role}", 0) if by is not None else 0
+        created = await self.store.call(
+            self.q.create_reminder, raw, now, by.username if by is not None else None, ceiling
+        )
         if created["next_fire_at"] <= now:
             created["run"] = await self.store.call(self.q.fire, created["id"], now, self.config.misfire_grace)
             self.outbox.wake()
+            if created["run"]["status"] == "capped":  # sent now or never: said at once, as the API's is
+                raise LimitReached(
+                    f"Vượt hạn mức {ceiling} tin một ngày của tài khoản: tin chưa được gửi", field="to", limit=ceiling
+                )
         else:
             self.scheduler.wake()
         return created

@@ -170,9 +170,11 @@ def from_dict(raw: dict[str, Any], source: str = "dict") -> Config:
                 ' python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"',
                 key="web.secret",
             )
-    if config.residents.ussd_token and len(config.residents.ussd_token) < 16:
+    token = config.residents.ussd_token
+    if token and (len(token) < 16 or len(set(token)) < 8 or any(c.isspace() for c in token)):
         raise ConfigError(
-            "config key residents.ussd_token: at least 16 characters (guessable)", key="residents.ussd_token"
+            "config key residents.ussd_token: at least 16 characters, no spaces, not one repeated (guessable)",
+            key="residents.ussd_token",
         )
     if not 0 <= config.backup.hour <= 23:
         raise ConfigError(f"config key backup.hour: {config.backup.hour} is not an hour (0–23)", key="backup.hour")

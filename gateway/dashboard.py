@@ -90,4 +90,5 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
         "space_problem": app[STORE].space_problem(),
         # the station's outputs and the IP receivers listening now (station/templates/station_outputs.html)
         "station": {"outputs": app[STATION].outputs(), "receivers": await app[STATION].receivers()},
+        "reply_budget": outbox.reply_budget_problem(),
     }

@@ -22,6 +22,7 @@ from gateway.core import backup
 from gateway.core.clock import Clock
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.store import Store
+from gateway.web import accounts
 from schedules.keys import SCHEDULER
 from schedules.scheduler import Job
 
@@ -43,7 +44,7 @@ async def _warn_without_backup(app: web.Application) -> AsyncIterator[None]:
 
 
 def daily_job(config: Config, store: Store, announcer: Announcer, clock: Clock) -> Job:
-    """Once a day: the WAL folded back into the database, and old rendered audio removed."""
+    """Once a day: the WAL folded back into the database, old rendered audio and audit rows removed."""
     done_at: list[float] = []
 
     async def next_at() -> float:
@@ -54,12 +55,21 @@ def daily_job(config: Config, store: Store, announcer: Announcer, clock: Clock) 
     async def run(now: float, grace: float) -> list[asyncio.Task[None]]:
         done_at[:] = [now]
         await store.call(lambda db: db.execute("pragma wal_checkpoint(truncate)").fetchall())
+        expired = await announcer.expire_drafts(now)
         keep = await announcer.audio_in_use()
         a = config.audio
         removed = await asyncio.to_thread(
             prune, Path(a.cache_dir), keep, time.time(), a.cache_days * 86400, a.cache_max_mb * 2**20
         )
-        log.info("housekeeping: WAL checkpointed, %d old audio files removed", len(removed))
+        gone = 0
+        if config.web.audit_days > 0:
+            gone = await store.call(accounts.prune_audit, now - config.web.audit_days * 86400)
+        log.info(
+            "housekeeping: WAL checkpointed, %d stale drafts cancelled, %d old audio files and %d audit rows removed",
+            expired,
+            len(removed),
+            gone,
+        )
         return []
 
     return Job("housekeeping", math.inf, next_at, run)

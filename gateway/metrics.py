@@ -15,10 +15,10 @@ from gateway.config import Config
 from gateway.core.keys import CLOCK, STORE
 from gateway.core.priority import SMS
 from gateway.sms.keys import TRANSPORT
+from gateway.web.clients import is_local
 from gateway.web.http import authorise
 
 routes = web.RouteTableDef()
-LOCAL = ("127.0.0.1", "::1")
 PRIORITY_NAMES = {int(v): k for k, v in SMS.items()}
 
 
@@ -97,9 +97,9 @@ class _Snapshot(Collector):
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """From the Pi itself without a token (a local Prometheus or node exporter); from elsewhere,
-    an admin token."""
-    if request.remote not in LOCAL:
+    """From the Pi itself without a token (a local Prometheus or node exporter); from elsewhere, and
+    through a reverse proxy (it names the client), an admin token."""
+    if not is_local(request):
         await authorise(request, "admin")
     now = request.app[CLOCK]()
     started = time.perf_counter()

@@ -200,7 +200,7 @@ async def create_announcement_page(request: web.Request) -> web.StreamResponse:
     if not errors:
         try:
             await _clip_or_text(request, form, body)
-            made = await request.app[ANNOUNCER].create(body)
+            made = await request.app[ANNOUNCER].create(body, by=user)
         except LoaError as e:
             field, message = _error_at(e)
             errors[field] = message

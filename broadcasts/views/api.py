@@ -97,7 +97,7 @@ async def create_reminder(request: web.Request) -> web.Response:
     preview = await b.preview(body)
     if body.get("dry_run"):
         return json_response(preview)
-    created = await b.create_reminder(body)
+    created = await b.create_reminder(body, by=user)
     created.pop("run", None)
     return json_response(created | {"preview": preview}, status=201)
 

@@ -15,6 +15,7 @@ from gateway.core.errors import InvalidRequest
 from gateway.web import pages
 
 routes = web.RouteTableDef()
+REPORT_LINES = 10  # lines of an import's report the page lists
 
 
 @routes.get("/contacts")
@@ -108,15 +109,18 @@ async def import_contacts_page(request: web.Request) -> web.StreamResponse:
         if not isinstance(upload, web.FileField):
             raise InvalidRequest("Hãy chọn tệp CSV.", field="file")
         report = await request.app[BROADCASTS].import_contacts(upload.file.read())
-        # the report is the page's own box, not a flash: it lists every line refused and why
+        # the report is the page's own box, not a flash. It travels in the session cookie (4 KB at most
+        # in a browser): the first lines refused or converted, and how many in all; the API lists all
         (await get_session(request))["import_report"] = {
             "imported": report.imported,
             "merged": report.merged,
-            "converted": report.converted,
+            "converted": report.converted[:REPORT_LINES],
+            "converted_total": len(report.converted),
             "rejected": [
-                {"line": r["line"], "name": r.get("name", ""), "reason": pages.plain(r["reason"])}
-                for r in report.rejected
+                {"line": r["line"], "name": r.get("name", ""), "reason": pages.plain(r["reason"])[:120]}
+                for r in report.rejected[:REPORT_LINES]
             ],
+            "rejected_total": len(report.rejected),
         }
         return pages.Done("", "nhập danh bạ", {"imported": report.imported, "rejected": len(report.rejected)})
 

@@ -230,7 +230,7 @@ async def send(request: web.Request) -> web.StreamResponse:
                 confirm = preview | {"key": _fingerprint(preview), "rule": _rule_words(rule)}
                 context = await _send_context(request, user, form, {}, confirm)
                 return aiohttp_jinja2.render_template("send.html", request, context)
-            created = await b.create_reminder({"text": text, "to": target, "when": rule})
+            created = await b.create_reminder({"text": text, "to": target, "when": rule}, by=user)
         except LoaError as e:
             field = e.details.get("field", "text")
             key = {"to": "to", "hamlet": "to", "group": "to", "when": "when"}.get(field, "text")

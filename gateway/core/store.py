@@ -154,6 +154,7 @@ class Store:
         try:
             # residents' numbers and messages: readable by the gateway's user only
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _private(self.path.parent)
             self.path.touch(mode=0o600, exist_ok=True)
             if not self.shared:
                 self._take_lock()
@@ -297,3 +298,14 @@ class GroupWriter(Generic[T]):
     def _all(self, db: sqlite_utils.Database, items: list[T]) -> None:
         with transaction(db):
             self.fn(db, items)
+
+
+def _private(folder: Path) -> None:
+    """A data folder made before (by hand, an older version) and open to others is closed: 0700."""
+    try:
+        st = folder.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            folder.chmod(0o700)
+            log.warning("%s was readable by other users: now 0700 (residents' numbers and messages)", folder)
+    except OSError as e:
+        log.warning("could not close %s to other users: %s", folder, e)

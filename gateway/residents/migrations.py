@@ -81,9 +81,15 @@ def _m029_auto_answers(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m030_sender_type(db: sqlite_utils.Database) -> None:
+    # 1: asked by a name (an alphanumeric sender), which can be read but never answered by SMS
+    db.table("questions").add_column("alphanumeric", int, not_null_default=0)
+
+
 MIGRATIONS = [
     ("002_residents", _m002_residents),
     ("009_examples", _m009_examples),
     ("015_residents_published", _m015_published),
     ("029_auto_answers", _m029_auto_answers),
+    ("030_residents_sender_type", _m030_sender_type),
 ]

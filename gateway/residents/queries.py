@@ -55,11 +55,28 @@ def take_choice(db: sqlite_utils.Database, number: str, since: float) -> tuple[s
     return None if row is None else (row[0], json.loads(row[1]))
 
 
-def add_question(db: sqlite_utils.Database, inbox_id: int, sender: str, text: str, now: float) -> int:
+def add_question(
+    db: sqlite_utils.Database,
+    inbox_id: int,
+    sender: str,
+    text: str,
+    now: float,
+    alphanumeric: bool = False,
+    daily: int = 0,
+) -> int | None:
+    """The officials' question; None when this sender already has `daily` of them in 24 hours (0: no
+    limit): the SMS stays in the inbox, the page stays the other residents' too."""
     with transaction(db):
+        if daily:
+            recent = db.execute(
+                "select count(*) from questions where sender=? and created_at>=?", [sender, now - 86400]
+            ).fetchone()[0]
+            if recent >= daily:
+                return None
         cur = db.execute(
-            "insert into questions (inbox_id, sender, text, status, created_at) values (?,?,?,'open',?)",
-            [inbox_id, sender, text, now],
+            "insert into questions (inbox_id, sender, text, status, created_at, alphanumeric)"
+            " values (?,?,?,'open',?,?)",
+            [inbox_id, sender, text, now, int(alphanumeric)],
         )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -135,3 +152,14 @@ def hamlets_with_subscribers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def open_questions(db: sqlite_utils.Database) -> int:
     return int(db.execute("select count(*) from questions where status='open'").fetchone()[0])
+
+
+def recent_texts(db: sqlite_utils.Database, limit: int) -> list[str]:
+    """What residents asked lately and what the officials taught, newest first: what a new teaching is
+    tried on before it is saved."""
+    rows = db.execute(
+        "select text from (select text, created_at from questions union all select text, created_at from examples)"
+        " order by created_at desc limit ?",
+        [limit],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -24,6 +25,7 @@ from gateway.sms.outbox import Outbox
 from gateway.sms.router import Inbound
 
 log = logging.getLogger(__name__)
+PREVIEW_TEXTS = 500  # recent questions and examples a teaching is tried on before it is saved
 DAY = 86400.0
 
 HELP_WORDS = {"tro giup", "trogiup", "hd", "help", "?", "menu", "huong dan"}
@@ -76,17 +78,55 @@ class Residents:
         await self.reload()
 
     async def reload(self) -> None:
-        procedures = await self.store.call(kb.all_procedures)
-        examples = await self.store.call(kb.examples)
-        cues = await self.store.call(kb.not_questions)
+        self.matcher, procedures = await self._build(())
         self.procedures = {p.key: p for p in procedures}
+
+    async def _build(self, extra: tuple[Example, ...]) -> tuple[Matcher, list[kb.Procedure]]:
+        """The matcher from what the database holds, with `extra` examples taught besides."""
+        procedures = await self.store.call(kb.all_procedures)
+        examples = [Example(e["text"], e["key"]) for e in await self.store.call(kb.examples)]
+        cues = await self.store.call(kb.not_questions)
         not_ours, negative = (self.seed.not_ours, self.seed.negative) if self.seed else ((), ())
-        self.matcher = Matcher(procedures, [Example(e["text"], e["key"]) for e in examples], cues, not_ours, negative)
+        return Matcher(procedures, [*examples, *extra], cues, not_ours, negative), procedures
+
+    async def teaching_changes(self, question_id: int, key: str) -> list[dict[str, str]]:
+        """What teaching this question as `key` ("" = not a procedure) would change: each recent question
+        or earlier example whose answer would differ, with the answer before and after (at most 30)."""
+        question = await self.store.call(q.get_question, question_id)
+        key = key.upper() if key else NOT_A_PROCEDURE
+        candidate, _ = await self._build((Example(question["text"], key),))
+        texts = await self.store.call(q.recent_texts, PREVIEW_TEXTS)
+        matcher = self.matcher
+
+        def compare() -> list[dict[str, str]]:
+            changes = []
+            for text in dict.fromkeys(texts):
+                if text == question["text"]:
+                    continue
+                before, after = matcher.match(text), candidate.match(text)
+                if (before.keys, before.not_ours) != (after.keys, after.not_ours):
+                    changes.append({"text": text, "before": self._said(before), "after": self._said(after)})
+                    if len(changes) == 30:
+                        break
+            return changes
+
+        return await asyncio.to_thread(compare)  # up to 1,000 matches: off the event loop
+
+    def _said(self, found: Any) -> str:
+        """An answer in the officials' words."""
+        if found.not_ours:
+            return "chuyển cán bộ (không phải việc của xã)"
+        if not found.keys:
+            return "chuyển cán bộ"
+        names = [f"{k} – {self.procedures[k].name}" if k in self.procedures else k for k in found.keys]
+        return names[0] if len(names) == 1 else "hỏi lại: " + ", ".join(names)
 
     # ---- the router's handlers, in the order gateway.app lists them ----
 
     async def commands(self, msg: Inbound) -> bool:
         """Help (TRO GIUP, ?) and stop (HUY, TC, STOP)."""
+        if msg.alphanumeric:
+            return False  # a name: no reply, no opt-out, nothing but the officials' inbox (below)
         words = " ".join(tokens(msg.text))
         if msg.text.strip() == "?" or words in HELP_WORDS:
             await self.reply(msg.sender, self.menu, "menu")
@@ -121,6 +161,8 @@ class Residents:
 
     async def subscription(self, msg: Inbound) -> bool:
         """DK <thôn>; "DK khai sinh" is a procedure, not a hamlet, and falls through."""
+        if msg.alphanumeric:
+            return False
         nfc, folded = unicodedata.normalize("NFC", msg.text), fold(msg.text)
         m = SUBSCRIBE.match(folded)
         if m is None:
@@ -132,11 +174,15 @@ class Residents:
     async def keywords(self, msg: Inbound) -> bool:
         """A procedure's answer, or a numbered choice between the procedures that fit; a topic that is not
         ours goes to the officials with a word that the commune will answer."""
-        found = self.matcher.match(msg.text)
+        if msg.alphanumeric:
+            return False  # no automatic answer to a name, whatever number it spells
+        # on a worker thread: a knowledge base filled to its limits takes seconds a message, and the
+        # event loop (every send, /healthz) goes on meanwhile
+        found = await asyncio.to_thread(self.matcher.match, msg.text)
         if found.why:
             log.debug("matcher: %s via %s (%s)", found.keys or "officials", found.via, found.why)
         if found.not_ours:
-            await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
+            await self._ask_officials(msg)
             await self.reply(msg.sender, self._t(NOT_OURS_REPLY), "not_ours")
             return True
         if len(found.keys) == 1:
@@ -150,11 +196,19 @@ class Residents:
     async def question(self, msg: Inbound) -> bool:
         """Nobody could answer: the officials' inbox; the resident told it was passed on, with the
         menu, once a day (more questions that day go to the officials without another SMS)."""
-        await self.store.call(q.add_question, msg.id, msg.sender, msg.text, self.clock())
+        await self._ask_officials(msg)
         number = msg.number
         if number and await self.store.call(q.replies_since, number, "auto:menu", self.clock() - DAY) == 0:
             await self.reply(msg.sender, f"{self._t(PASSED_ON_REPLY)} {self.menu}", "menu")
         return True
+
+    async def _ask_officials(self, msg: Inbound) -> None:
+        added = await self.store.call(
+            q.add_question, msg.id, msg.sender, msg.text, self.clock(), msg.alphanumeric, self.config.daily_questions
+        )
+        if added is None:
+            log.info("inbox %d: %s has asked %d questions today; kept in the inbox only", msg.id, msg.sender,
+                     self.config.daily_questions)  # fmt: skip
 
     async def answer(self, sender: str, key: str) -> None:
         await self.reply(sender, self.procedures[key].reply(self.policy), f"answer:{key}")
@@ -162,7 +216,7 @@ class Residents:
     async def _subscribe(self, sender: str, number: str | None, query: str, *, fall_through: bool) -> bool:
         options = await self.store.call(commune.hamlets)
         found = match_hamlets(query, options)
-        if not found and fall_through and self.matcher.match(query).keys:
+        if not found and fall_through and (await asyncio.to_thread(self.matcher.match, query)).keys:
             return False  # "DK khai sinh": a procedure, not a hamlet
         if number is None:
             return True
@@ -214,7 +268,7 @@ class Residents:
 
     async def answer_question(self, question_id: int, text: str) -> dict[str, Any]:
         question = await self.store.call(q.get_question, question_id)
-        if not phone.can_reply(question["sender"]):
+        if question["alphanumeric"] or not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )
@@ -233,7 +287,7 @@ class Residents:
         procedure = self.procedures.get(key.upper())
         if procedure is None:
             raise InvalidRequest(f"Không có thủ tục mã {key!r}", field="procedure")
-        if not phone.can_reply(question["sender"]):
+        if question["alphanumeric"] or not phone.can_reply(question["sender"]):
             raise InvalidRequest(
                 f"Không thể nhắn lại {question['sender']!r}: không phải số di động Việt Nam", field="id"
             )

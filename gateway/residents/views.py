@@ -52,6 +52,7 @@ async def list_questions(request: web.Request) -> web.Response:
                 {
                     "id": r["id"],
                     "from": r["sender"],
+                    "from_name": bool(r["alphanumeric"]),
                     "text": r["text"],
                     "status": r["status"],
                     "received_at": iso(r["created_at"]),
@@ -202,6 +203,10 @@ async def answer_with_procedure(request: web.Request) -> web.StreamResponse:
         await pages.flash(request, "Chưa chọn thủ tục: chưa gửi.", "error")
         raise web.HTTPSeeOther(f"/questions#question-{question_id}")
 
+    preview = await _preview(request, form, question_id, key)
+    if preview is not None:
+        return preview
+
     async def work() -> pages.Done:
         result = await request.app[RESIDENTS].answer_with_procedure(question_id, key, user.username)
         note = (
@@ -216,8 +221,11 @@ async def answer_with_procedure(request: web.Request) -> web.StreamResponse:
 @routes.post("/questions/{id:\\d{1,9}}/not-a-procedure")
 async def mark_not_a_procedure(request: web.Request) -> web.StreamResponse:
     user = await pages.official(request)
-    await pages.form(request)
+    form = await pages.form(request)
     question_id = int(request.match_info["id"])
+    preview = await _preview(request, form, question_id, "")
+    if preview is not None:
+        return preview
 
     async def work() -> pages.Done:
         await request.app[RESIDENTS].not_a_procedure(question_id, user.username)
@@ -225,6 +233,22 @@ async def mark_not_a_procedure(request: web.Request) -> web.StreamResponse:
         return pages.Done(note, "đánh dấu không phải thủ tục", {"question": question_id})
 
     await pages.act(request, user, f"/questions#question-{question_id}", work)
+
+
+async def _preview(request: web.Request, form: Any, question_id: int, key: str) -> web.Response | None:
+    """A teaching that would change other answers is shown to the official first: the page lists
+    them, and saving it takes a second, confirmed post. None: nothing else changes, or confirmed."""
+    if form.get("confirm") == "1":
+        return None
+    try:
+        changes = await request.app[RESIDENTS].teaching_changes(question_id, key)
+    except LoaError:
+        return None  # the work itself says what is wrong
+    if not changes:
+        return None
+    context = {"question_id": question_id, "procedure": key, "changes": changes,
+               "action": f"/questions/{question_id}/{'procedure' if key else 'not-a-procedure'}"}  # fmt: skip
+    return aiohttp_jinja2.render_template("teach_preview.html", request, context)
 
 
 @routes.get("/procedures")

@@ -91,6 +91,9 @@ class RoutingConfig:
 @dataclass(frozen=True)
 class SmsConfig:
     encoding: Policy = "auto"
+    # automatic replies the whole commune sends in 24 hours (answers, menus, confirmations); past it,
+    # none until the day's count falls, and the dashboard says so (0: no budget)
+    daily_auto_replies: int = 500
     status_reports: bool = True
     send_interval: float = 0.0
     max_tries: int = 5

@@ -456,7 +456,11 @@ def _inbound(number: str, content: str, date: str) -> InboundPart:
     with contextlib.suppress(ValueError):
         sent_at = datetime.strptime(date, "%Y-%m-%d %H:%M:%S")
     digest = hashlib.sha256(f"hilink\0{number}\0{date}\0{content}".encode()).hexdigest()
-    return InboundPart(number, content.encode("utf-16-be", "surrogatepass"), sent_at, None, digest)
+    # The HiLink API gives the sender as text, without its type of number: a name spelled only in
+    # digits ("0912000001" sent as alphanumeric) cannot be told from that number here. A sender with
+    # anything but digits and a leading + is a name; the rest is taken for a number (docs/security.md).
+    alphanumeric = not number.removeprefix("+").isdigit()
+    return InboundPart(number, content.encode("utf-16-be", "surrogatepass"), sent_at, None, digest, alphanumeric)
 
 
 async def find_hilink(url: str = DEFAULT_URL, timeout: float = 2.0) -> dict[str, str] | None:

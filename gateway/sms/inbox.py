@@ -37,12 +37,12 @@ def store_part(db: sqlite_utils.Database, part: InboundPart, now: float, via: st
             return None
         db.execute("insert into seen_pdus (digest, received_at) values (?,?)", [part.digest, now])
         if part.concat is None or part.concat[1] <= 1:
-            return _insert(db, part.sender, units_to_text(part.units), 1, False, sent_at, now, via)
+            return _insert(db, part.sender, units_to_text(part.units), 1, False, sent_at, now, via, part.alphanumeric)
         reference, total, seq = part.concat
         db.execute(
             "insert or ignore into inbound_parts (sender, reference, total, seq, units, sent_at,"
-            " received_at, via) values (?,?,?,?,?,?,?,?)",
-            [part.sender, reference, total, seq, part.units, sent_at, now, via],
+            " received_at, via, alphanumeric) values (?,?,?,?,?,?,?,?,?)",
+            [part.sender, reference, total, seq, part.units, sent_at, now, via, int(part.alphanumeric)],
         )
         have = db.execute(
             "select count(*) from inbound_parts where sender=? and reference=? and total=?",
@@ -55,7 +55,8 @@ def store_part(db: sqlite_utils.Database, part: InboundPart, now: float, via: st
 
 def _assemble(db: sqlite_utils.Database, sender: str, reference: int, total: int, now: float, *, partial: bool) -> int:
     rows = db.execute(
-        "select seq, units, sent_at, via from inbound_parts where sender=? and reference=? and total=? order by seq",
+        "select seq, units, sent_at, via, alphanumeric from inbound_parts where sender=? and reference=? and total=?"
+        " order by seq",
         [sender, reference, total],
     ).fetchall()
     # join the raw UTF-16 first: an emoji cut between two parts becomes whole again
@@ -68,7 +69,9 @@ def _assemble(db: sqlite_utils.Database, sender: str, reference: int, total: int
         "delete from inbound_parts where sender=? and reference=? and total=?",
         [sender, reference, total],
     )
-    return _insert(db, sender, text, len(rows), partial, rows[0][2], now, rows[-1][3])
+    # one part sent as a name makes the whole a name's: a number is never trusted on half the evidence
+    named = any(r[4] for r in rows)
+    return _insert(db, sender, text, len(rows), partial, rows[0][2], now, rows[-1][3], named)
 
 
 def _insert(
@@ -80,10 +83,12 @@ def _insert(
     sent_at: str | None,
     now: float,
     via: str | None = None,
+    alphanumeric: bool = False,
 ) -> int:
     cur = db.execute(
-        "insert into inbox (sender, text, parts, partial, sent_at, received_at, via) values (?,?,?,?,?,?,?)",
-        [sender, text, parts, int(partial), sent_at, now, via],
+        "insert into inbox (sender, text, parts, partial, sent_at, received_at, via, alphanumeric)"
+        " values (?,?,?,?,?,?,?,?)",
+        [sender, text, parts, int(partial), sent_at, now, via, int(alphanumeric)],
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

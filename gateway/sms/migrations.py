@@ -105,9 +105,16 @@ def _m020_clock_verified(db: sqlite_utils.Database) -> None:
     db.table("clock_verified").create({"id": int, "at": float}, pk="id")
 
 
+def _m030_sender_type(db: sqlite_utils.Database) -> None:
+    # 1: the sender is a name (alphanumeric TON), whatever it spells; never a number to act on
+    for table in ("inbox", "inbound_parts"):
+        db.table(table).add_column("alphanumeric", int, not_null_default=0)
+
+
 MIGRATIONS = [
     ("001_sms", _m001_sms),
     ("012_remote_ids", _m012_remote_ids),
     ("013_transports", _m013_transports),
     ("020_clock_verified", _m020_clock_verified),
+    ("030_sms_sender_type", _m030_sender_type),
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.core import phone
 from gateway.core.clock import Clock
-from gateway.core.errors import InvalidRequest, ModemError, ModemUnavailable, StoreUnavailable
+from gateway.core.errors import InvalidRequest, LimitReached, ModemError, ModemUnavailable, StoreUnavailable
 from gateway.core.notify import Notifier
 from gateway.core.store import GroupWriter, Store
 from gateway.sms import queue
@@ -66,6 +66,7 @@ class Outbox:
         routing: RoutingConfig | None = None,
     ) -> None:
         self.store = store
+        self.reply_budget_spent: float | None = None  # when an automatic reply last found the budget spent
         self.channels = transports if isinstance(transports, list) else [Channel("modem 1", transports)]
         self.config = config
         self.routing = routing or RoutingConfig()
@@ -106,9 +107,19 @@ class Outbox:
         except InvalidRequest:
             log.info("no automatic reply to %r (not a Vietnamese mobile number)", sender)
             return None
-        message_id = await self.store.call(
-            queue.enqueue_reply, number, prepared, f"auto:{kind}", self.clock(), daily_cap
-        )
+        try:
+            message_id = await self.store.call(
+                queue.enqueue_reply, number, prepared, f"auto:{kind}", self.clock(), daily_cap,
+                self.config.daily_auto_replies,
+            )  # fmt: skip
+        except LimitReached:
+            if self.reply_budget_spent is None:
+                log.error(
+                    "the commune's %d automatic replies of 24 hours are spent: none sent until the count falls",
+                    self.config.daily_auto_replies,
+                )
+            self.reply_budget_spent = self.clock()
+            return None
         if message_id is None:
             log.warning("daily reply cap reached for %s: %s not sent", number, kind)
         else:
@@ -124,6 +135,16 @@ class Outbox:
         new = await self.store.call(queue.resend, message_id, self.clock())
         self.wake()
         return new
+
+    def reply_budget_problem(self) -> str | None:
+        """What the dashboard tells the officials while the commune's automatic replies are spent."""
+        spent = self.reply_budget_spent
+        if spent is None or self.clock() - spent > 3600:
+            return None
+        return (
+            f"Đã dùng hết {self.config.daily_auto_replies} tin trả lời tự động của xã trong 24 giờ ([sms]"
+            " daily_auto_replies): dân nhắn tới vẫn được lưu ở Dân hỏi nhưng không được trả lời tự động"
+        )
 
     async def get(self, message_id: int) -> dict[str, Any]:
         return await self.store.call(queue.get, message_id)

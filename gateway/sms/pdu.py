@@ -71,6 +71,9 @@ class InboundPart:
     sent_at: datetime | None
     concat: tuple[int, int, int] | None  # (reference, total, sequence)
     digest: str
+    # the sender is a name (TON alphanumeric, 3GPP TS 23.040 §9.1.2.5), whatever it spells: never a
+    # number to confirm, subscribe, opt out or reply to, even when it reads "0912000001"
+    alphanumeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,16 @@ def decode_deliver(pdu_hex: str) -> InboundPart:
         sent_at=sent_at if isinstance(sent_at, datetime) else None,
         concat=concat,
         digest=hashlib.sha256(tpdu.encode()).hexdigest(),
+        alphanumeric=_sender_is_name(tpdu),
     )
+
+
+def _sender_is_name(tpdu: str) -> bool:
+    """TP-OA's type of number (the octet after the first octet and the address length) is 101."""
+    try:
+        return (int(tpdu[4:6], 16) & 0x70) == 0x50
+    except ValueError:
+        return False
 
 
 def decode_report(pdu_hex: str) -> StatusReport:

@@ -85,9 +85,10 @@ def history(
     recipients: Sequence[str] | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    kinds: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Messages created in [since, until), newest first, each with how many of its parts were
-    delivered; narrowed to a status, a source, some recipients, ids below `before_id`."""
+    delivered; narrowed to a status, a source, some kinds of source, some recipients, ids below `before_id`."""
     where = ["o.created_at>=?", "o.created_at<?"]
     args: list[Any] = [since, until]
     if status:
@@ -96,6 +97,9 @@ def history(
     if source:
         where.append("o.source=?")
         args.append(source)
+    if kinds is not None:  # sources that begin "<kind>:", e.g. "reminder"
+        where.append("substr(o.source, 1, instr(o.source, ':') - 1) in (select value from json_each(?))")
+        args.append(json.dumps(list(kinds)))
     if recipients is not None:
         where.append("o.recipient in (select value from json_each(?))")
         args.append(json.dumps(list(recipients)))

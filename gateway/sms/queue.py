@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.core import phone
-from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.errors import InvalidRequest, LimitReached, NotFound
 from gateway.core.priority import SMS
 from gateway.core.store import transaction
 from gateway.sms.encoding import Prepared
@@ -78,7 +78,7 @@ def enqueue_many(
 
 
 def enqueue_reply(
-    db: sqlite_utils.Database, number: str, prepared: Prepared, source: str, now: float, cap: int
+    db: sqlite_utils.Database, number: str, prepared: Prepared, source: str, now: float, cap: int, budget: int = 0
 ) -> int | None:
     """An automatic reply, unless this number already had `cap` of them in 24 hours (counted and
     queued in one transaction, so two messages handled at once cannot both slip under the cap)."""
@@ -89,6 +89,8 @@ def enqueue_reply(
         ).fetchone()[0]
         if sent >= cap:
             return None
+        if budget and auto_replies_since(db, now - DAY) >= budget:
+            raise LimitReached("Hết ngân sách trả lời tự động của xã hôm nay", limit=budget)
         (message_id,) = enqueue(db, [number], prepared, PRIORITIES["reply"], source, now)
         # through the transport the question came in on (routing.Rule says whether that binds)
         via = db.execute(
@@ -97,6 +99,12 @@ def enqueue_reply(
         if via and via[0]:
             db.execute("update outbox set route=? where id=?", [via[0], message_id])
     return message_id
+
+
+def auto_replies_since(db: sqlite_utils.Database, since: float) -> int:
+    """Automatic replies the whole commune queued since `since`."""
+    row = db.execute("select count(*) from outbox where source like 'auto:%' and created_at>=?", [since]).fetchone()
+    return int(row[0])
 
 
 def claim(

@@ -22,10 +22,14 @@ class Inbound:
     id: int
     sender: str  # as the network gave it: a number, a short code or a name
     text: str
+    # the network said the sender is a name (alphanumeric), whatever it spells: "0912000001" too
+    alphanumeric: bool = False
 
     @property
     def number(self) -> str | None:
         """The sender as a Vietnamese number we can write back to, or None (short code, name)."""
+        if self.alphanumeric:
+            return None
         try:
             return phone.normalise(self.sender)
         except InvalidRequest:
@@ -103,7 +107,7 @@ class Router:
             try:
                 row = await self.store.call(inbox_db.get, inbox_id)
                 if row is not None and row["routed_at"] is None:
-                    taken = await self.route(Inbound(inbox_id, row["sender"], row["text"]))
+                    taken = await self.route(Inbound(inbox_id, row["sender"], row["text"], bool(row["alphanumeric"])))
                     log.debug("inbox %d taken by %s", inbox_id, taken)
                     await self.store.call(inbox_db.mark_routed, inbox_id, self.clock())
             except asyncio.CancelledError:

@@ -404,7 +404,11 @@ class SmppTransport:
         if deliver.is_receipt():
             return  # read above
         sender = deliver.source.number
-        if deliver.source.ton == TON.INTERNATIONAL or (sender.isdigit() and sender.startswith("84")):
+        # source_addr_ton 5: a name the sender chose (any bulk route lets a customer pick "0912000001")
+        alphanumeric = deliver.source.ton == TON.ALPHANUMERIC
+        if not alphanumeric and (
+            deliver.source.ton == TON.INTERNATIONAL or (sender.isdigit() and sender.startswith("84"))
+        ):
             sender = "+" + sender
         text = deliver.short_message or deliver.message_payload
         concat = None
@@ -413,7 +417,7 @@ class SmppTransport:
             concat = (ref, total, seq)
         digest = hashlib.sha256(pdu[16:]).hexdigest()  # the body: a resent deliver_sm is the same SMS
         units = text.encode("utf-16-be", "surrogatepass")
-        await self._receiver.handle_part(InboundPart(sender, units, None, concat, digest))
+        await self._receiver.handle_part(InboundPart(sender, units, None, concat, digest, alphanumeric))
 
     async def ussd(self, code: str) -> str:
         raise ModemError("SMPP không gửi được USSD (USSD needs the modem)", transient=False)

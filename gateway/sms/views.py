@@ -10,6 +10,7 @@ from aiohttp_session import get_session
 from gateway.core.errors import InvalidRequest, LoaError, ModemError
 from gateway.core.keys import STORE
 from gateway.sms import queue as outbox_db
+from gateway.sms.at import grammar
 from gateway.sms.keys import CLOCK_TRUST, CREDIT, INBOX, OUTBOX, TRANSPORT
 from gateway.web import pages
 from gateway.web.http import authorise, int_param, iso, json_response, read_json
@@ -170,6 +171,7 @@ async def ussd(request: web.Request) -> web.Response:
     code = body.get("code")
     if not isinstance(code, str) or not code.startswith("*") or not code.endswith("#"):
         raise InvalidRequest("Mã USSD phải có dạng *101# (code like *101#)", field="code")
+    grammar.value("ussd", code)  # digits, * and # only: nothing else may reach the modem's line
     try:
         answer = await request.app[TRANSPORT].ussd(code)
     except ModemError as e:

@@ -166,22 +166,36 @@ def login_attempt(
     db: sqlite_utils.Database, username: str, address: str, now: float, lock_after: int, lock_seconds: float,
     tz: tzinfo,
 ) -> Attempt:  # fmt: skip
-    """Step 1 of a login, refused at once when locked. Wrong passwords lock that account from that
+    """Step 1 of a login, refused at once when locked, else counted. Wrong passwords lock that account from that
     address only (anyone elsewhere, the owner included, still logs in), and an address that keeps
     failing is refused whatever it tries."""
     username = username.strip()[:MAX_NAME]
+    with transaction(db):
+        attempt = _check(db, username, address, now, lock_after, lock_seconds, tz)
+        # counted now, in the transaction that checked: attempts that arrive together each see the
+        # ones before them (a success takes them all back), so the lock holds for parallel logins too
+        db.execute("insert into login_failures (address, username, at) values (?,?,?)", [address, username, now])
+    return attempt
+
+
+def _check(
+    db: sqlite_utils.Database, username: str, address: str, now: float, lock_after: int, lock_seconds: float,
+    tz: tzinfo,
+) -> Attempt:  # fmt: skip
     recent = db.execute(
         "select count(*) from login_failures where address=? and at>=?", [address, now - lock_seconds]
     ).fetchone()[0]
     if recent >= ADDRESS_LIMIT:
-        raise LoginRefused("Quá nhiều lần đăng nhập sai từ máy này; thử lại sau ít phút")
+        raise LoginRefused("Quá nhiều lần đăng nhập sai từ máy này; thử lại sau ít phút", throttled=True)
     failed, last = db.execute(
         "select count(*), max(at) from login_failures where address=? and username=? collate nocase and at>=?",
         [address, username, now - lock_seconds],
     ).fetchone()
     if failed >= lock_after:
         until = datetime.fromtimestamp(last + lock_seconds, tz).strftime("%H:%M")
-        raise LoginRefused(f"Tài khoản đang bị khoá trên máy này đến {until} vì nhập sai mật khẩu nhiều lần")
+        raise LoginRefused(
+            f"Tài khoản đang bị khoá trên máy này đến {until} vì nhập sai mật khẩu nhiều lần", throttled=True
+        )
     row = db.execute(
         "select id, password_hash, disabled from users where username=? collate nocase", [username]
     ).fetchone()
@@ -200,15 +214,13 @@ def verify(password_hash: str, password: str) -> bool:
 
 
 def login_result(db: sqlite_utils.Database, attempt: Attempt, ok: bool, now: float) -> User:
-    """Step 3: the failure counted (or the address's count for this account cleared), then the user."""
+    """Step 3: the attempt stays counted as a failure (or the address's count for this account is
+    cleared), then the user."""
     ok = ok and attempt.user_id is not None
     with transaction(db):
         if not ok:
-            db.execute(
-                "insert into login_failures (address, username, at) values (?,?,?)",
-                [attempt.address, attempt.username, now],
-            )
-            # only the lock window counts: a week of them is plenty to keep, and the table stays small
+            # counted already by login_attempt, before the password was checked. Only the lock window
+            # counts: a week of failures is plenty to keep, and the table stays small
             db.execute("delete from login_failures where at < ?", [now - 7 * 86400])
         else:
             db.execute(
@@ -335,6 +347,12 @@ def audit(db: sqlite_utils.Database, user: str, action: str, detail: str, now: f
             "insert into audit (at, user, action, detail) values (?,?,?,?)",
             [now, user[:MAX_NAME], action[:200], detail[:1000]],
         )
+
+
+def prune_audit(db: sqlite_utils.Database, before: float) -> int:
+    """Audit rows older than `before` deleted ([web] audit_days); how many."""
+    with transaction(db):
+        return int(db.execute("delete from audit where at < ?", [before]).rowcount)
 
 
 def audit_log(

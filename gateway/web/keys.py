@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.web.clients import LoginGate
 from gateway.web.config import WebConfig
 from gateway.web.console import Console
 
@@ -16,3 +17,4 @@ BIG_BODIES = web.AppKey("big_bodies", dict[str, int])  # path → its own limit 
 # a phone book's names for numbers (set by the package that keeps the contacts): pages show who, not only a number
 Names = Callable[[list[str]], Awaitable[dict[str, str]]]
 NAMES: web.AppKey[Names] = web.AppKey("names")
+LOGINS = web.AppKey("logins", LoginGate)  # logins in flight per address, refusals counted

@@ -48,7 +48,7 @@ VI = {
     "sent": "Đã gửi", "delivered": "Đã tới máy", "thuong": "Thường", "uu_tien": "Ưu tiên", "khan_cap": "Khẩn cấp",
     "resident": "Người dân", "hamlet_head": "Trưởng thôn", "health_worker": "Y tế thôn", "official": "Cán bộ",
     "on→off": "bật → tắt", "on→off (at start)": "bật → tắt (khi khởi động lại)", "on": "bật", "off": "tắt",
-    "off (at start)": "tắt (khi khởi động lại)",
+    "off (at start)": "tắt (khi khởi động lại)", "capped": "Vượt hạn mức tin trong ngày",
 }  # fmt: skip
 
 
@@ -268,7 +268,9 @@ def _back_to(request: web.Request) -> str:
 
 def local_path(target: str) -> str:
     """A path on this console only ("/send"), never another site ("//evil", "https://…"): else "/"."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
+    # a browser drops tabs and newlines from a URL ("/\t/evil" is "//evil"): no control character at all
+    clean = target.isprintable()
+    if clean and target.startswith("/") and not target.startswith("//") and "\\" not in target and target != "/login":
         return target
     return "/"
 

@@ -19,7 +19,8 @@ from gateway.core.errors import InvalidRequest, LoaError, LoginRefused
 from gateway.core.keys import CLOCK, STORE
 from gateway.web import accounts, pages
 from gateway.web.accounts import ROLE_NAMES
-from gateway.web.keys import CONSOLE, WEB
+from gateway.web.clients import client_address
+from gateway.web.keys import CONSOLE, LOGINS, WEB
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -55,17 +56,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await pages.form(request)
     username = str(form.get("username", ""))
     config = request.app[WEB]
+    gate = request.app[LOGINS]
+    address = client_address(request, config.proxies)
     store, now = request.app[STORE], request.app[CLOCK]()
     try:
-        attempt = await store.call(
-            accounts.login_attempt, username, request.remote or "?", now, config.lock_after,
-            config.lock_minutes * 60, request.app[CONSOLE].tz,
-        )  # fmt: skip
-        # argon2 on a worker thread, not the store's: /healthz and every send go on meanwhile
-        ok = await asyncio.to_thread(accounts.verify, attempt.password_hash, str(form.get("password", "")))
-        user = await store.call(accounts.login_result, attempt, ok, now)
+        with gate.enter(address):
+            attempt = await store.call(
+                accounts.login_attempt, username, address, now, config.lock_after,
+                config.lock_minutes * 60, request.app[CONSOLE].tz,
+            )  # fmt: skip
+            # argon2 on a worker thread, not the store's: /healthz and every send go on meanwhile;
+            # a few at once, whoever asks (each takes 64 MiB)
+            async with gate.argon2:
+                ok = await asyncio.to_thread(accounts.verify, attempt.password_hash, str(form.get("password", "")))
+            user = await store.call(accounts.login_result, attempt, ok, now)
     except LoginRefused as e:
-        await store.call(accounts.audit, username, "đăng nhập bị từ chối", e.message, now)
+        await _refused(request, username, address, e, now)
         context = {"username": username, "error": e.message, "next": pages.local_path(str(form.get("next", "/"))),
                    "no_accounts": await store.call(accounts.count_users) == 0}  # fmt: skip
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
@@ -74,6 +80,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     session["csrf"] = secrets.token_urlsafe(24)
     await store.call(accounts.audit, user.username, "đăng nhập", "", now)
     raise web.HTTPSeeOther(pages.local_path(str(form.get("next", "/"))))
+
+
+async def _refused(request: web.Request, username: str, address: str, e: LoginRefused, now: float) -> None:
+    """A wrong password is written to the audit log; an address refused without a check (locked,
+    too many at once) is counted, and written once a minute with its count."""
+    store = request.app[STORE]
+    if not e.details.get("throttled"):
+        await store.call(accounts.audit, username, "đăng nhập bị từ chối", e.message, now)
+        return
+    count = request.app[LOGINS].note_refusal(address, now)
+    if count is not None:
+        detail = f"{e.message} ({count} lần bị chặn từ {address} trong phút qua)"
+        await store.call(accounts.audit, username, "đăng nhập bị chặn", detail, now)
 
 
 @routes.post("/logout")
@@ -198,9 +217,9 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
     old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
     errors: dict[str, str] = {}
     new_hash = ""
-    current = await store.call(accounts.password_hash, user.id)
-    if not await asyncio.to_thread(accounts.verify, current, old):
-        errors["old"] = "Mật khẩu hiện tại không đúng."
+    wrong = await _current_password(request, user.username, old, now)
+    if wrong:
+        errors["old"] = wrong
     elif new != again:
         errors["again"] = "Hai lần nhập mật khẩu mới không giống nhau."
     else:
@@ -217,6 +236,26 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
     await pages.audit(request, user, "đổi mật khẩu của mình")
     await pages.flash(request, "Đã đổi mật khẩu. Các phiên đăng nhập khác của tài khoản này đã kết thúc.")
     raise web.HTTPSeeOther("/account")
+
+
+async def _current_password(request: web.Request, username: str, password: str, now: float) -> str | None:
+    """The current password checked as a login is: counted, locked after [web] lock_after wrong ones
+    from this address, a few at once; a stolen session cannot guess it without limit. None: right."""
+    config, store, gate = request.app[WEB], request.app[STORE], request.app[LOGINS]
+    address = client_address(request, config.proxies)
+    try:
+        with gate.enter(address):
+            attempt = await store.call(
+                accounts.login_attempt, username, address, now, config.lock_after,
+                config.lock_minutes * 60, request.app[CONSOLE].tz,
+            )  # fmt: skip
+            async with gate.argon2:
+                ok = await asyncio.to_thread(accounts.verify, attempt.password_hash, password)
+            await store.call(accounts.login_result, attempt, ok, now)
+    except LoginRefused as e:
+        await _refused(request, username, address, e, now)
+        return e.message if e.details.get("throttled") else "Mật khẩu hiện tại không đúng."
+    return None
 
 
 @routes.get("/audit")

@@ -230,3 +230,60 @@ async def test_ussd_text_of_any_kind_ends_or_shows_a_screen(gateway: Any) -> Non
     async with watched(gateway) as times:
         await fuzz(ussd, check, examples=150)
     healthy(times)
+
+
+async def test_a_name_of_any_spelling_is_never_answered_or_acted_on(gateway: Any, emulator: EmulatedModem) -> None:
+    """An alphanumeric sender, whatever it spells (a resident's number, digits, letters), gets nothing
+    back and changes nobody's subscription, however hostile its text."""
+    seen = 0
+
+    async def check(example: tuple[str, str]) -> None:
+        nonlocal seen
+        name, text = example
+        seen += 1
+        emulator.deliver(name, text, named=True)
+        await routed(gateway, seen)
+
+    names = st.sampled_from(["0961234567", "84961234567", "0912000001", "VIETTEL", "UBND XA"]) | st.text(
+        alphabet="0123456789ABCXYZ", min_size=3, max_size=11
+    )
+    texts = st.sampled_from(["OK", "HUY", "DK Nà Phìn", "KS", "1", "?", "TC", "STOP"]) | st.text(
+        min_size=1, max_size=80
+    )
+    async with watched(gateway) as times:
+        await fuzz(st.tuples(names, texts.filter(lambda t: "\x00" not in t and "\ud800" not in t)), check, examples=40)
+    healthy(times)
+    assert await sql(gateway, "select count(*) from outbox") == [(0,)]
+    assert await sql(gateway, "select count(*) from v_opt_outs") == [(0,)]
+    assert await sql(gateway, "select count(*) from v_subscriptions") == [(0,)]
+    assert await sql(gateway, "select count(*) from inbox where alphanumeric=0") == [(0,)]
+
+
+async def test_crowds_of_logins_never_get_past_the_lock(gateway: Any) -> None:
+    """Waves of parallel logins for one account, of any size, the right password somewhere in each:
+    no more are checked than the lock lets through, and memory stays flat."""
+    await gateway.app[STORE].call(accounts.add_user, "quantri", "matkhau-an-toan-1", "admin", None, time.time())
+
+    async def one(password: str, csrf: str) -> int:
+        data = {"csrf": csrf, "username": "quantri", "password": password}
+        resp = await gateway.post("/login", data=data, allow_redirects=False)
+        await resp.read()
+        return int(resp.status)
+
+    async def check(example: tuple[int, int]) -> None:
+        size, right = example
+        passwords = ["sai-mat-khau"] * size
+        passwords[right % size] = "matkhau-an-toan-1"
+        gateway.session.cookie_jar.clear()
+        csrf = await csrf_of(gateway, "/login")
+        statuses = await asyncio.gather(*(one(p, csrf) for p in passwords))
+        assert set(statuses) <= {303, 401}
+        # each attempt counted as it was checked: never more than the lock lets through, at once or not
+        (failures,) = (await sql(gateway, "select count(*) from login_failures"))[0]
+        assert failures <= 10
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    await fuzz(st.tuples(st.integers(2, 40), st.integers(0, 39)), check, examples=8)
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown < 200, f"{grown:.0f} MB more"
+    assert await sql(gateway, "select count(*) from audit") < [(40,)]

@@ -87,6 +87,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
         : { udh: Buffer.from([0x05, 0x00, 0x03, r, chunks.length, i + 1]), message: chunk };
       for (const s of sessions.slice(0, 1)) {
         s.deliver_sm({ source_addr: from, destination_addr: to, data_coding: 8,
+          ...(order.mo.ton === undefined ? {} : { source_addr_ton: order.mo.ton }),
           esm_class: chunks.length === 1 ? 0 : 0x40, short_message: short });
       }
     });

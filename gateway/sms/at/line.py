@@ -12,6 +12,7 @@ from typing import Any
 import serial_asyncio_fast
 
 from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.at import grammar
 from gateway.sms.at.parse import FINAL_ERROR, FINAL_OK, check
 from gateway.sms.config import ModemConfig
 from gateway.sms.transport import TransportInfo
@@ -334,6 +335,9 @@ class ATLine:
     async def _exchange(
         self, cmd: str, timeout: float, *, body: str | None = None, body_timeout: float = 0
     ) -> list[str]:
+        grammar.line(cmd)  # the one place every command line passes: nothing rides along on it
+        if body is not None:
+            grammar.value("hex", body, "pdu")
         if self._writer is None or self._lost.is_set():
             raise ModemUnavailable("modem not connected")
         loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.at import grammar
 from gateway.sms.at.calls import ATCalls
 from gateway.sms.at.parse import (
     CMGS,
@@ -213,7 +214,7 @@ class ATModem(ATCalls):
         self.info.cannot = []
         await self._notifications()
         if self.config.smsc:
-            await self._setup(f'AT+CSCA="{self.config.smsc}",145')
+            await self._setup(f"AT+CSCA={grammar.quoted('number', self.config.smsc, 'smsc')},145")
         self.info.smsc = match(CSCA, await self._optional("AT+CSCA?"))
         await self._optional("AT+COPS=3,0")
         self.info.operator = match(COPS, await self._optional("AT+COPS?"))
@@ -414,16 +415,17 @@ class ATModem(ATCalls):
             self._ussd = loop.create_future()
             packed = self.huawei and not self._ussd_text
             arg = encode_ussd_packed(code) if packed else code
+            kind = "hex" if packed else "ussd"
             try:
                 try:
-                    await self._exchange(f'AT+CUSD=1,"{arg}",15', self.config.command_timeout)
+                    await self._exchange(f"AT+CUSD=1,{grammar.quoted(kind, arg)},15", self.config.command_timeout)
                 except ModemError:
                     if not packed:
                         raise
                     # Huawei E1752 refuses AT+CUSD in its default ^USSDMODE=1: text mode, then again
                     await self._exchange("AT^USSDMODE=0", self.config.command_timeout)
                     self._ussd_text, packed = True, False
-                    await self._exchange(f'AT+CUSD=1,"{code}",15', self.config.command_timeout)
+                    await self._exchange(f"AT+CUSD=1,{grammar.quoted('ussd', code)},15", self.config.command_timeout)
                 async with asyncio.timeout(self.config.ussd_timeout):
                     line = await self._ussd
             except TimeoutError:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from gateway.core.errors import ModemError
+from gateway.sms.at import grammar
 from gateway.sms.at.parse import (
     ACCESS,
     COPS,
@@ -77,7 +78,7 @@ class ATNetwork(ATStorage):
                 self.info.sim = "SIM cần mã PIN: đặt [modem] pin (SIM asks for a PIN)"
                 raise ModemError(self.info.sim, transient=False)
             try:
-                await self._setup(f'AT+CPIN="{self.config.pin}"')
+                await self._setup(f"AT+CPIN={grammar.quoted('pin', self.config.pin, 'pin')}")
             except ModemError as e:
                 self.info.sim = f"mã PIN sai: SIM sẽ khoá sau vài lần nữa; kiểm tra [modem] pin ({e.message})"
                 raise ModemError(self.info.sim, code=e.code, transient=False) from None

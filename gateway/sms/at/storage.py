@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from gateway.core.errors import ModemError, ModemUnavailable
+from gateway.sms.at import grammar
 from gateway.sms.at.line import ATLine
 from gateway.sms.at.parse import CODE, stored_pdu
 from gateway.sms.config import ModemConfig
@@ -63,7 +64,7 @@ class ATStorage(ATLine):
         for n in (3, 2, 1):
             picks = [self._usual if self._usual in g else g[0] for g in (groups + [readable] * 3)[:n]]
             try:
-                await self._setup("AT+CPMS=" + ",".join(f'"{m}"' for m in picks))
+                await self._setup("AT+CPMS=" + ",".join(grammar.quoted("memory", m, "memory") for m in picks))
                 break
             except ModemError:
                 continue
@@ -73,7 +74,9 @@ class ATStorage(ATLine):
         """With the lock held: make `memory` the one AT+CMGR/CMGL/CMGD act on."""
         if not self._usual or memory == self._mem1:
             return []
-        lines = await self._exchange(f'AT+CPMS="{memory}"', self.config.command_timeout)
+        lines = await self._exchange(
+            f"AT+CPMS={grammar.quoted('memory', memory, 'memory')}", self.config.command_timeout
+        )
         self._mem1 = memory
         return lines
 
@@ -218,7 +221,9 @@ class ATStorage(ATLine):
         for memory in self._read_memories:
             async with self._lock:
                 try:
-                    lines = await self._exchange(f'AT+CPMS="{memory}"', self.config.command_timeout)
+                    lines = await self._exchange(
+                        f"AT+CPMS={grammar.quoted('memory', memory, 'memory')}", self.config.command_timeout
+                    )
                     self._mem1 = memory
                     m = re.search(r"(\d+)\s*,\s*(\d+)", " ".join(lines))
                     if m:

@@ -490,9 +490,9 @@ class EmulatedModem:
         while self._undelivered and any(self._used(m) < self._capacity[m] for m in (self.mem[2],)):
             self.deliver_pdu(self._undelivered.pop(0))
 
-    def deliver(self, sender: str, text: str, *, mid_cmgs: bool = False) -> list[str]:
+    def deliver(self, sender: str, text: str, *, mid_cmgs: bool = False, named: bool = False) -> list[str]:
         self._concat_ref = (self._concat_ref + 1) % 256
-        pdus = deliver_pdus(sender, text, reference=self._concat_ref, smsc=self.smsc)
+        pdus = deliver_pdus(sender, text, reference=self._concat_ref, smsc=self.smsc, named=named)
         for pdu in pdus:
             self.deliver_pdu(pdu, mid_cmgs=mid_cmgs)
         return pdus

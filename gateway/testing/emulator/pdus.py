@@ -49,8 +49,10 @@ def deliver_pdus(
     reference: int = 1,
     when: datetime | None = None,
     smsc: str = "+84980200030",
+    named: bool = False,
 ) -> list[str]:
-    """SMS-DELIVER PDUs for a text from `sender`, split and concatenated like a phone would."""
+    """SMS-DELIVER PDUs for a text from `sender`, split and concatenated like a phone would; `named`:
+    the sender is alphanumeric (TON 101) whatever it spells, as a bulk-SMS route lets a customer choose."""
     ucs2 = not is_gsm7(text)
     parts = split_ucs2(text) if ucs2 else split_gsm7(text)
     when = when or datetime.now(VN).replace(microsecond=0)
@@ -61,7 +63,7 @@ def deliver_pdus(
             udh = bytes([0x05, 0x00, 0x03, reference % 256, len(parts), i])
         pdu = bytearray(_encodeAddressField(smsc, smscField=True))
         pdu.append(0x04 | (0x40 if udh else 0))
-        pdu += _encodeAddressField(sender)
+        pdu += _name_field(sender) if named else _encodeAddressField(sender)
         pdu += bytes([0x00, 0x08 if ucs2 else 0x00])
         pdu += _encodeTimestamp(when)
         length, ud = _user_data(part, ucs2, udh)
@@ -69,6 +71,12 @@ def deliver_pdus(
         pdu += ud
         out.append(bytes(pdu).hex().upper())
     return out
+
+
+def _name_field(name: str) -> bytes:
+    """An alphanumeric TP-OA: the name's GSM-7 septets packed, its length in useful semi-octets."""
+    packed = bytes(packSeptets(encodeGsm7(name)))
+    return bytes([(len(name) * 7 + 3) // 4, 0xD0]) + packed
 
 
 def status_report_pdu(reference: int, number: str, status: int, smsc: str = "+84980200030") -> str:
