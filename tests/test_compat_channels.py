@@ -97,6 +97,27 @@ async def test_rapidpros_external_channel_requests_are_queued(
     assert (row["recipient"], row["text"], row["source"]) == ("+84912345678", case["text"], "compat:rapidpro")
 
 
+async def test_rapidpros_xml_body_is_read_and_a_dtd_refused(
+    start_gateway: Any, emulator: EmulatedModem, peer: tuple[Peer, str]
+) -> None:
+    """The channel's body may be an XML template (Courier's EX "XML" content type)."""
+    loa = await gateway_with(start_gateway, emulator, peer[1])
+    headers = {"Authorization": AUTHZ, "Content-Type": "application/xml"}
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><message><id>10</id><uuid>' + MSG_UUID + "</uuid>"
+        "<text>Mời bà con họp thôn &amp; đóng góp</text><to>+84912345678</to><from>2020</from></message>"
+    )
+    resp = await loa.post("/rapidpro/send", data=body.encode(), headers=headers)
+    assert resp.status == 200, await resp.text()
+    row = await loa.app[OUTBOX].get(1)
+    assert (row["recipient"], row["text"]) == ("+84912345678", "Mời bà con họp thôn & đóng góp")
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa">]><message><to>+84912345678</to><text>&a;</text></message>'
+    )
+    resp = await loa.post("/rapidpro/send", data=bomb.encode(), headers=headers)
+    assert resp.status == 400
+
+
 async def test_rapidpro_hears_sent_and_delivered_for_its_uuid_and_a_retry_is_the_same_message(
     start_gateway: Any, emulator: EmulatedModem, peer: tuple[Peer, str]
 ) -> None:
