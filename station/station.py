@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from audio.player import Relay
+from audio.player import Player, Relay
 from gateway.core.priority import Priority
 from station.outputs import AmplifiedOutput, Item, LiveFeed, Output, Proof
 from station.pcm import decode
@@ -57,6 +57,11 @@ class Station:
     def relay(self) -> Relay:
         assert self.wired is not None
         return self.wired.amplifier.relay
+
+    @property
+    def player(self) -> Player:
+        assert self.wired is not None
+        return self.wired.amplifier.player
 
     @property
     def lines(self) -> dict[str, Relay]:
