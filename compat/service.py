@@ -5,6 +5,7 @@ owed HTTP call at least once, with backoff, across restarts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -283,14 +284,14 @@ class Compat:
 
 
 async def _bounded(waiting: Coroutine[Any, Any, Any], timeout: float) -> None:
-    """Wait at most `timeout`; a cancel that lands as the timeout expires is a cancel (3.11 would
-    take it for the timeout, and the loop would go on: see gateway.core.loops.stop_tasks)."""
-    try:
+    """Wait at most `timeout`; a cancel that lands as the wait ends, by timeout or by the change it
+    waited for, is a cancel (3.11's wait_for can swallow it, and the loop would go on: see
+    gateway.core.loops.stop_tasks)."""
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(waiting, timeout)
-    except TimeoutError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError from None
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class _Refused(Exception):
